@@ -1,0 +1,32 @@
+"""The `switchboard` command: the operator's tool and the way scripts drive the product."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import models, providers, system
+
+app = typer.Typer(
+    help="Switchboard: many LLMs from the chat tools your team already uses.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # tracebacks with locals could show secrets
+    add_completion=False,
+)
+app.command("init")(system.init)
+app.command("up")(system.up)
+app.command("admin")(system.admin)
+app.command("scheduler")(system.scheduler)
+app.add_typer(system.db_app, name="db")
+app.add_typer(system.secrets_app, name="secrets")
+app.add_typer(providers.app, name="providers")
+app.add_typer(models.app, name="models")
+app.add_typer(models.registry_app, name="registry")
+
+
+def main() -> None:
+    """Entry point of the `switchboard` script."""
+    from core.logs import configure_logging
+    from core.settings import get_settings
+
+    configure_logging(get_settings().log_level)
+    app()

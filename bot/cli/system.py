@@ -1,0 +1,176 @@
+"""`switchboard init | up | db upgrade | secrets rotate-key | scheduler | admin`."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.output import command, emit_json, fail, stdin_is_tty
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+secrets_app = typer.Typer(help="The secret store.", no_args_is_help=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@command
+def init(
+    env_file: Annotated[Path, typer.Option("--env-file", help="Where to write settings.")] = Path(".env"),
+) -> None:
+    """First run: write .env (with a fresh SWITCHBOARD_SECRET_KEY) if missing, then create the database."""
+    from core.secrets import generate_master_key, os_keyring_usable
+
+    created = False
+    if not env_file.exists():
+        example = ROOT / ".env.example"
+        text = example.read_text() if example.exists() else ""
+        env_file.write_text(text)
+        created = True
+    text = env_file.read_text()
+    has_key = re.search(r"^SWITCHBOARD_SECRET_KEY=\S+", text, re.M) or os.environ.get("SWITCHBOARD_SECRET_KEY")
+    if not has_key and not os_keyring_usable():
+        key = generate_master_key()
+        if re.search(r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$", text, re.M):
+            text = re.sub(r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$", f"SWITCHBOARD_SECRET_KEY={key}", text, count=1,
+                          flags=re.M)
+        else:
+            text += f"\nSWITCHBOARD_SECRET_KEY={key}\n"
+        env_file.write_text(text)
+        env_file.chmod(0o600)
+        typer.echo(f"Generated a master key for the encrypted secret store into {env_file} (keep it safe).")
+    elif created:
+        typer.echo(f"Wrote {env_file}.")
+    from core.db import get_engine
+    from core.settings import reload_settings
+
+    reload_settings()
+    get_engine()
+    typer.echo("Database ready.")
+
+
+@db_app.command("upgrade")
+@command
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply schema migrations (startup also does this automatically)."""
+    from core.db import get_engine
+    from core.migrate import current_revision, upgrade
+    from core.settings import get_settings
+
+    url = get_settings().effective_database_url
+    os.environ["SWITCHBOARD_AUTO_MIGRATE"] = "false"
+    from core.settings import reload_settings
+
+    reload_settings()
+    engine = get_engine(url)
+    upgrade(engine, revision)
+    typer.echo(f"Database at revision {current_revision(engine)}.")
+
+
+@secrets_app.command("rotate-key")
+@command
+def rotate_key(
+    new_key_env: Annotated[
+        str | None, typer.Option("--new-key-env", help="Read the new master key from this variable.")
+    ] = None,
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a new random key and print it.")] = False,
+) -> None:
+    """Re-encrypt every stored secret under a new master key (all or nothing)."""
+    from core.secrets import generate_master_key, rotate_key as do_rotate
+
+    if generate:
+        new = generate_master_key()
+    elif new_key_env:
+        new = os.environ.get(new_key_env, "")
+    elif stdin_is_tty():
+        import getpass
+
+        new = getpass.getpass("New master key: ")
+    else:
+        new = sys.stdin.read().strip()
+    count = do_rotate(new)
+    typer.echo(f"Re-encrypted {count} secrets. Now set SWITCHBOARD_SECRET_KEY to the new key everywhere.")
+    if generate:
+        typer.echo(f"New key: {new}")
+
+
+def _procfile() -> dict[str, str]:
+    procs: dict[str, str] = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, sep, cmd = line.partition(":")
+        if sep and name.strip() and not name.startswith("#"):
+            procs[name.strip()] = cmd.strip()
+    return procs
+
+
+def configured_processes() -> tuple[dict[str, str], dict[str, str]]:
+    """(to start, skipped with the reason and how to enable) from the Procfile and settings."""
+    from core.settings import get_settings
+
+    s = get_settings()
+    start: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name, cmd in _procfile().items():
+        if name == "slack" and not (s.slack_bot_token or s.slack_client_id):
+            skipped[name] = ("no Slack credentials. Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+                             "(+ SLACK_APP_TOKEN for Socket Mode) in .env; see README 'Slack'.")
+        elif name == "discord" and not s.discord_bot_token:
+            skipped[name] = "no Discord token. Set DISCORD_BOT_TOKEN in .env; see README 'Discord'."
+        else:
+            start[name] = cmd
+    return start, skipped
+
+
+@command
+def up(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would start.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --dry-run).")] = False,
+) -> None:
+    """Start every configured process of the Procfile (admin, scheduler, and bots that have tokens)."""
+    from core.settings import get_settings
+
+    start, skipped = configured_processes()
+    if as_json:
+        emit_json({"start": start, "skipped": skipped})
+    else:
+        for name, why in skipped.items():
+            typer.echo(f"Skipping {name}: {why}")
+        s = get_settings()
+        typer.echo(f"Starting {', '.join(start)}. Admin: http://{s.admin_address}:{s.admin_port}")
+    if dry_run:
+        return
+    if not start:
+        fail("Nothing to start.")
+    from honcho.manager import Manager
+
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    manager = Manager()
+    for name, cmd in start.items():
+        manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
+    manager.loop()
+    raise typer.Exit(manager.returncode or 0)
+
+
+def admin() -> None:
+    """Run the Streamlit admin app."""
+    from core.settings import get_settings
+
+    s = get_settings()
+    args = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "admin" / "app.py"),
+        "--server.port", str(s.admin_port), "--server.address", s.admin_address,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    os.execv(sys.executable, args)  # noqa: S606 - replace this process with Streamlit's
+
+
+def scheduler() -> None:
+    """Run the scheduler process: registry refresh, health checks and the other periodic jobs."""
+    from bot.scheduler import run
+
+    run()

@@ -1,0 +1,105 @@
+"""The database engine and sessions: SQLite (WAL, busy timeout) by default, PostgreSQL by DATABASE_URL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from core.errors import UserError
+from core.settings import get_settings
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+_migrated: set[str] = set()
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class StorageError(UserError):
+    """The database cannot be used; the message says why and what to do."""
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.split("sqlite:///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=get_settings().db_pool_size,
+        max_overflow=40,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves, so writers can take the lock up front (BEGIN IMMEDIATE)
+        # instead of failing with "database is locked" when a read transaction upgrades.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine for `url` (default: settings), migrated to head on first use when auto-migrate is on."""
+    settings = get_settings()
+    url = url or settings.effective_database_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                engine = _sqlite_engine(url)
+            else:
+                engine = create_engine(
+                    url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40
+                )
+            _engines[url] = engine
+    if settings.auto_migrate and url not in _migrated:
+        from core.migrate import upgrade
+
+        upgrade(engine)
+        _migrated.add(url)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and before a process forks)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _migrated.clear()
+
+
+@contextmanager
+def session(*, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error.
+
+    `write=True` takes SQLite's write lock at BEGIN, for read-then-write transactions that must not race.
+    """
+    engine = get_engine()
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    with Session(bind, expire_on_commit=False) as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise

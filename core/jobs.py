@@ -1,0 +1,55 @@
+"""The bodies of scheduled jobs. The scheduler process (bot/scheduler.py) decides when they run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core import registry
+from core.providers.store import list_providers, test_provider
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def refresh_registry() -> None:
+    """Rediscover every provider's models; log what failed, never raise."""
+    results = await registry.refresh()
+    for r in results:
+        if r.ok:
+            log.info("registry: %s ok, %d models (%d new, %d now unavailable) in %.2fs",
+                     r.provider, r.models, r.added, r.unavailable, r.seconds)
+        else:
+            log.warning("registry: %s failed: %s", r.provider, r.message)
+
+
+async def check_health() -> None:
+    """Connection-test every enabled provider concurrently and record the outcome."""
+    providers = [p.name for p in list_providers() if p.enabled]
+    results = await asyncio.gather(*(test_provider(name) for name in providers), return_exceptions=True)
+    for name, result in zip(providers, results, strict=True):
+        if isinstance(result, BaseException):
+            log.warning("health: %s check crashed: %s", name, type(result).__name__)
+        elif not result.ok:
+            log.warning("health: %s failing: %s", name, result.message)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: its body, how often it runs and how long after start it first runs."""
+
+    name: str
+    body: Callable[[], Awaitable[None]]
+    every_s: float
+    first_after_s: float = 0.0
+
+
+def schedule() -> list[Job]:
+    """Every periodic job, intervals from settings."""
+    s = get_settings()
+    return [
+        Job("refresh_registry", refresh_registry, s.registry_refresh_minutes * 60),
+        Job("check_health", check_health, s.health_check_minutes * 60, first_after_s=30),
+    ]

@@ -1,0 +1,1 @@
+"""Provider kinds, connection tests, discovery and the Provider table."""

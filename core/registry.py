@@ -1,0 +1,472 @@
+"""The model registry: discovered models merged with litellm's metadata, admin overrides, search and resolve.
+
+This module owns the Model table. Names users type are `<provider>/<model id>` (or an alias).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from rapidfuzz import fuzz, process
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from core import llm
+from core.db import session
+from core.errors import UserError
+from core.meta import bump_config_version
+from core.providers.discovery import CheckResult, DiscoveredModel, list_models
+from core.providers.kinds import get_kind
+from core.providers.store import list_providers, provider_config, record_health
+from core.settings import get_settings
+from core.tables import Model, Provider, utcnow
+
+ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+class RegistryError(UserError):
+    """Bad registry input; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registry entry as everyone else sees it: effective values, overrides applied."""
+
+    name: str
+    provider: str
+    provider_kind: str
+    model_id: str
+    litellm_name: str
+    context_window: int | None
+    max_output: int | None
+    input_usd_per_mtok: float | None  # None: unknown, never free
+    output_usd_per_mtok: float | None
+    price_source: str  # local | free | override | provider | unknown
+    supports_tools: bool
+    supports_vision: bool
+    is_local: bool
+    available: bool
+    enabled: bool
+    provider_enabled: bool
+    source: str
+    alias: str | None
+    last_seen: datetime | None
+    size_bytes: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    digest: str | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    tokens_per_s: float | None = None
+    error_rate: float | None = None
+    provider_error: str | None = None
+
+    @property
+    def price_known(self) -> bool:
+        return self.input_usd_per_mtok is not None and self.output_usd_per_mtok is not None
+
+    @property
+    def is_free(self) -> bool:
+        return self.price_known and self.input_usd_per_mtok == 0 and self.output_usd_per_mtok == 0
+
+    @property
+    def is_paid(self) -> bool:
+        """Paid or of unknown price: either way it needs an explicit choice."""
+        return not self.is_free
+
+    @property
+    def usable(self) -> bool:
+        return self.available and self.enabled and self.provider_enabled
+
+    @property
+    def unusable_reason(self) -> str | None:
+        if not self.provider_enabled:
+            return f"provider '{self.provider}' is disabled"
+        if not self.enabled:
+            return "an admin disabled it"
+        if not self.available:
+            why = f": {self.provider_error}" if self.provider_error else ""
+            return f"it is not available from '{self.provider}' right now{why}"
+        return None
+
+
+def _effective(row: Model, prov: Provider) -> ModelInfo:
+    if row.is_local:
+        price_in, price_out, source = 0.0, 0.0, "local"
+    elif row.free:
+        price_in, price_out, source = 0.0, 0.0, "free"
+    else:
+        price_in = row.input_usd_per_mtok_override
+        price_out = row.output_usd_per_mtok_override
+        overridden = price_in is not None or price_out is not None
+        price_in = price_in if price_in is not None else row.input_usd_per_mtok
+        price_out = price_out if price_out is not None else row.output_usd_per_mtok
+        known = price_in is not None and price_out is not None
+        source = ("override" if overridden else "provider") if known else "unknown"
+    return ModelInfo(
+        name=row.name,
+        provider=prov.name,
+        provider_kind=prov.kind,
+        model_id=row.model_id,
+        litellm_name=row.litellm_name,
+        context_window=row.context_window_override or row.context_window,
+        max_output=row.max_output,
+        input_usd_per_mtok=price_in,
+        output_usd_per_mtok=price_out,
+        price_source=source,
+        supports_tools=row.supports_tools,
+        supports_vision=row.supports_vision,
+        is_local=row.is_local,
+        available=row.available,
+        enabled=row.enabled,
+        provider_enabled=prov.enabled,
+        source=row.source,
+        alias=row.alias,
+        last_seen=row.last_seen,
+        size_bytes=row.size_bytes,
+        family=row.family,
+        parameter_size=row.parameter_size,
+        quantization=row.quantization,
+        digest=row.digest,
+        latency_p50_ms=row.latency_p50_ms,
+        latency_p95_ms=row.latency_p95_ms,
+        ttft_p50_ms=row.ttft_p50_ms,
+        tokens_per_s=row.tokens_per_s,
+        error_rate=row.error_rate,
+        provider_error=None if prov.last_check_ok is not False else prov.last_check_error,
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+def all_models() -> list[ModelInfo]:
+    """Every registry entry, ordered by provider then name."""
+    with session() as s:
+        rows = s.exec(select(Model, Provider).join(Provider).order_by(Provider.name, Model.model_id)).all()
+    return [_effective(m, p) for m, p in rows]
+
+
+def get_model(name: str) -> ModelInfo | None:
+    """An entry by exact name or alias."""
+    with session() as s:
+        row = s.exec(
+            select(Model, Provider).join(Provider).where((Model.name == name) | (Model.alias == name))
+        ).first()
+    return _effective(*row) if row else None
+
+
+def search_models(
+    text: str | None = None,
+    *,
+    provider: str | None = None,
+    local: bool | None = None,
+    tools: bool = False,
+    vision: bool = False,
+    max_input_usd_per_mtok: float | None = None,
+    min_context: int | None = None,
+    usable_only: bool = False,
+    models: list[ModelInfo] | None = None,
+) -> list[ModelInfo]:
+    """Filter the registry; free text matches names fuzzily (best matches first)."""
+    found = models if models is not None else all_models()
+    if provider:
+        found = [m for m in found if m.provider == provider or m.provider_kind == provider]
+    if local is not None:
+        found = [m for m in found if m.is_local == local]
+    if tools:
+        found = [m for m in found if m.supports_tools]
+    if vision:
+        found = [m for m in found if m.supports_vision]
+    if max_input_usd_per_mtok is not None:
+        found = [m for m in found if m.price_known and (m.input_usd_per_mtok or 0) <= max_input_usd_per_mtok]
+    if min_context is not None:
+        found = [m for m in found if (m.context_window or 0) >= min_context]
+    if usable_only:
+        found = [m for m in found if m.usable]
+    if text:
+        needle = text.lower()
+        direct = [m for m in found if needle in m.name.lower() or needle in (m.alias or "").lower()]
+        if direct:
+            return direct
+        scored = process.extract(
+            _norm(text), {i: _norm(m.name) for i, m in enumerate(found)}, scorer=fuzz.partial_ratio,
+            score_cutoff=75, limit=None,
+        )
+        return [found[i] for _, _, i in scored]
+    return found
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of resolving what a user typed: one model, several candidates, or suggestions."""
+
+    model: ModelInfo | None = None
+    candidates: tuple[ModelInfo, ...] = ()
+    suggestions: tuple[str, ...] = ()
+
+
+def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolution:
+    """Resolve a typed name: exact name or alias, a unique model id, a unique normalised match, then fuzzy."""
+    text = text.strip()
+    pool = models if models is not None else all_models()
+    if not text or not pool:
+        return Resolution()
+    lowered = text.lower()
+    for m in pool:
+        if lowered in (m.name.lower(), (m.alias or "").lower(), m.litellm_name.lower()):
+            return Resolution(model=m)
+    by_id = [m for m in pool if m.model_id.lower() == lowered]
+    if len(by_id) == 1:
+        return Resolution(model=by_id[0])
+    if len(by_id) > 1:
+        return Resolution(candidates=tuple(_prefer_usable(by_id)))
+    norm = _norm(text)
+    by_norm = [m for m in pool if norm in (_norm(m.model_id), _norm(m.name), _norm(m.alias or "-"))]
+    if len(by_norm) == 1:
+        return Resolution(model=by_norm[0])
+    if len(by_norm) > 1:
+        return Resolution(candidates=tuple(_prefer_usable(by_norm)))
+    prefixed = [m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)]
+    if len(prefixed) == 1 and len(norm) >= 3:
+        return Resolution(model=prefixed[0])
+    if 1 < len(prefixed) <= 10 and len(norm) >= 3:
+        return Resolution(candidates=tuple(_prefer_usable(prefixed)))
+    choices = {i: _norm(m.model_id) for i, m in enumerate(pool)}
+    scored = process.extract(norm, choices, scorer=fuzz.WRatio, limit=5, score_cutoff=55)
+    return Resolution(suggestions=tuple(pool[i].name for _, _, i in scored))
+
+
+def _prefer_usable(models: list[ModelInfo]) -> list[ModelInfo]:
+    return sorted(models, key=lambda m: (not m.usable, m.name))
+
+
+# ---------------------------------------------------------------- admin overrides
+
+
+def set_model_overrides(
+    name: str,
+    *,
+    input_usd_per_mtok: float | None = None,
+    output_usd_per_mtok: float | None = None,
+    context_window: int | None = None,
+    alias: str | None = None,
+    enabled: bool | None = None,
+    free: bool | None = None,
+    clear_prices: bool = False,
+) -> ModelInfo:
+    """Fill in or override a model's metadata; these survive refreshes. Validates before writing."""
+    for label, value in (("input price", input_usd_per_mtok), ("output price", output_usd_per_mtok)):
+        if value is not None and (value < 0 or value != value or value > 10_000):
+            raise RegistryError(f"The {label} must be between 0 and 10000 USD per million tokens.")
+    if context_window is not None and not 1 <= context_window <= 100_000_000:
+        raise RegistryError("The context window must be a positive number of tokens.")
+    if alias is not None and alias != "" and not ALIAS_RE.match(alias):
+        raise RegistryError(f"'{alias}' is not a valid alias: letters, digits, '-', '_', '.', ':' (max 64).")
+    with session(write=True) as s:
+        found = s.exec(
+            select(Model, Provider).join(Provider).where((Model.name == name) | (Model.alias == name))
+        ).first()
+        if found is None:
+            row, prov = _manual_model(s, name)
+        else:
+            row, prov = found
+        if alias:
+            clash = s.exec(select(Model).where((Model.alias == alias) | (Model.name == alias))).first()
+            if clash is not None and clash.id != row.id:
+                raise RegistryError(f"'{alias}' is already the name or alias of {clash.name}.")
+        if input_usd_per_mtok is not None:
+            row.input_usd_per_mtok_override = input_usd_per_mtok
+        if output_usd_per_mtok is not None:
+            row.output_usd_per_mtok_override = output_usd_per_mtok
+        if clear_prices:
+            row.input_usd_per_mtok_override = row.output_usd_per_mtok_override = None
+        if context_window is not None:
+            row.context_window_override = context_window
+        if alias is not None:
+            row.alias = alias or None
+        if enabled is not None:
+            row.enabled = enabled
+        if free is not None:
+            row.free = free
+        s.add(row)
+        bump_config_version(s)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise RegistryError(f"'{alias}' is already in use.") from None
+        return _effective(row, prov)
+
+
+def _manual_model(s: object, name: str) -> tuple[Model, Provider]:
+    """`models set provider/id` for a model discovery did not list (e.g. a server without /models)."""
+    from sqlmodel import Session
+
+    assert isinstance(s, Session)
+    prov_name, _, model_id = name.partition("/")
+    prov = s.exec(select(Provider).where(Provider.name == prov_name)).first() if model_id else None
+    if prov is None:
+        suggestion = resolve_model(name)
+        near = suggestion.suggestions or tuple(c.name for c in suggestion.candidates)
+        hint = f" Did you mean {', '.join(near[:3])}?" if near else ""
+        raise RegistryError(f"No model named '{name}'.{hint}")
+    kind = get_kind(prov.kind)
+    prefix = kind.litellm_provider if kind else prov.kind
+    row = Model(
+        provider_id=prov.id or 0,
+        name=name,
+        model_id=model_id,
+        litellm_name=f"{prefix}/{model_id}",
+        is_local=prov.is_local,
+        source="manual",
+        available=True,
+    )
+    return row, prov
+
+
+# ---------------------------------------------------------------- refresh
+
+
+@dataclass
+class RefreshResult:
+    provider: str
+    ok: bool
+    source: str  # api | static | none
+    models: int
+    added: int
+    unavailable: int
+    seconds: float
+    message: str
+    error_kind: str | None = None
+
+
+def _merged(kind_provider: str, found: DiscoveredModel) -> DiscoveredModel:
+    """Fill what the provider's API did not say from litellm's metadata."""
+    meta = llm.model_metadata(kind_provider, found.model_id)
+    if meta is None:
+        return found
+    return replace(
+        found,
+        context_window=found.context_window or meta.context_window,
+        max_output=found.max_output or meta.max_output,
+        input_usd_per_mtok=found.input_usd_per_mtok
+        if found.input_usd_per_mtok is not None
+        else meta.input_usd_per_mtok,
+        output_usd_per_mtok=found.output_usd_per_mtok
+        if found.output_usd_per_mtok is not None
+        else meta.output_usd_per_mtok,
+        supports_tools=found.supports_tools if found.supports_tools is not None else meta.supports_tools,
+        supports_vision=found.supports_vision if found.supports_vision is not None else meta.supports_vision,
+    )
+
+
+def _apply(provider_name: str, result: CheckResult, static: list[str]) -> RefreshResult:
+    """Write one provider's discovery outcome. Unreachable: keep history, mark unavailable."""
+    now = utcnow()
+    with session(write=True) as s:
+        prov = s.exec(select(Provider).where(Provider.name == provider_name)).first()
+        if prov is None:
+            return RefreshResult(provider_name, False, "none", 0, 0, 0, 0.0, "provider was removed")
+        kind = get_kind(prov.kind)
+        prefix = kind.litellm_provider if kind else prov.kind
+        rows = {m.model_id: m for m in s.exec(select(Model).where(Model.provider_id == prov.id)).all()}
+        source = "api" if result.ok and kind and kind.listing != "static" else "static"
+        seen: set[str] = set()
+        added = 0
+        discovered = [_merged(prefix, m) for m in result.models] if result.ok else []
+        if not discovered and static and (source == "static" or not rows):
+            discovered = [_merged(prefix, DiscoveredModel(model_id=mid)) for mid in static]
+            source = "static"
+        changed = False
+        for found in discovered:
+            seen.add(found.model_id)
+            row = rows.get(found.model_id)
+            if row is None:
+                row = Model(
+                    provider_id=prov.id or 0,
+                    name=f"{prov.name}/{found.model_id}",
+                    model_id=found.model_id,
+                    litellm_name=f"{prefix}/{found.model_id}",
+                    first_seen=now,
+                )
+                rows[found.model_id] = row
+                added += 1
+                changed = True
+            available = result.ok or source == "static" and kind is not None and kind.listing == "static"
+            changed |= row.available != available
+            row.available = available
+            row.source = source if not (row.source == "manual") else "manual"
+            row.is_local = prov.is_local
+            row.context_window = found.context_window
+            row.max_output = found.max_output
+            row.input_usd_per_mtok = 0.0 if prov.is_local else found.input_usd_per_mtok
+            row.output_usd_per_mtok = 0.0 if prov.is_local else found.output_usd_per_mtok
+            row.supports_tools = bool(found.supports_tools)
+            row.supports_vision = bool(found.supports_vision)
+            row.size_bytes, row.family, row.digest = found.size_bytes, found.family, found.digest
+            row.parameter_size, row.quantization = found.parameter_size, found.quantization
+            if available:
+                row.last_seen = now
+            s.add(row)
+        gone = 0
+        for model_id, row in rows.items():
+            if model_id in seen or row.source == "manual" and result.ok:
+                continue
+            if row.available:
+                row.available = False
+                gone += 1
+                changed = True
+                s.add(row)
+        prov.last_refresh_at = now
+        prov.last_refresh_source = source if discovered else "none"
+        s.add(prov)
+        if changed:
+            bump_config_version(s)
+    total = len(discovered)
+    return RefreshResult(
+        provider=provider_name,
+        ok=result.ok,
+        source=source if discovered else "none",
+        models=total,
+        added=added,
+        unavailable=gone,
+        seconds=0.0,
+        message=result.message,
+        error_kind=result.error_kind,
+    )
+
+
+async def refresh_provider(name: str, timeout: float | None = None) -> RefreshResult:
+    """Discover one provider's models (bounded by `timeout`) and merge them into the registry."""
+    started = time.perf_counter()
+    timeout = timeout or get_settings().provider_timeout_s
+    cfg = await asyncio.to_thread(provider_config, name)
+    try:
+        result = await asyncio.wait_for(list_models(cfg, timeout=timeout), timeout + 0.5)
+    except TimeoutError:
+        result = CheckResult(ok=False, message=f"No answer within {timeout:g} s.", error_kind="timeout")
+    static = await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
+    if cfg.kind.name == "openai_compatible":
+        static = []  # litellm's OpenAI list says nothing about a self-hosted server
+    if cfg.kind.listing != "static":
+        record_health(name, result)
+    outcome = await asyncio.to_thread(_apply, name, result, static)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+async def refresh(names: list[str] | None = None, timeout: float | None = None) -> list[RefreshResult]:
+    """Refresh providers concurrently: total time is that of the slowest, not the sum."""
+    providers = [p for p in list_providers() if p.enabled and (names is None or p.name in names)]
+    return list(await asyncio.gather(*(refresh_provider(p.name, timeout) for p in providers)))
+

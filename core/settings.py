@@ -1,0 +1,135 @@
+"""Every knob of Switchboard, read from the environment (and `.env`) in one place."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# litellm downloads its price map at import time unless told otherwise; offline that stalls.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Settings; the env var of each field is in its alias. `.env.example` documents them all."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # storage
+    data_dir: Path = Field(Path("data"), validation_alias=_env("SWITCHBOARD_DATA_DIR"))
+    database_url: str = Field("", validation_alias=_env("DATABASE_URL"))
+    db_pool_size: int = Field(10, validation_alias=_env("SWITCHBOARD_DB_POOL_SIZE"))
+    auto_migrate: bool = Field(True, validation_alias=_env("SWITCHBOARD_AUTO_MIGRATE"))
+
+    # secrets
+    secret_key: SecretStr | None = Field(None, validation_alias=_env("SWITCHBOARD_SECRET_KEY"))
+    secret_backend: Literal["auto", "encrypted", "keyring"] = Field(
+        "auto", validation_alias=_env("SWITCHBOARD_SECRET_BACKEND")
+    )
+
+    # logging
+    log_level: str = Field("INFO", validation_alias=_env("SWITCHBOARD_LOG_LEVEL"))
+
+    # providers and registry
+    provider_timeout_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_PROVIDER_TIMEOUT"))
+    registry_refresh_minutes: float = Field(30.0, validation_alias=_env("SWITCHBOARD_REGISTRY_REFRESH_MINUTES"))
+    health_check_minutes: float = Field(5.0, validation_alias=_env("SWITCHBOARD_HEALTH_CHECK_MINUTES"))
+
+    # conversations and routing
+    default_model: str = Field("", validation_alias=_env("SWITCHBOARD_DEFAULT_MODEL"))
+    max_output_tokens: int = Field(1024, validation_alias=_env("SWITCHBOARD_MAX_OUTPUT_TOKENS"))
+    request_timeout_s: float = Field(120.0, validation_alias=_env("SWITCHBOARD_REQUEST_TIMEOUT"))
+    retries_rate_limit: int = Field(1, validation_alias=_env("SWITCHBOARD_RETRIES_RATE_LIMIT"))
+    retries_timeout: int = Field(1, validation_alias=_env("SWITCHBOARD_RETRIES_TIMEOUT"))
+    retries_server_error: int = Field(1, validation_alias=_env("SWITCHBOARD_RETRIES_SERVER_ERROR"))
+    content_policy_rule: Literal["fallback", "stop"] = Field(
+        "stop", validation_alias=_env("SWITCHBOARD_CONTENT_POLICY_RULE")
+    )
+    max_message_chars: int = Field(32000, validation_alias=_env("SWITCHBOARD_MAX_MESSAGE_CHARS"))
+    admin_users: str = Field("", validation_alias=_env("SWITCHBOARD_ADMIN_USERS"))
+    models_page_size: int = Field(15, validation_alias=_env("SWITCHBOARD_MODELS_PAGE_SIZE"))
+    stale_reply_minutes: float = Field(10.0, validation_alias=_env("SWITCHBOARD_STALE_REPLY_MINUTES"))
+
+    # budgets
+    timezone: str = Field("UTC", validation_alias=_env("SWITCHBOARD_TIMEZONE"))
+    reservation_ttl_s: float = Field(300.0, validation_alias=_env("SWITCHBOARD_RESERVATION_TTL"))
+    confirm_over_usd: float = Field(0.50, validation_alias=_env("SWITCHBOARD_CONFIRM_OVER_USD"))
+    alert_slack_channel: str = Field("", validation_alias=_env("SWITCHBOARD_ALERT_SLACK_CHANNEL"))
+    alert_discord_channel: str = Field("", validation_alias=_env("SWITCHBOARD_ALERT_DISCORD_CHANNEL"))
+
+    # ollama
+    ollama_max_concurrent_pulls: int = Field(2, validation_alias=_env("SWITCHBOARD_OLLAMA_MAX_PULLS"))
+    ollama_disk_margin_gb: float = Field(2.0, validation_alias=_env("SWITCHBOARD_OLLAMA_DISK_MARGIN_GB"))
+    ollama_models_dir: str = Field("", validation_alias=_env("OLLAMA_MODELS"))
+    ollama_registry_url: str = Field(
+        "https://registry.ollama.ai", validation_alias=_env("SWITCHBOARD_OLLAMA_REGISTRY_URL")
+    )
+    ollama_library_url: str = Field(
+        "https://ollama.com/library", validation_alias=_env("SWITCHBOARD_OLLAMA_LIBRARY_URL")
+    )
+    network_checks: bool = Field(True, validation_alias=_env("SWITCHBOARD_NETWORK_CHECKS"))
+
+    # slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_client_id: str = Field("", validation_alias=_env("SLACK_CLIENT_ID"))
+    slack_client_secret: SecretStr | None = Field(None, validation_alias=_env("SLACK_CLIENT_SECRET"))
+    slack_scopes: str = Field("", validation_alias=_env("SLACK_SCOPES"))
+    slack_mode: Literal["socket", "http"] = Field("socket", validation_alias=_env("SWITCHBOARD_SLACK_MODE"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+    slack_allow_bots: bool = Field(False, validation_alias=_env("SWITCHBOARD_SLACK_ALLOW_BOTS"))
+    port: int = Field(3000, validation_alias=_env("PORT"))
+
+    # discord
+    discord_bot_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_BOT_TOKEN"))
+    discord_guild_ids: str = Field("", validation_alias=_env("DISCORD_GUILD_IDS"))
+    discord_api_base: str = Field("", validation_alias=_env("DISCORD_API_BASE"))
+    discord_shard_ids: str = Field("", validation_alias=_env("DISCORD_SHARD_IDS"))
+    discord_shard_count: int | None = Field(None, validation_alias=_env("DISCORD_SHARD_COUNT"))
+
+    # admin
+    admin_port: int = Field(8501, validation_alias=_env("SWITCHBOARD_ADMIN_PORT"))
+    admin_address: str = Field("127.0.0.1", validation_alias=_env("SWITCHBOARD_ADMIN_ADDRESS"))
+    admin_session_minutes: float = Field(60.0, validation_alias=_env("SWITCHBOARD_ADMIN_SESSION_MINUTES"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'switchboard.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def admin_user_ids(self) -> set[str]:
+        return {u.strip() for u in self.admin_users.split(",") if u.strip()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Forget cached settings, e.g. after the environment changed (tests, `switchboard init`)."""
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,313 @@
+"""The SQLModel tables. Queries live in the module that owns each table, not here.
+
+Times are timezone-aware UTC. Money that must add up exactly (budgets) is kept in integer micro-dollars.
+Secrets never appear here in plain text: `Secret.ciphertext` is Fernet-encrypted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: the one clock every table uses."""
+    return datetime.now(UTC)
+
+
+def _json(default: Any = None) -> Any:
+    return Field(default_factory=lambda: default() if callable(default) else default, sa_column=Column(JSON))
+
+
+# ---------------------------------------------------------------- configuration
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts: config version, the secret-store canary and salt."""
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(default="", sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Secret(SQLModel, table=True):
+    """One encrypted secret of the encrypted keyring backend."""
+
+    __table_args__ = (UniqueConstraint("service", "username"),)
+    id: int | None = Field(default=None, primary_key=True)
+    service: str = Field(max_length=200)
+    username: str = Field(max_length=200)
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Provider(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    kind: str = Field(max_length=40)
+    base_url: str | None = Field(default=None, max_length=500)
+    organization: str | None = Field(default=None, max_length=200)
+    extra_headers: dict[str, str] = _json(dict)
+    privacy_note: str = Field(default="", max_length=500)
+    is_local: bool = False
+    enabled: bool = True
+    has_key: bool = False
+    key_hint: str = Field(default="", max_length=40)  # masked, e.g. "sk-…abcd"; never the key
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    # health, kept for the admin
+    last_check_at: datetime | None = None
+    last_check_ok: bool | None = None
+    last_check_error: str | None = Field(default=None, max_length=500)
+    last_check_latency_ms: float | None = None
+    last_refresh_at: datetime | None = None
+    last_refresh_source: str | None = Field(default=None, max_length=20)  # "api" | "static"
+
+
+class Model(SQLModel, table=True):
+    """The registry: what discovery found, merged with litellm metadata, plus admin overrides.
+
+    Discovery writes only the plain columns; `*_override`, `alias`, `enabled` and `free` belong to the admin
+    and survive refreshes.
+    """
+
+    __table_args__ = (UniqueConstraint("provider_id", "model_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    name: str = Field(index=True, unique=True, max_length=300)  # what users type: "<provider>/<model_id>"
+    model_id: str = Field(max_length=250)
+    litellm_name: str = Field(max_length=300)
+    context_window: int | None = None
+    max_output: int | None = None
+    input_usd_per_mtok: float | None = None  # None = unknown, never "free"
+    output_usd_per_mtok: float | None = None
+    supports_tools: bool = False
+    supports_vision: bool = False
+    is_local: bool = False
+    available: bool = True
+    source: str = Field(default="api", max_length=20)  # "api" | "static" | "manual"
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime | None = None
+    # ollama details
+    size_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    family: str | None = Field(default=None, max_length=100)
+    parameter_size: str | None = Field(default=None, max_length=40)
+    quantization: str | None = Field(default=None, max_length=40)
+    digest: str | None = Field(default=None, max_length=80)
+    # admin overrides
+    alias: str | None = Field(default=None, unique=True, max_length=100)
+    enabled: bool = True
+    free: bool = False
+    input_usd_per_mtok_override: float | None = None
+    output_usd_per_mtok_override: float | None = None
+    context_window_override: int | None = None
+    # measured by the router (rolling window)
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    tokens_per_s: float | None = None
+    error_rate: float | None = None
+    stats_samples: int = 0
+    stats_updated_at: datetime | None = None
+
+
+class ScopeSetting(SQLModel, table=True):
+    """Defaults and policy for the global scope ("", "", ""), a workspace (p, w, "") or a channel (p, w, c)."""
+
+    __table_args__ = (UniqueConstraint("platform", "workspace", "channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(default="", max_length=20)
+    workspace: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=64)
+    default_model: str | None = Field(default=None, max_length=300)
+    allowed_models: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    local_only: bool = False
+    confirm_over_usd: float | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str | None = Field(default=None, max_length=64)
+
+
+class FallbackChain(SQLModel, table=True):
+    """Ordered models to try when the first fails. Matches a model, a scope, or (all blank) everything."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    platform: str = Field(default="", max_length=20)
+    workspace: str = Field(default="", max_length=64)
+    channel: str = Field(default="", max_length=64)
+    for_model: str | None = Field(default=None, max_length=300)
+    models: list[str] = _json(list)
+    allow_paid: bool = False
+    content_policy_rule: str | None = Field(default=None, max_length=20)  # "fallback" | "stop"
+    enabled: bool = True
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class VirtualModel(SQLModel, table=True):
+    """An admin-defined group (e.g. `auto-fast`) that litellm's router routes among its healthy members."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    strategy: str = Field(default="latency-based-routing", max_length=40)
+    members: list[str] = _json(list)
+    description: str = Field(default="", max_length=300)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PromptTemplate(SQLModel, table=True):
+    """A system prompt for models whose name or family matches `pattern` (fnmatch), highest priority wins."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    pattern: str = Field(default="*", max_length=200)
+    system_prompt: str = Field(sa_column=Column(Text, nullable=False))
+    priority: int = 0
+    enabled: bool = True
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Preset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    model: str = Field(max_length=300)
+    system_prompt: str = Field(default="", sa_column=Column(Text, nullable=False))
+    description: str = Field(default="", max_length=300)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AdminUser(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    password_hash: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- conversations
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "workspace", "channel", "thread"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    workspace: str = Field(max_length=64)
+    channel: str = Field(max_length=64)
+    thread: str = Field(max_length=64)
+    current_model: str | None = Field(default=None, max_length=300)
+    preset: str | None = Field(default=None, max_length=64)
+    system_prompt: str | None = Field(default=None, sa_column=Column(Text))
+    title: str = Field(default="", max_length=200)
+    created_by: str | None = Field(default=None, max_length=64)
+    trim_notified: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (Index("ix_message_conv_created", "conversation_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id")
+    role: str = Field(max_length=20)  # user | assistant | system
+    content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    user_id: str | None = Field(default=None, max_length=64, index=True)
+    event_id: str | None = Field(default=None, unique=True, max_length=200)
+    model: str | None = Field(default=None, max_length=300, index=True)
+    provider: str | None = Field(default=None, max_length=64)
+    fallback_from: str | None = Field(default=None, max_length=300)
+    fallback_reason: str | None = Field(default=None, max_length=300)
+    status: str = Field(default="ok", max_length=20)  # ok | pending | error | partial | interrupted
+    error: str | None = Field(default=None, max_length=1000)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    finish_reason: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# ---------------------------------------------------------------- budgets
+
+
+class Budget(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("scope_kind", "scope_value", "period", "metric"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope_kind: str = Field(max_length=20)  # global | workspace | channel | user | provider | model
+    scope_value: str = Field(default="", max_length=300)
+    period: str = Field(max_length=10)  # day | week | month | total
+    metric: str = Field(default="usd", max_length=10)  # usd | tokens
+    limit_micros: int = Field(sa_type=BigInteger)  # usd: micro-dollars; tokens: tokens
+    hard: bool = True
+    thresholds: list[int] = _json(lambda: [50, 80, 100])
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BudgetUsage(SQLModel, table=True):
+    """Spend and open reservations of one budget in one period; updated only by atomic conditional UPDATEs."""
+
+    __table_args__ = (UniqueConstraint("budget_id", "period_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    budget_id: int = Field(foreign_key="budget.id", index=True)
+    period_start: datetime
+    period_end: datetime | None = None
+    spent_micros: int = Field(default=0, sa_type=BigInteger)
+    reserved_micros: int = Field(default=0, sa_type=BigInteger)
+
+
+class BudgetReservation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    usage_id: int = Field(foreign_key="budgetusage.id", index=True)
+    amount_micros: int = Field(sa_type=BigInteger)
+    holder: str = Field(default="", max_length=100)  # host:pid, for diagnosis
+    message_key: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="held", max_length=20, index=True)  # held | settled | released | expired
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class Alert(SQLModel, table=True):
+    """An alert to deliver. `dedupe_key` makes 'once per budget, period and threshold' hold across processes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=300)
+    kind: str = Field(max_length=20)  # budget | health
+    severity: str = Field(default="warning", max_length=20)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    budget_id: int | None = None
+    provider: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    delivered_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- ollama
+
+
+class OllamaJob(SQLModel, table=True):
+    """A pull (install or update) whose progress every process and page reload can read."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=64)
+    model: str = Field(max_length=200)
+    action: str = Field(default="pull", max_length=20)  # pull | update
+    status: str = Field(default="queued", max_length=20, index=True)
+    # queued | running | done | failed | cancelled
+    detail: str = Field(default="", max_length=200)
+    total_bytes: int = Field(default=0, sa_type=BigInteger)
+    completed_bytes: int = Field(default=0, sa_type=BigInteger)
+    layers: dict[str, Any] = _json(dict)
+    speed_bps: float | None = None
+    eta_s: float | None = None
+    error: str | None = Field(default=None, max_length=500)
+    cancel_requested: bool = False
+    requested_by: str | None = Field(default=None, max_length=64)
+    holder: str = Field(default="", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
