@@ -58,7 +58,7 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The shared engine for `url` (default: settings), migrated to head on first use when auto-migrate is on."""
+    """The shared engine for `url` (default: settings), migrated to head on first use (auto-migrate)."""
     settings = get_settings()
     url = url or settings.effective_database_url
     with _lock:

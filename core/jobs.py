@@ -19,8 +19,14 @@ async def refresh_registry() -> None:
     results = await registry.refresh()
     for r in results:
         if r.ok:
-            log.info("registry: %s ok, %d models (%d new, %d now unavailable) in %.2fs",
-                     r.provider, r.models, r.added, r.unavailable, r.seconds)
+            log.info(
+                "registry: %s ok, %d models (%d new, %d now unavailable) in %.2fs",
+                r.provider,
+                r.models,
+                r.added,
+                r.unavailable,
+                r.seconds,
+            )
         else:
             log.warning("registry: %s failed: %s", r.provider, r.message)
 

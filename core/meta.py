@@ -18,7 +18,7 @@ def bump_config_version(s: Session | None = None) -> None:
         with session(write=True) as own:
             bump_config_version(own)
         return
-    bumped = s.exec(  # type: ignore[call-overload]
+    bumped = s.exec(
         update(Meta)
         .where(Meta.key == CONFIG_VERSION)  # type: ignore[arg-type]
         .values(value=cast(cast(Meta.value, Integer) + 1, String), updated_at=utcnow())

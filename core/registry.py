@@ -97,6 +97,8 @@ class ModelInfo:
 
 
 def _effective(row: Model, prov: Provider) -> ModelInfo:
+    price_in: float | None
+    price_out: float | None
     if row.is_local:
         price_in, price_out, source = 0.0, 0.0, "local"
     elif row.free:
@@ -196,8 +198,11 @@ def search_models(
         if direct:
             return direct
         scored = process.extract(
-            _norm(text), {i: _norm(m.name) for i, m in enumerate(found)}, scorer=fuzz.partial_ratio,
-            score_cutoff=75, limit=None,
+            _norm(text),
+            {i: _norm(m.name) for i, m in enumerate(found)},
+            scorer=fuzz.partial_ratio,
+            score_cutoff=75,
+            limit=None,
         )
         return [found[i] for _, _, i in scored]
     return found
@@ -224,9 +229,9 @@ def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolutio
         return Resolution()
     lowered = text.lower()
     for m in pool:
-        if lowered in (m.name.lower(), (m.alias or "").lower(), m.litellm_name.lower()):
+        if lowered in (m.name.lower(), (m.alias or "").lower()):
             return Resolution(model=m)
-    by_id = [m for m in pool if m.model_id.lower() == lowered]
+    by_id = [m for m in pool if lowered in (m.model_id.lower(), m.litellm_name.lower())]
     if len(by_id) == 1:
         return Resolution(model=by_id[0])
     if len(by_id) > 1:
@@ -237,7 +242,9 @@ def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolutio
         return Resolution(model=by_norm[0])
     if len(by_norm) > 1:
         return Resolution(candidates=tuple(_prefer_usable(by_norm)))
-    prefixed = [m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)]
+    prefixed = [
+        m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)
+    ]
     if len(prefixed) == 1 and len(norm) >= 3:
         return Resolution(model=prefixed[0])
     if 1 < len(prefixed) <= 10 and len(norm) >= 3:
@@ -315,13 +322,14 @@ def _manual_model(s: object, name: str) -> tuple[Model, Provider]:
     assert isinstance(s, Session)
     prov_name, _, model_id = name.partition("/")
     prov = s.exec(select(Provider).where(Provider.name == prov_name)).first() if model_id else None
-    if prov is None:
+    kind = get_kind(prov.kind) if prov else None
+    # Only servers whose listing we cannot trust get hand-made entries; elsewhere a typo must not add a model.
+    if prov is None or kind is None or not (kind.listing == "static" or kind.name == "openai_compatible"):
         suggestion = resolve_model(name)
         near = suggestion.suggestions or tuple(c.name for c in suggestion.candidates)
         hint = f" Did you mean {', '.join(near[:3])}?" if near else ""
         raise RegistryError(f"No model named '{name}'.{hint}")
-    kind = get_kind(prov.kind)
-    prefix = kind.litellm_provider if kind else prov.kind
+    prefix = kind.litellm_provider
     row = Model(
         provider_id=prov.id or 0,
         name=name,
@@ -380,13 +388,18 @@ def _apply(provider_name: str, result: CheckResult, static: list[str]) -> Refres
         kind = get_kind(prov.kind)
         prefix = kind.litellm_provider if kind else prov.kind
         rows = {m.model_id: m for m in s.exec(select(Model).where(Model.provider_id == prov.id)).all()}
-        source = "api" if result.ok and kind and kind.listing != "static" else "static"
+        static_kind = kind is not None and kind.listing == "static"
+        if result.ok and not static_kind:
+            source, available, found_models = "api", True, list(result.models)
+        elif static_kind:
+            source, available, found_models = "static", True, [DiscoveredModel(model_id=m) for m in static]
+        elif not rows:  # failing and never listed: show litellm's list, marked static and unavailable
+            source, available, found_models = "static", False, [DiscoveredModel(model_id=m) for m in static]
+        else:  # failing: keep history, mark everything unavailable below
+            source, available, found_models = "none", False, []
+        discovered = [_merged(prefix, m) for m in found_models]
         seen: set[str] = set()
         added = 0
-        discovered = [_merged(prefix, m) for m in result.models] if result.ok else []
-        if not discovered and static and (source == "static" or not rows):
-            discovered = [_merged(prefix, DiscoveredModel(model_id=mid)) for mid in static]
-            source = "static"
         changed = False
         for found in discovered:
             seen.add(found.model_id)
@@ -402,10 +415,9 @@ def _apply(provider_name: str, result: CheckResult, static: list[str]) -> Refres
                 rows[found.model_id] = row
                 added += 1
                 changed = True
-            available = result.ok or source == "static" and kind is not None and kind.listing == "static"
             changed |= row.available != available
             row.available = available
-            row.source = source if not (row.source == "manual") else "manual"
+            row.source = source if row.source != "manual" else "manual"
             row.is_local = prov.is_local
             row.context_window = found.context_window
             row.max_output = found.max_output
@@ -420,7 +432,7 @@ def _apply(provider_name: str, result: CheckResult, static: list[str]) -> Refres
             s.add(row)
         gone = 0
         for model_id, row in rows.items():
-            if model_id in seen or row.source == "manual" and result.ok:
+            if model_id in seen or (row.source == "manual" and result.ok):
                 continue
             if row.available:
                 row.available = False
@@ -455,7 +467,9 @@ async def refresh_provider(name: str, timeout: float | None = None) -> RefreshRe
         result = await asyncio.wait_for(list_models(cfg, timeout=timeout), timeout + 0.5)
     except TimeoutError:
         result = CheckResult(ok=False, message=f"No answer within {timeout:g} s.", error_kind="timeout")
-    static = await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
+    static = (
+        await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
+    )
     if cfg.kind.name == "openai_compatible":
         static = []  # litellm's OpenAI list says nothing about a self-hosted server
     if cfg.kind.listing != "static":
@@ -469,4 +483,3 @@ async def refresh(names: list[str] | None = None, timeout: float | None = None) 
     """Refresh providers concurrently: total time is that of the slowest, not the sum."""
     providers = [p for p in list_providers() if p.enabled and (names is None or p.name in names)]
     return list(await asyncio.gather(*(refresh_provider(p.name, timeout) for p in providers)))
-

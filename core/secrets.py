@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 from functools import lru_cache
@@ -71,7 +72,7 @@ def _fernet(master: str) -> Fernet:
 class EncryptedDbKeyring(keyring.backend.KeyringBackend):
     """A keyring backend that keeps Fernet-encrypted secrets in the Switchboard database."""
 
-    priority = 0.1  # type: ignore[assignment]  # never picked by keyring's auto-detection
+    priority = 0.1  # never picked by keyring's auto-detection
 
     def __init__(self, master_key: str) -> None:
         super().__init__()
@@ -120,7 +121,7 @@ class EncryptedDbKeyring(keyring.backend.KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         with session(write=True) as s:
-            result = s.exec(  # type: ignore[call-overload]
+            result = s.exec(
                 delete(Secret).where(Secret.service == service, Secret.username == username)  # type: ignore[arg-type]
             )
         if not result.rowcount:
@@ -192,10 +193,8 @@ def get_api_key(provider: str) -> str | None:
 
 
 def delete_api_key(provider: str) -> None:
-    try:
+    with contextlib.suppress(keyring.errors.PasswordDeleteError):
         get_backend().delete_password(SERVICE, _username(provider))
-    except keyring.errors.PasswordDeleteError:
-        pass
 
 
 def set_secret(name: str, value: str) -> None:
@@ -236,7 +235,9 @@ def rotate_key(new_master: str) -> int:
             try:
                 plain = old._fernet.decrypt(row.ciphertext.encode())
             except InvalidToken:
-                raise SecretStoreError(f"Secret {row.username!r} is unreadable with the current key.") from None
+                raise SecretStoreError(
+                    f"Secret {row.username!r} is unreadable with the current key."
+                ) from None
             row.ciphertext, row.updated_at = new.encrypt(plain).decode(), utcnow()
             s.add(row)
         canary = s.get(Meta, _CANARY_KEY) or Meta(key=_CANARY_KEY)

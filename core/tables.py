@@ -115,7 +115,7 @@ class Model(SQLModel, table=True):
 
 
 class ScopeSetting(SQLModel, table=True):
-    """Defaults and policy for the global scope ("", "", ""), a workspace (p, w, "") or a channel (p, w, c)."""
+    """Defaults and policy: global scope ("", "", ""), a workspace (p, w, "") or a channel (p, w, c)."""
 
     __table_args__ = (UniqueConstraint("platform", "workspace", "channel"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -270,7 +270,8 @@ class BudgetReservation(SQLModel, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """An alert to deliver. `dedupe_key` makes 'once per budget, period and threshold' hold across processes."""
+    """An alert to deliver. `dedupe_key` makes "once per budget, period and threshold" hold across
+    processes."""
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=300)

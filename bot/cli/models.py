@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -15,7 +14,7 @@ from bot.cli.output import command, emit_json, fail, money, table
 class _SearchByDefault(TyperGroup):
     """`models gpt-4o --local` lists (search text), while `models set ...` runs the subcommand."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Any, Any, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[Any, Any, list[str]]:
         if args and args[0] not in self.commands:
             return "list", self.commands["list"], args
         return super().resolve_command(ctx, args)
@@ -23,7 +22,9 @@ class _SearchByDefault(TyperGroup):
 
 app = typer.Typer(
     cls=_SearchByDefault,
-    help="The model registry: list and search models, and set metadata overrides.",
+    help="The model registry. `switchboard models [SEARCH] [--provider NAME] [--local] [--tools] [--vision] "
+    "[--max-price USD] [--min-context N] [--available] [--json]` lists and searches; "
+    "`switchboard models set MODEL ...` overrides metadata.",
     invoke_without_command=True,
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )
@@ -104,7 +105,9 @@ def list_models(
         emit_json([model_row(m) for m in found])
         return
     if not found:
-        typer.echo("No models match." if search or provider or local else "No models yet: add a provider first.")
+        typer.echo(
+            "No models match." if search or provider or local else "No models yet: add a provider first."
+        )
         return
     table(
         [
@@ -114,7 +117,8 @@ def list_models(
                 _price(m),
                 ",".join(c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on),
                 "local" if m.is_local else "cloud",
-                ("yes" if m.usable else f"no: {m.unusable_reason}") + (" [static]" if m.source == "static" else ""),
+                ("yes" if m.usable else f"no: {m.unusable_reason}")
+                + (" [static]" if m.source == "static" else ""),
             )
             for m in found
         ],
@@ -126,13 +130,21 @@ def list_models(
 @command
 def set_model(
     model: Annotated[str, typer.Argument(help="Model name or alias, e.g. openai/gpt-4o.")],
-    input_usd_per_mtok: Annotated[float | None, typer.Option("--input-usd-per-mtok", help="Input price.")] = None,
+    input_usd_per_mtok: Annotated[
+        float | None, typer.Option("--input-usd-per-mtok", help="Input price.")
+    ] = None,
     output_usd_per_mtok: Annotated[
         float | None, typer.Option("--output-usd-per-mtok", help="Output price.")
     ] = None,
-    context_window: Annotated[int | None, typer.Option("--context-window", help="Context window in tokens.")] = None,
-    alias: Annotated[str | None, typer.Option("--alias", help="A short name users can type ('' clears).")] = None,
-    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Allow or forbid its use.")] = None,
+    context_window: Annotated[
+        int | None, typer.Option("--context-window", help="Context window in tokens.")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", help="A short name users can type ('' clears).")
+    ] = None,
+    enable: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Allow or forbid its use.")
+    ] = None,
     free: Annotated[bool | None, typer.Option("--free/--not-free", help="Mark as costing nothing.")] = None,
     clear_prices: Annotated[bool, typer.Option("--clear-prices", help="Drop price overrides.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -140,11 +152,14 @@ def set_model(
     """Fill in or override a model's metadata (survives registry refreshes)."""
     from core.registry import set_model_overrides
 
-    if all(
-        v is None for v in (input_usd_per_mtok, output_usd_per_mtok, context_window, alias, enable, free)
-    ) and not clear_prices:
-        fail("Nothing to set: pass at least one of --input-usd-per-mtok, --output-usd-per-mtok, "
-             "--context-window, --alias, --enable/--disable, --free.")
+    if (
+        all(v is None for v in (input_usd_per_mtok, output_usd_per_mtok, context_window, alias, enable, free))
+        and not clear_prices
+    ):
+        fail(
+            "Nothing to set: pass at least one of --input-usd-per-mtok, --output-usd-per-mtok, "
+            "--context-window, --alias, --enable/--disable, --free."
+        )
     info = set_model_overrides(
         model,
         input_usd_per_mtok=input_usd_per_mtok,
@@ -158,8 +173,11 @@ def set_model(
     if as_json:
         emit_json(model_row(info))
         return
-    typer.echo(f"Updated {info.name}: price {_price(info)}, context {info.context_window or '?'}"
-               + (f", alias {info.alias}" if info.alias else "") + ("" if info.enabled else ", disabled"))
+    typer.echo(
+        f"Updated {info.name}: price {_price(info)}, context {info.context_window or '?'}"
+        + (f", alias {info.alias}" if info.alias else "")
+        + ("" if info.enabled else ", disabled")
+    )
 
 
 @registry_app.command("refresh")
@@ -178,8 +196,18 @@ def refresh(
         typer.echo("No enabled providers to refresh.")
     else:
         table(
-            [(r.provider, "ok" if r.ok else f"FAILED ({r.error_kind})", r.source, r.models, r.added,
-              r.unavailable, f"{r.seconds:.2f}s") for r in results],
+            [
+                (
+                    r.provider,
+                    "ok" if r.ok else f"FAILED ({r.error_kind})",
+                    r.source,
+                    r.models,
+                    r.added,
+                    r.unavailable,
+                    f"{r.seconds:.2f}s",
+                )
+                for r in results
+            ],
             ["PROVIDER", "STATUS", "SOURCE", "MODELS", "NEW", "NOW UNAVAILABLE", "TIME"],
         )
         for r in results:

@@ -32,12 +32,19 @@ def init(
         env_file.write_text(text)
         created = True
     text = env_file.read_text()
-    has_key = re.search(r"^SWITCHBOARD_SECRET_KEY=\S+", text, re.M) or os.environ.get("SWITCHBOARD_SECRET_KEY")
+    has_key = re.search(r"^SWITCHBOARD_SECRET_KEY=\S+", text, re.M) or os.environ.get(
+        "SWITCHBOARD_SECRET_KEY"
+    )
     if not has_key and not os_keyring_usable():
         key = generate_master_key()
         if re.search(r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$", text, re.M):
-            text = re.sub(r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$", f"SWITCHBOARD_SECRET_KEY={key}", text, count=1,
-                          flags=re.M)
+            text = re.sub(
+                r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$",
+                f"SWITCHBOARD_SECRET_KEY={key}",
+                text,
+                count=1,
+                flags=re.M,
+            )
         else:
             text += f"\nSWITCHBOARD_SECRET_KEY={key}\n"
         env_file.write_text(text)
@@ -77,10 +84,13 @@ def rotate_key(
     new_key_env: Annotated[
         str | None, typer.Option("--new-key-env", help="Read the new master key from this variable.")
     ] = None,
-    generate: Annotated[bool, typer.Option("--generate", help="Generate a new random key and print it.")] = False,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Generate a new random key and print it.")
+    ] = False,
 ) -> None:
     """Re-encrypt every stored secret under a new master key (all or nothing)."""
-    from core.secrets import generate_master_key, rotate_key as do_rotate
+    from core.secrets import generate_master_key
+    from core.secrets import rotate_key as do_rotate
 
     if generate:
         new = generate_master_key()
@@ -116,8 +126,10 @@ def configured_processes() -> tuple[dict[str, str], dict[str, str]]:
     skipped: dict[str, str] = {}
     for name, cmd in _procfile().items():
         if name == "slack" and not (s.slack_bot_token or s.slack_client_id):
-            skipped[name] = ("no Slack credentials. Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
-                             "(+ SLACK_APP_TOKEN for Socket Mode) in .env; see README 'Slack'.")
+            skipped[name] = (
+                "no Slack credentials. Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+                "(+ SLACK_APP_TOKEN for Socket Mode) in .env; see README 'Slack'."
+            )
         elif name == "discord" and not s.discord_bot_token:
             skipped[name] = "no Discord token. Set DISCORD_BOT_TOKEN in .env; see README 'Discord'."
         else:
@@ -162,9 +174,19 @@ def admin() -> None:
 
     s = get_settings()
     args = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "admin" / "app.py"),
-        "--server.port", str(s.admin_port), "--server.address", s.admin_address,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "admin" / "app.py"),
+        "--server.port",
+        str(s.admin_port),
+        "--server.address",
+        s.admin_address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     os.execv(sys.executable, args)  # noqa: S606 - replace this process with Streamlit's
 

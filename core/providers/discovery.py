@@ -84,7 +84,8 @@ def _http_error(cfg: ProviderConfig, response: httpx.Response) -> DiscoveryError
         )
     if code == 404:
         return DiscoveryError(
-            "bad_url", f"No model list at {response.request.url} (HTTP 404). Check the base URL of '{cfg.name}'."
+            "bad_url",
+            f"No model list at {response.request.url} (HTTP 404). Check the base URL of '{cfg.name}'.",
         )
     if code == 429:
         wait = response.headers.get("retry-after")
@@ -137,7 +138,9 @@ def _openai_entry(item: dict[str, Any]) -> DiscoveredModel:
     return DiscoveredModel(
         model_id=mid,
         context_window=int(ctx) if isinstance(ctx, int) else None,
-        max_output=item.get("max_completion_tokens") if isinstance(item.get("max_completion_tokens"), int) else None,
+        max_output=item.get("max_completion_tokens")
+        if isinstance(item.get("max_completion_tokens"), int)
+        else None,
         input_usd_per_mtok=price("input"),
         output_usd_per_mtok=price("output"),
         chat=chat,
@@ -165,7 +168,9 @@ async def _list_anthropic(client: httpx.AsyncClient, cfg: ProviderConfig) -> lis
         models += [
             DiscoveredModel(
                 model_id=str(i["id"]),
-                context_window=i.get("max_input_tokens") if isinstance(i.get("max_input_tokens"), int) else None,
+                context_window=i.get("max_input_tokens")
+                if isinstance(i.get("max_input_tokens"), int)
+                else None,
                 max_output=i.get("max_tokens") if isinstance(i.get("max_tokens"), int) else None,
             )
             for i in body["data"]
@@ -191,7 +196,9 @@ async def _list_ollama(cfg: ProviderConfig, timeout: float) -> list[DiscoveredMo
     try:
         listing = await client.list()
     except ollama.ResponseError as exc:
-        raise DiscoveryError("server_error", f"Ollama at {_host(cfg.url)} answered an error: {exc.error}") from None
+        raise DiscoveryError(
+            "server_error", f"Ollama at {_host(cfg.url)} answered an error: {exc.error}"
+        ) from None
 
     async def details(entry: Any) -> DiscoveredModel:
         name = str(entry.model)
@@ -237,11 +244,14 @@ async def list_models(cfg: ProviderConfig, timeout: float = 10.0) -> CheckResult
     except (TimeoutError, httpx.TimeoutException):
         return _failed("timeout", f"No answer from {_host(cfg.url)} within {timeout:g} s.", started)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-        return _failed("bad_url", f"'{cfg.url}' is not a usable URL (it needs http:// or https:// and a host).", started)
+        return _failed(
+            "bad_url", f"'{cfg.url}' is not a usable URL (it needs http:// or https:// and a host).", started
+        )
     except (httpx.ConnectError, ConnectionError, OSError):
         return _failed(
             "unreachable",
-            f"Cannot reach {_host(cfg.url)}: nothing answered. Check that the server is running and the base URL.",
+            f"Cannot reach {_host(cfg.url)}: nothing answered. "
+            "Check that the server is running and the base URL.",
             started,
         )
     except httpx.HTTPError as exc:

@@ -70,7 +70,8 @@ KINDS: dict[str, ProviderKind] = {
             "together_ai",
             "openai",
             "https://api.together.xyz/v1",
-            privacy_note=_CLOUD.format(label="Together AI") + " Retention follows your Together account settings.",
+            privacy_note=_CLOUD.format(label="Together AI")
+            + " Retention follows your Together account settings.",
         ),
         ProviderKind(
             "openai_compatible",
@@ -83,17 +84,49 @@ KINDS: dict[str, ProviderKind] = {
             privacy_note="Self-hosted or third-party: data goes to the base URL you configured.",
         ),
         # More litellm providers with an OpenAI-style model list: data only.
-        ProviderKind("mistral", "Mistral", "mistral", "openai", "https://api.mistral.ai/v1",
-                     privacy_note=_CLOUD.format(label="Mistral AI")),
-        ProviderKind("deepseek", "DeepSeek", "deepseek", "openai", "https://api.deepseek.com/v1",
-                     privacy_note=_CLOUD.format(label="DeepSeek")),
-        ProviderKind("openrouter", "OpenRouter", "openrouter", "openai", "https://openrouter.ai/api/v1",
-                     privacy_note=_CLOUD.format(label="OpenRouter and the upstream provider it picks")),
-        ProviderKind("fireworks_ai", "Fireworks AI", "fireworks_ai", "openai",
-                     "https://api.fireworks.ai/inference/v1", privacy_note=_CLOUD.format(label="Fireworks AI")),
-        ProviderKind("xai", "xAI", "xai", "openai", "https://api.x.ai/v1", privacy_note=_CLOUD.format(label="xAI")),
-        ProviderKind("cerebras", "Cerebras", "cerebras", "openai", "https://api.cerebras.ai/v1",
-                     privacy_note=_CLOUD.format(label="Cerebras")),
+        ProviderKind(
+            "mistral",
+            "Mistral",
+            "mistral",
+            "openai",
+            "https://api.mistral.ai/v1",
+            privacy_note=_CLOUD.format(label="Mistral AI"),
+        ),
+        ProviderKind(
+            "deepseek",
+            "DeepSeek",
+            "deepseek",
+            "openai",
+            "https://api.deepseek.com/v1",
+            privacy_note=_CLOUD.format(label="DeepSeek"),
+        ),
+        ProviderKind(
+            "openrouter",
+            "OpenRouter",
+            "openrouter",
+            "openai",
+            "https://openrouter.ai/api/v1",
+            privacy_note=_CLOUD.format(label="OpenRouter and the upstream provider it picks"),
+        ),
+        ProviderKind(
+            "fireworks_ai",
+            "Fireworks AI",
+            "fireworks_ai",
+            "openai",
+            "https://api.fireworks.ai/inference/v1",
+            privacy_note=_CLOUD.format(label="Fireworks AI"),
+        ),
+        ProviderKind(
+            "xai", "xAI", "xai", "openai", "https://api.x.ai/v1", privacy_note=_CLOUD.format(label="xAI")
+        ),
+        ProviderKind(
+            "cerebras",
+            "Cerebras",
+            "cerebras",
+            "openai",
+            "https://api.cerebras.ai/v1",
+            privacy_note=_CLOUD.format(label="Cerebras"),
+        ),
     ]
 }
 

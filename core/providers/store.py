@@ -143,7 +143,9 @@ def add_provider(
         raise ProviderError("The API key contains whitespace; check what you pasted.")
     with session() as s:
         if s.exec(select(Provider.id).where(Provider.name == name)).first() is not None:
-            raise ProviderError(f"A provider named '{name}' already exists. Remove it first or pick another name.")
+            raise ProviderError(
+                f"A provider named '{name}' already exists. Remove it first or pick another name."
+            )
     if key:
         secrets.get_backend()  # a wrong or missing master key fails here, before anything is written
     is_local = pkind.local or (kind == "openai_compatible" and is_loopback_url(url))
@@ -177,8 +179,8 @@ _UNSET: object = object()
 def update_provider(
     name: str,
     *,
-    base_url: str | None | object = _UNSET,
-    organization: str | None | object = _UNSET,
+    base_url: str | object | None = _UNSET,
+    organization: str | object | None = _UNSET,
     api_key: str | None = None,
     extra_headers: dict[str, str] | None = None,
     privacy_note: str | None = None,
@@ -225,7 +227,7 @@ def remove_provider(name: str) -> None:
         row = s.exec(select(Provider).where(Provider.name == name)).first()
         if row is None:
             raise ProviderError(f"No provider named '{name}'.")
-        s.exec(delete(Model).where(Model.provider_id == row.id))  # type: ignore[call-overload,arg-type]
+        s.exec(delete(Model).where(Model.provider_id == row.id))  # type: ignore[arg-type]
         s.delete(row)
         bump_config_version(s)
     secrets.delete_api_key(name)

@@ -10,7 +10,9 @@ from tests.fakes.base import FakeServer
 class FakeAnthropic(FakeServer):
     def __init__(self, models: list[str] | None = None, api_key: str = "sk-ant-test-key-0000") -> None:
         super().__init__()
-        self.models = models if models is not None else ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
+        self.models = (
+            models if models is not None else ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
+        )
         self.api_key = api_key
 
     def routes(self, app: web.Application) -> None:
@@ -24,7 +26,10 @@ class FakeAnthropic(FakeServer):
             )
         if not request.headers.get("anthropic-version"):
             return web.json_response(
-                {"type": "error", "error": {"type": "invalid_request_error", "message": "anthropic-version required"}},
+                {
+                    "type": "error",
+                    "error": {"type": "invalid_request_error", "message": "anthropic-version required"},
+                },
                 status=400,
             )
         limit = int(request.query.get("limit", "20"))
@@ -34,7 +39,12 @@ class FakeAnthropic(FakeServer):
             ids = ids[ids.index(after) + 1 :]
         page = ids[:limit]
         data = [
-            {"type": "model", "id": m, "display_name": m.replace("-", " ").title(), "created_at": "2025-09-29T00:00:00Z"}
+            {
+                "type": "model",
+                "id": m,
+                "display_name": m.replace("-", " ").title(),
+                "created_at": "2025-09-29T00:00:00Z",
+            }
             for m in page
         ]
         return web.json_response(

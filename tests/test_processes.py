@@ -1,0 +1,75 @@
+"""`switchboard up` (what `make run` calls) starts the admin and the scheduler on embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from bot.scheduler import build_scheduler
+from core.providers.store import add_provider, get_provider
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import closed_port
+
+
+def test_up_without_bot_tokens_starts_admin_and_scheduler_and_says_how_to_enable_the_rest(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("up", "--dry-run", "--json")
+    plan = json.loads(out.stdout)
+    assert set(plan["start"]) == {"web", "scheduler"}
+    assert "SLACK_BOT_TOKEN" in plan["skipped"]["slack"] and "DISCORD_BOT_TOKEN" in plan["skipped"]["discord"]
+    with_slack = json.loads(cli("up", "--dry-run", "--json", env={"SLACK_BOT_TOKEN": "xoxb-1-2-3"}).stdout)
+    assert "slack" in with_slack["start"]
+
+
+def test_scheduler_runs_each_job_on_its_configured_interval(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.settings import get_settings
+
+    monkeypatch.setenv("SWITCHBOARD_REGISTRY_REFRESH_MINUTES", "7")
+    get_settings.cache_clear()
+    sched = build_scheduler()
+    jobs = {j.id: j for j in sched.get_jobs()}
+    assert jobs["refresh_registry"].trigger.interval.total_seconds() == 7 * 60
+    assert "check_health" in jobs
+
+
+def test_switchboard_up_serves_the_admin_and_refreshes_the_registry(sb_env) -> None:  # type: ignore[no-untyped-def]
+    port = closed_port()
+    with FakeOpenAI(models=["gpt-4o"], api_key=None) as fake:
+        add_provider("box", "openai_compatible", base_url=fake.url + "/v1")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(
+            sb_env, SWITCHBOARD_ADMIN_PORT=str(port), PATH=os.path.dirname(sys.executable) + ":" + env["PATH"]
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "up"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            health = None
+            refreshed = None
+            while time.monotonic() < deadline and not (health and refreshed):
+                time.sleep(0.5)
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                        health = r.read().decode()
+                except OSError:
+                    pass
+                view = get_provider("box")
+                refreshed = view.last_refresh_at if view else None
+            assert health == "ok"
+            assert refreshed is not None  # the scheduler process ran the registry job
+            assert fake.calls("/v1/models")
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            output, _ = proc.communicate(timeout=30)
+    assert "Skipping slack" in output and "Skipping discord" in output
+    assert "Traceback" not in output
