@@ -67,9 +67,7 @@ def get_engine(url: str | None = None) -> Engine:
             if url.startswith("sqlite"):
                 engine = _sqlite_engine(url)
             else:
-                engine = create_engine(
-                    url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40
-                )
+                engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40)
             _engines[url] = engine
     if settings.auto_migrate and url not in _migrated:
         from core.migrate import upgrade

@@ -7,6 +7,7 @@ the admin pages that only read the database stay fast.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -88,3 +89,278 @@ def static_models(litellm_provider: str) -> list[str]:
 def known_provider(name: str) -> bool:
     """True when litellm can route to this provider name."""
     return name in {str(p.value) if hasattr(p, "value") else str(p) for p in litellm().provider_list}
+
+
+# ---------------------------------------------------------------- calling models
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One model litellm can call: `name` is ours (the router's model group), the rest is litellm's."""
+
+    name: str
+    litellm_name: str
+    api_key: str | None = None
+    api_base: str | None = None
+    organization: str | None = None
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RetryRules:
+    rate_limit: int = 1
+    timeout: int = 1
+    server_error: int = 1
+
+
+class LLMError(Exception):
+    """A failed call, classified. `kind` picks the per-error rule; `message` is safe to show users."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        partial_text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind  # rate_limit | timeout | server | context_window | auth | content_policy
+        # | not_found | bad_request | connection | unknown
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.partial_text = partial_text
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The end of a stream: usage as the provider reported it (None when it did not)."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    served_by: str | None
+
+
+_LABELS = {
+    "rate_limit": "rate limited",
+    "timeout": "timed out",
+    "server": "server error",
+    "connection": "unreachable",
+    "context_window": "context window exceeded",
+    "auth": "authentication failed",
+    "content_policy": "content policy",
+    "not_found": "model not found",
+    "bad_request": "bad request",
+    "unknown": "failed",
+}
+
+
+def error_label(kind: str) -> str:
+    """A short reason for footers: 'fallback from X: rate limited'."""
+    return _LABELS.get(kind, kind)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "litellm_response_headers", None) or {}
+    try:
+        value = headers.get("retry-after") if hasattr(headers, "get") else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: BaseException, partial_text: str = "") -> LLMError:
+    """Map litellm's exception types onto our per-error rules (order matters: subclasses first)."""
+    from core.logs import redact
+
+    lib = litellm()
+    ex = lib.exceptions
+    status = getattr(exc, "status_code", None)
+    kind = "unknown"
+    if isinstance(exc, ex.ContextWindowExceededError):
+        kind = "context_window"
+    elif isinstance(exc, ex.ContentPolicyViolationError):
+        kind = "content_policy"
+    elif isinstance(exc, (ex.AuthenticationError, ex.PermissionDeniedError)):
+        kind = "auth"
+    elif isinstance(exc, ex.RateLimitError):
+        kind = "rate_limit"
+    elif isinstance(exc, ex.Timeout | TimeoutError):
+        kind = "timeout"
+    elif isinstance(exc, ex.NotFoundError):
+        kind = "not_found"
+    elif isinstance(exc, ex.MidStreamFallbackError):
+        partial_text = partial_text or str(getattr(exc, "generated_content", "") or "")
+        kind = "connection"
+    elif isinstance(exc, ex.APIConnectionError):
+        kind = "connection"
+    elif isinstance(exc, (ex.InternalServerError, ex.ServiceUnavailableError, ex.BadGatewayError)):
+        kind = "server"
+    elif isinstance(exc, ex.BadRequestError):
+        kind = "bad_request"
+    elif isinstance(status, int) and status >= 500:
+        kind = "server"
+    detail = str(getattr(exc, "message", "") or exc).split("\n")[0][:300]
+    message = redact(
+        f"{error_label(kind)}"
+        + (f" (HTTP {status})" if isinstance(status, int) else "")
+        + (f": {detail}" if kind in ("bad_request", "not_found", "unknown", "content_policy") else "")
+    )
+    return LLMError(
+        kind,
+        message,
+        status=status if isinstance(status, int) else None,
+        retry_after=_retry_after(exc),
+        partial_text=partial_text,
+    )
+
+
+class Gateway:
+    """litellm Routers built from the registry: one for plain models, one per virtual model (its strategy).
+
+    Retries per error type come from litellm's RetryPolicy; the fallback chain is walked by core.routing, which
+    needs to know why each step failed. Cooldowns are off for single models (a cooled-down model would fail as
+    'no deployments' instead of saying why) and on for virtual models, where they steer around a bad member.
+    """
+
+    def __init__(
+        self,
+        deployments: list[Deployment],
+        virtual: dict[str, tuple[str, list[str]]],
+        rules: RetryRules,
+        timeout_s: float,
+    ) -> None:
+        lib = litellm()
+        from litellm.types.router import RetryPolicy
+
+        policy = RetryPolicy(
+            RateLimitErrorRetries=rules.rate_limit,
+            TimeoutErrorRetries=rules.timeout,
+            InternalServerErrorRetries=rules.server_error,
+            ServiceUnavailableErrorRetries=rules.server_error,
+            AuthenticationErrorRetries=0,
+            ContentPolicyViolationErrorRetries=0,
+            BadRequestErrorRetries=0,
+            NotFoundErrorRetries=0,
+        )
+        by_name = {d.name: d for d in deployments}
+        self.names = set(by_name)
+        self._main = (
+            lib.Router(
+                model_list=[self._entry(d.name, d) for d in deployments],
+                retry_policy=policy,
+                num_retries=max(rules.rate_limit, rules.timeout, rules.server_error),
+                timeout=timeout_s,
+                disable_cooldowns=True,
+            )
+            if deployments
+            else None
+        )
+        self._virtual: dict[str, Any] = {}
+        for group, (strategy, members) in virtual.items():
+            entries = [self._entry(group, by_name[m]) for m in members if m in by_name]
+            if entries:
+                self._virtual[group] = lib.Router(
+                    model_list=entries,
+                    routing_strategy=strategy,
+                    retry_policy=policy,
+                    num_retries=max(rules.rate_limit, rules.timeout, rules.server_error),
+                    timeout=timeout_s,
+                    allowed_fails=1,
+                    cooldown_time=30,
+                )
+
+    @staticmethod
+    def _entry(group: str, d: Deployment) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": d.litellm_name}
+        if d.api_key:
+            params["api_key"] = d.api_key
+        if d.api_base:
+            params["api_base"] = d.api_base
+        if d.organization:
+            params["organization"] = d.organization
+        if d.extra_headers:
+            params["extra_headers"] = dict(d.extra_headers)
+        return {"model_name": group, "litellm_params": params, "model_info": {"id": d.name}}
+
+    def has(self, name: str) -> bool:
+        return name in self._virtual or name in self.names
+
+    async def stream(
+        self, name: str, messages: list[dict[str, Any]], *, max_tokens: int | None
+    ) -> AsyncIterator[str | StreamEnd]:
+        """Text deltas of `name`'s reply, then one StreamEnd. Failures raise LLMError (with any partial text)."""
+        router = self._virtual.get(name) or self._main
+        if router is None or not self.has(name):
+            raise LLMError("not_found", f"{name} is not configured for routing")
+        text: list[str] = []
+        try:
+            response = await router.acompletion(
+                model=name,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                max_tokens=max_tokens,
+            )
+            served = (getattr(response, "_hidden_params", None) or {}).get("model_id")
+            usage = None
+            finish = None
+            async for chunk in response:
+                choices = getattr(chunk, "choices", None) or []
+                if choices:
+                    delta = getattr(choices[0], "delta", None)
+                    piece = getattr(delta, "content", None) if delta is not None else None
+                    if piece:
+                        text.append(piece)
+                        yield piece
+                    finish = getattr(choices[0], "finish_reason", None) or finish
+                chunk_usage = getattr(chunk, "usage", None)
+                if chunk_usage is not None:
+                    usage = chunk_usage
+        except LLMError:
+            raise
+        except Exception as exc:  # litellm raises many types; classify() maps them
+            raise classify(exc, "".join(text)) from None
+        yield StreamEnd(
+            prompt_tokens=getattr(usage, "prompt_tokens", None) if usage else None,
+            completion_tokens=getattr(usage, "completion_tokens", None) if usage else None,
+            finish_reason=finish,
+            served_by=served,
+        )
+
+
+def count_tokens(litellm_name: str, messages: list[dict[str, Any]]) -> int:
+    """Tokens of `messages` for this model, by litellm's counter (tiktoken or the model's tokenizer)."""
+    return int(litellm().token_counter(model=litellm_name, messages=messages))
+
+
+def count_text_tokens(litellm_name: str, text: str) -> int:
+    return int(litellm().token_counter(model=litellm_name, text=text))
+
+
+def cost_usd(
+    litellm_name: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    in_per_mtok: float | None,
+    out_per_mtok: float | None,
+) -> float | None:
+    """Cost by litellm's calculator with the registry's (possibly overridden) prices; None when unknown."""
+    if in_per_mtok is None or out_per_mtok is None:
+        return None
+    if in_per_mtok == 0 and out_per_mtok == 0:
+        return 0.0
+    from litellm.types.utils import CostPerToken
+
+    prompt_cost, completion_cost = litellm().cost_per_token(
+        model=litellm_name,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        custom_cost_per_token=CostPerToken(
+            input_cost_per_token=in_per_mtok / 1_000_000, output_cost_per_token=out_per_mtok / 1_000_000
+        ),
+    )
+    return float(prompt_cost + completion_cost)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import llm
 from core.db import session
@@ -158,9 +158,7 @@ def all_models() -> list[ModelInfo]:
 def get_model(name: str) -> ModelInfo | None:
     """An entry by exact name or alias."""
     with session() as s:
-        row = s.exec(
-            select(Model, Provider).join(Provider).where((Model.name == name) | (Model.alias == name))
-        ).first()
+        row = s.exec(select(Model, Provider).join(Provider).where((Model.name == name) | (Model.alias == name))).first()
     return _effective(*row) if row else None
 
 
@@ -242,9 +240,7 @@ def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolutio
         return Resolution(model=by_norm[0])
     if len(by_norm) > 1:
         return Resolution(candidates=tuple(_prefer_usable(by_norm)))
-    prefixed = [
-        m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)
-    ]
+    prefixed = [m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)]
     if len(prefixed) == 1 and len(norm) >= 3:
         return Resolution(model=prefixed[0])
     if 1 < len(prefixed) <= 10 and len(norm) >= 3:
@@ -467,9 +463,7 @@ async def refresh_provider(name: str, timeout: float | None = None) -> RefreshRe
         result = await asyncio.wait_for(list_models(cfg, timeout=timeout), timeout + 0.5)
     except TimeoutError:
         result = CheckResult(ok=False, message=f"No answer within {timeout:g} s.", error_kind="timeout")
-    static = (
-        await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
-    )
+    static = await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
     if cfg.kind.name == "openai_compatible":
         static = []  # litellm's OpenAI list says nothing about a self-hosted server
     if cfg.kind.listing != "static":
@@ -483,3 +477,69 @@ async def refresh(names: list[str] | None = None, timeout: float | None = None) 
     """Refresh providers concurrently: total time is that of the slowest, not the sum."""
     providers = [p for p in list_providers() if p.enabled and (names is None or p.name in names)]
     return list(await asyncio.gather(*(refresh_provider(p.name, timeout) for p in providers)))
+
+
+# ---------------------------------------------------------------- measured performance
+
+STATS_WINDOW = 200
+
+
+def _percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def update_stats(names: list[str] | None = None) -> int:
+    """Roll p50/p95 latency, TTFT, tokens/s and error rate per model over its last replies. Returns models
+    updated. Reads Message rows; writes only the Model stats columns (no config version bump)."""
+    from core.tables import Message
+
+    with session() as s:
+        rows = s.exec(
+            select(Model.id, Model.name).where(col(Model.name).in_(names)) if names else select(Model.id, Model.name)
+        ).all()
+    updated = 0
+    for model_id, name in rows:
+        with session() as s:
+            recent = s.exec(
+                select(Message.status, Message.latency_ms, Message.ttft_ms, Message.completion_tokens)
+                .where(
+                    Message.model == name,
+                    col(Message.role).in_(("assistant", "compare")),
+                    col(Message.status).in_(("ok", "error", "partial")),
+                )
+                .order_by(col(Message.id).desc())
+                .limit(STATS_WINDOW)
+            ).all()
+        if not recent:
+            continue
+        ok = [r for r in recent if r[0] == "ok" and r[1] is not None]
+        speeds = [c / ((lat - (t or 0)) / 1000) for _, lat, t, c in ok if c and lat and lat - (t or 0) > 0]
+        with session(write=True) as s:
+            row = s.get(Model, model_id)
+            if row is None:
+                continue
+            row.latency_p50_ms = _percentile([r[1] for r in ok], 50)
+            row.latency_p95_ms = _percentile([r[1] for r in ok], 95)
+            row.ttft_p50_ms = _percentile([r[2] for r in ok if r[2] is not None], 50)
+            row.tokens_per_s = _percentile(speeds, 50)
+            row.error_rate = sum(1 for r in recent if r[0] == "error") / len(recent)
+            row.stats_samples = len(recent)
+            row.stats_updated_at = utcnow()
+            s.add(row)
+        updated += 1
+    return updated
+
+
+def require_model(name: str, models: list[ModelInfo] | None = None) -> ModelInfo:
+    """The model `name` resolves to, or a RegistryError that lists the candidates or close names."""
+    res = resolve_model(name, models)
+    if res.model is not None:
+        return res.model
+    if res.candidates:
+        raise RegistryError(f"'{name}' is ambiguous: {', '.join(c.name for c in res.candidates[:5])}.")
+    hint = f" Did you mean {', '.join(res.suggestions[:3])}?" if res.suggestions else ""
+    raise RegistryError(f"No model named '{name}'.{hint}")

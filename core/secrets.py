@@ -235,9 +235,7 @@ def rotate_key(new_master: str) -> int:
             try:
                 plain = old._fernet.decrypt(row.ciphertext.encode())
             except InvalidToken:
-                raise SecretStoreError(
-                    f"Secret {row.username!r} is unreadable with the current key."
-                ) from None
+                raise SecretStoreError(f"Secret {row.username!r} is unreadable with the current key.") from None
             row.ciphertext, row.updated_at = new.encrypt(plain).decode(), utcnow()
             s.add(row)
         canary = s.get(Meta, _CANARY_KEY) or Meta(key=_CANARY_KEY)

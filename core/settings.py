@@ -21,9 +21,7 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Settings; the env var of each field is in its alias. `.env.example` documents them all."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True)
 
     # storage
     data_dir: Path = Field(Path("data"), validation_alias=_env("SWITCHBOARD_DATA_DIR"))
@@ -42,9 +40,7 @@ class Settings(BaseSettings):
 
     # providers and registry
     provider_timeout_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_PROVIDER_TIMEOUT"))
-    registry_refresh_minutes: float = Field(
-        30.0, validation_alias=_env("SWITCHBOARD_REGISTRY_REFRESH_MINUTES")
-    )
+    registry_refresh_minutes: float = Field(30.0, validation_alias=_env("SWITCHBOARD_REGISTRY_REFRESH_MINUTES"))
     health_check_minutes: float = Field(5.0, validation_alias=_env("SWITCHBOARD_HEALTH_CHECK_MINUTES"))
 
     # conversations and routing

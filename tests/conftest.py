@@ -27,12 +27,14 @@ _SCRUB = [
 
 
 def _reset_process_state() -> None:
-    from core import secrets
+    from core import routing, secrets, snapshot
     from core.db import dispose_engines
     from core.settings import get_settings
 
     dispose_engines()
     secrets.reset_backend()
+    snapshot.invalidate()
+    routing.reset_gateway()
     get_settings.cache_clear()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import models, providers, system
+from bot.cli import chat, config, models, providers, system
 
 app = typer.Typer(
     help="Switchboard: many LLMs from the chat tools your team already uses.",
@@ -21,6 +21,13 @@ app.add_typer(system.secrets_app, name="secrets")
 app.add_typer(providers.app, name="providers")
 app.add_typer(models.app, name="models")
 app.add_typer(models.registry_app, name="registry")
+app.command("chat")(chat.chat)
+app.command("ask")(chat.ask)
+app.add_typer(config.presets_app, name="presets")
+app.add_typer(config.chains_app, name="chains")
+app.add_typer(config.templates_app, name="templates")
+app.add_typer(config.virtual_app, name="virtual")
+app.add_typer(config.defaults_app, name="defaults")
 
 
 def main() -> None:

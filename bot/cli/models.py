@@ -81,9 +81,7 @@ def list_models(
     local: Annotated[bool, typer.Option("--local", help="Only local models.")] = False,
     tools: Annotated[bool, typer.Option("--tools", help="Only models with tool calling.")] = False,
     vision: Annotated[bool, typer.Option("--vision", help="Only models with vision.")] = False,
-    max_price: Annotated[
-        float | None, typer.Option("--max-price", help="Max input USD per million tokens.")
-    ] = None,
+    max_price: Annotated[float | None, typer.Option("--max-price", help="Max input USD per million tokens.")] = None,
     min_context: Annotated[int | None, typer.Option("--min-context", help="Minimum context window.")] = None,
     available: Annotated[bool, typer.Option("--available", help="Only models usable now.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -105,9 +103,7 @@ def list_models(
         emit_json([model_row(m) for m in found])
         return
     if not found:
-        typer.echo(
-            "No models match." if search or provider or local else "No models yet: add a provider first."
-        )
+        typer.echo("No models match." if search or provider or local else "No models yet: add a provider first.")
         return
     table(
         [
@@ -117,8 +113,7 @@ def list_models(
                 _price(m),
                 ",".join(c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on),
                 "local" if m.is_local else "cloud",
-                ("yes" if m.usable else f"no: {m.unusable_reason}")
-                + (" [static]" if m.source == "static" else ""),
+                ("yes" if m.usable else f"no: {m.unusable_reason}") + (" [static]" if m.source == "static" else ""),
             )
             for m in found
         ],
@@ -130,21 +125,11 @@ def list_models(
 @command
 def set_model(
     model: Annotated[str, typer.Argument(help="Model name or alias, e.g. openai/gpt-4o.")],
-    input_usd_per_mtok: Annotated[
-        float | None, typer.Option("--input-usd-per-mtok", help="Input price.")
-    ] = None,
-    output_usd_per_mtok: Annotated[
-        float | None, typer.Option("--output-usd-per-mtok", help="Output price.")
-    ] = None,
-    context_window: Annotated[
-        int | None, typer.Option("--context-window", help="Context window in tokens.")
-    ] = None,
-    alias: Annotated[
-        str | None, typer.Option("--alias", help="A short name users can type ('' clears).")
-    ] = None,
-    enable: Annotated[
-        bool | None, typer.Option("--enable/--disable", help="Allow or forbid its use.")
-    ] = None,
+    input_usd_per_mtok: Annotated[float | None, typer.Option("--input-usd-per-mtok", help="Input price.")] = None,
+    output_usd_per_mtok: Annotated[float | None, typer.Option("--output-usd-per-mtok", help="Output price.")] = None,
+    context_window: Annotated[int | None, typer.Option("--context-window", help="Context window in tokens.")] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="A short name users can type ('' clears).")] = None,
+    enable: Annotated[bool | None, typer.Option("--enable/--disable", help="Allow or forbid its use.")] = None,
     free: Annotated[bool | None, typer.Option("--free/--not-free", help="Mark as costing nothing.")] = None,
     clear_prices: Annotated[bool, typer.Option("--clear-prices", help="Drop price overrides.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

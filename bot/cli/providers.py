@@ -44,25 +44,17 @@ def add(
         typer.Option("--kind", help="ollama, openai, anthropic, groq, together_ai, openai_compatible, ..."),
     ],
     base_url: Annotated[str | None, typer.Option("--base-url", help="Override the API base URL.")] = None,
-    organization: Annotated[
-        str | None, typer.Option("--organization", help="OpenAI organization id.")
-    ] = None,
+    organization: Annotated[str | None, typer.Option("--organization", help="OpenAI organization id.")] = None,
     api_key_env: Annotated[
         str | None, typer.Option("--api-key-env", help="Read the API key from this environment variable.")
     ] = None,
     api_key_stdin: Annotated[
         bool,
-        typer.Option(
-            "--api-key-stdin", help="Read the API key from stdin (default when the kind needs one)."
-        ),
+        typer.Option("--api-key-stdin", help="Read the API key from stdin (default when the kind needs one)."),
     ] = False,
-    header: Annotated[
-        list[str] | None, typer.Option("--header", help="Extra HTTP header 'Name: value'.")
-    ] = None,
+    header: Annotated[list[str] | None, typer.Option("--header", help="Extra HTTP header 'Name: value'.")] = None,
     privacy_note: Annotated[str | None, typer.Option("--privacy-note", help="Where data goes.")] = None,
-    refresh: Annotated[
-        bool, typer.Option("--refresh/--no-refresh", help="Discover models right away.")
-    ] = True,
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Discover models right away.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a provider. Its key goes to the secret store; the CLI never takes it as an argument."""

@@ -32,9 +32,7 @@ def init(
         env_file.write_text(text)
         created = True
     text = env_file.read_text()
-    has_key = re.search(r"^SWITCHBOARD_SECRET_KEY=\S+", text, re.M) or os.environ.get(
-        "SWITCHBOARD_SECRET_KEY"
-    )
+    has_key = re.search(r"^SWITCHBOARD_SECRET_KEY=\S+", text, re.M) or os.environ.get("SWITCHBOARD_SECRET_KEY")
     if not has_key and not os_keyring_usable():
         key = generate_master_key()
         if re.search(r"^#?\s*SWITCHBOARD_SECRET_KEY=.*$", text, re.M):
@@ -84,9 +82,7 @@ def rotate_key(
     new_key_env: Annotated[
         str | None, typer.Option("--new-key-env", help="Read the new master key from this variable.")
     ] = None,
-    generate: Annotated[
-        bool, typer.Option("--generate", help="Generate a new random key and print it.")
-    ] = False,
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a new random key and print it.")] = False,
 ) -> None:
     """Re-encrypt every stored secret under a new master key (all or nothing)."""
     from core.secrets import generate_master_key

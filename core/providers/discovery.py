@@ -138,9 +138,7 @@ def _openai_entry(item: dict[str, Any]) -> DiscoveredModel:
     return DiscoveredModel(
         model_id=mid,
         context_window=int(ctx) if isinstance(ctx, int) else None,
-        max_output=item.get("max_completion_tokens")
-        if isinstance(item.get("max_completion_tokens"), int)
-        else None,
+        max_output=item.get("max_completion_tokens") if isinstance(item.get("max_completion_tokens"), int) else None,
         input_usd_per_mtok=price("input"),
         output_usd_per_mtok=price("output"),
         chat=chat,
@@ -168,9 +166,7 @@ async def _list_anthropic(client: httpx.AsyncClient, cfg: ProviderConfig) -> lis
         models += [
             DiscoveredModel(
                 model_id=str(i["id"]),
-                context_window=i.get("max_input_tokens")
-                if isinstance(i.get("max_input_tokens"), int)
-                else None,
+                context_window=i.get("max_input_tokens") if isinstance(i.get("max_input_tokens"), int) else None,
                 max_output=i.get("max_tokens") if isinstance(i.get("max_tokens"), int) else None,
             )
             for i in body["data"]
@@ -196,9 +192,7 @@ async def _list_ollama(cfg: ProviderConfig, timeout: float) -> list[DiscoveredMo
     try:
         listing = await client.list()
     except ollama.ResponseError as exc:
-        raise DiscoveryError(
-            "server_error", f"Ollama at {_host(cfg.url)} answered an error: {exc.error}"
-        ) from None
+        raise DiscoveryError("server_error", f"Ollama at {_host(cfg.url)} answered an error: {exc.error}") from None
 
     async def details(entry: Any) -> DiscoveredModel:
         name = str(entry.model)
@@ -250,8 +244,7 @@ async def list_models(cfg: ProviderConfig, timeout: float = 10.0) -> CheckResult
     except (httpx.ConnectError, ConnectionError, OSError):
         return _failed(
             "unreachable",
-            f"Cannot reach {_host(cfg.url)}: nothing answered. "
-            "Check that the server is running and the base URL.",
+            f"Cannot reach {_host(cfg.url)}: nothing answered. Check that the server is running and the base URL.",
             started,
         )
     except httpx.HTTPError as exc:

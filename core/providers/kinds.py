@@ -70,8 +70,7 @@ KINDS: dict[str, ProviderKind] = {
             "together_ai",
             "openai",
             "https://api.together.xyz/v1",
-            privacy_note=_CLOUD.format(label="Together AI")
-            + " Retention follows your Together account settings.",
+            privacy_note=_CLOUD.format(label="Together AI") + " Retention follows your Together account settings.",
         ),
         ProviderKind(
             "openai_compatible",
@@ -116,9 +115,7 @@ KINDS: dict[str, ProviderKind] = {
             "https://api.fireworks.ai/inference/v1",
             privacy_note=_CLOUD.format(label="Fireworks AI"),
         ),
-        ProviderKind(
-            "xai", "xAI", "xai", "openai", "https://api.x.ai/v1", privacy_note=_CLOUD.format(label="xAI")
-        ),
+        ProviderKind("xai", "xAI", "xai", "openai", "https://api.x.ai/v1", privacy_note=_CLOUD.format(label="xAI")),
         ProviderKind(
             "cerebras",
             "Cerebras",

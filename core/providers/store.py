@@ -84,8 +84,7 @@ def validate_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ProviderError(
-            f"'{url}' is not a valid base URL: it needs http:// or https:// and a host, "
-            "e.g. http://127.0.0.1:8080/v1."
+            f"'{url}' is not a valid base URL: it needs http:// or https:// and a host, e.g. http://127.0.0.1:8080/v1."
         )
     try:
         _ = parts.port
@@ -143,9 +142,7 @@ def add_provider(
         raise ProviderError("The API key contains whitespace; check what you pasted.")
     with session() as s:
         if s.exec(select(Provider.id).where(Provider.name == name)).first() is not None:
-            raise ProviderError(
-                f"A provider named '{name}' already exists. Remove it first or pick another name."
-            )
+            raise ProviderError(f"A provider named '{name}' already exists. Remove it first or pick another name.")
     if key:
         secrets.get_backend()  # a wrong or missing master key fails here, before anything is written
     is_local = pkind.local or (kind == "openai_compatible" and is_loopback_url(url))
@@ -267,6 +264,8 @@ def record_health(name: str, result: CheckResult) -> bool:
         if row is None:
             return False
         turned_bad = row.last_check_ok is not False and not result.ok
+        if row.last_check_ok != result.ok:
+            bump_config_version(s)  # routing skips unhealthy providers: running bots must notice
         row.last_check_at = utcnow()
         row.last_check_ok = result.ok
         row.last_check_error = None if result.ok else result.message[:500]

@@ -1,0 +1,182 @@
+"""The one entry point adapters call: `handle(IncomingMessage)` yields what the user should see.
+
+A turn: store the message (idempotent on its event id) and claim the reply, pick the model, route it with its
+fallback chain, stream the text, then store the reply with model, tokens, cost, latency and status. Whatever
+happens (a provider error, a crash in our code, the adapter cancelling), the reply row ends in a final status
+and what was already streamed is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from core import commands, conversations, registry
+from core.chains import chain_for
+from core.policy import choose_model
+from core.render import render_footer
+from core.routing import RouteOutcome, RouteSpec, route
+from core.scopes import ScopeKey
+from core.settings import get_settings
+from core.snapshot import current_async
+from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
+
+log = logging.getLogger(__name__)
+SAVE_PARTIAL_EVERY_S = 2.0
+STATS_EVERY_S = 30.0
+_stats_due: dict[str, float] = {}
+
+
+async def handle(msg: IncomingMessage) -> AsyncIterator[Event]:
+    """Answer one incoming message: a command's reply, or a model's streamed reply ending in Done."""
+    text = msg.text.strip()
+    if not text:
+        return
+    limit = get_settings().max_message_chars
+    if len(text) > limit:
+        yield Reply(
+            f"Your message is {len(text):,} characters; the limit is {limit:,}. Nothing was sent to a model. "
+            "Split it into smaller messages, or attach the text as a file and summarise what you need.",
+            kind="error",
+        )
+        return
+    parsed = commands.parse(text)
+    if parsed is not None:
+        async for event in _command(msg, *parsed):
+            yield event
+        return
+    async for event in _turn(msg):
+        yield event
+
+
+async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncIterator[Event]:
+    conversation = None
+    if msg.thread:
+        start = await asyncio.to_thread(conversations.start_turn, msg, role="command", claim_reply=False)
+        if start.user_message_id is None:
+            return  # a redelivery of a command we already answered
+        conversation = start.conversation
+    snap = await current_async()
+    async for event in commands.run(name, args, commands.Context(msg, snap, conversation)):
+        yield event
+
+
+async def _turn(msg: IncomingMessage) -> AsyncIterator[Event]:
+    start = await asyncio.to_thread(conversations.start_turn, msg)
+    if start.reply_id is None:
+        return  # duplicate delivery: stored nothing, answer nothing
+    conv, reply_id = start.conversation, start.reply_id
+    snap = await current_async()
+    key = ScopeKey(msg.platform, msg.workspace, msg.channel)
+    choice = choose_model(snap, conv.current_model, key)
+    if choice.model is None:
+        await asyncio.to_thread(conversations.drop_reply, reply_id)
+        yield Reply(choice.refusal or "No model is available here.", kind="refusal")
+        return
+    model = choice.model
+    chain = chain_for(snap.chains, model.name, key)
+    spec = RouteSpec(
+        target=model,
+        chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
+        allow_paid=bool(chain and chain.allow_paid),
+        content_policy_rule=(chain.content_policy_rule if chain and chain.content_policy_rule else None)
+        or get_settings().content_policy_rule,
+        system_prompt=conv.system_prompt,
+        variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
+    )
+    history = await asyncio.to_thread(conversations.history, conv.id)
+    streamed: list[str] = []
+    finished = False
+    last_save = time.monotonic()
+    try:
+        async for event in route(spec, history, snap):
+            if isinstance(event, Delta):
+                streamed.append(event.text)
+                yield event
+                if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
+                    last_save = time.monotonic()
+                    await asyncio.to_thread(conversations.save_partial, reply_id, "".join(streamed))
+                continue
+            if isinstance(event, Notice):
+                yield event
+                continue
+            outcome: RouteOutcome = event
+            if outcome.dropped_turns and not conv.trim_notified:
+                await asyncio.to_thread(conversations.mark_trim_notified, conv.id)
+                yield Notice(
+                    f"Older messages of this thread ({outcome.dropped_turns}) were left out so the conversation "
+                    f"fits {outcome.result.model or model.name}'s context window."
+                )
+            await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user)
+            finished = True
+            _refresh_stats_soon(outcome)
+            result = outcome.result
+            if result.status == "error":
+                yield Reply(_failure_text(result), kind="error")
+            yield Done(result, render_footer(result))
+    except Exception:
+        log.exception("turn failed in conversation %s", conv.id)
+        failed = TurnResult(
+            model=None,
+            provider=None,
+            status="error",
+            text="".join(streamed),
+            error="internal error while writing the reply",
+        )
+        await asyncio.to_thread(conversations.finish_reply, reply_id, failed)
+        finished = True
+        yield Reply(
+            "Something went wrong on our side while writing the reply. Your message is saved; "
+            "send it again or try another model with `!model NAME`.",
+            kind="error",
+        )
+    finally:
+        if not finished:  # cancelled, or the adapter stopped reading: keep what was streamed
+            conversations.finish_reply(
+                reply_id,
+                TurnResult(
+                    model=model.name,
+                    provider=model.provider,
+                    status="interrupted",
+                    text="".join(streamed),
+                    error="the reply was interrupted before it finished",
+                ),
+            )
+
+
+def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, user: str) -> None:
+    for attempt in outcome.failures:  # failed attempts are usage facts too (error rates, health)
+        conversations.record_message(
+            conversation_id,
+            TurnResult(
+                model=attempt.model,
+                provider=attempt.provider,
+                status="error",
+                error=attempt.error.message,
+                latency_ms=attempt.latency_ms,
+                cost_usd=0.0,
+            ),
+            role="assistant",
+            user=user,
+        )
+    conversations.finish_reply(reply_id, outcome.result)
+
+
+def _failure_text(result: TurnResult) -> str:
+    return (
+        f"Sorry, no model could answer. {result.error}. "
+        "Try again in a moment, or switch with `!model NAME` (see `!models`)."
+    )
+
+
+def _refresh_stats_soon(outcome: RouteOutcome) -> None:
+    """Roll the answering model's latency stats now and then (also done by the scheduler)."""
+    names = {a.model for a in outcome.failures} | ({outcome.result.model} if outcome.result.model else set())
+    now = time.monotonic()
+    due = [n for n in names if now - _stats_due.get(n, 0.0) > STATS_EVERY_S]
+    for n in due:
+        _stats_due[n] = now
+    if due:
+        asyncio.get_running_loop().run_in_executor(None, registry.update_stats, due)

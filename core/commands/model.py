@@ -1,0 +1,266 @@
+"""`!model [NAME]` and `!models [FILTER]`."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from core import conversations, snapshot
+from core.commands.base import Context, command
+from core.policy import allowed_here, choose_model, may_set_default, suggestions
+from core.providers.kinds import get_kind
+from core.registry import ModelInfo, resolve_model, search_models
+from core.render import per_mtok
+from core.scopes import update_scope
+from core.settings import get_settings
+from core.types import Choice, Event, Reply
+
+
+def _ctx_label(n: int | None) -> str:
+    if not n:
+        return "? ctx"
+    return f"{n // 1000}k ctx" if n >= 1000 else f"{n} ctx"
+
+
+def describe(m: ModelInfo) -> str:
+    caps = [c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on]
+    parts = [
+        _ctx_label(m.context_window),
+        per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.is_local),
+    ]
+    return " · ".join(parts + ([", ".join(caps)] if caps else []))
+
+
+@command(
+    "model",
+    "!model [NAME]",
+    "Show this thread's model, or switch it (in a channel: set the channel default).",
+)
+async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
+    if not args:
+        yield _show_current(ctx)
+        return
+    res = resolve_model(args, ctx.snap.models)
+    if res.model is None:
+        if res.candidates:
+            names = [c.name for c in res.candidates[:10]]
+            yield Reply(
+                f"'{args}' matches several models: " + ", ".join(f"`{n}`" for n in names) + ". Which one?",
+                kind="choices",
+                ephemeral=True,
+                choices=tuple(Choice(n, f"!model {n}") for n in names),
+            )
+            return
+        near = list(res.suggestions) or suggestions(ctx.snap, ctx.policy)
+        hint = f" Did you mean {', '.join(f'`{n}`' for n in near[:3])}?" if near else ""
+        yield Reply(
+            f"There is no model called '{args}'.{hint} `!models` lists them all.",
+            kind="error",
+            ephemeral=True,
+            choices=tuple(Choice(n, f"!model {n}") for n in near[:3]),
+        )
+        return
+    m = res.model
+    refusal = m.unusable_reason or allowed_here(m, ctx.policy)
+    if refusal:
+        alternatives = suggestions(ctx.snap, ctx.policy, near=args)
+        hint = f" Try {', '.join(f'`{a}`' for a in alternatives)}." if alternatives else ""
+        yield Reply(f"Can't use {m.name}: {refusal}.{hint}", kind="refusal", ephemeral=True)
+        return
+    price_note = ""
+    if not m.is_local and not m.price_known:
+        price_note = " Its price is unknown, so its cost can't be shown or budgeted until an admin sets it."
+    elif m.is_paid:
+        price_note = " It is a paid model: replies cost money (shown under each reply)."
+    if ctx.in_thread:
+        assert ctx.conversation is not None
+        await asyncio.to_thread(conversations.set_thread_model, ctx.conversation.id, m.name)
+        yield Reply(
+            f"This thread now uses **{m.name}** ({describe(m)}). Earlier replies keep the model that wrote them."
+            + price_note,
+            kind="model_set",
+            data={"model": m.name, "scope": "thread"},
+        )
+        return
+    refusal = may_set_default(m, ctx.is_admin)
+    if refusal:
+        yield Reply(refusal, kind="refusal", ephemeral=True)
+        return
+    await asyncio.to_thread(update_scope, ctx.key, default_model=m.name, by=ctx.msg.user)
+    snapshot.invalidate()
+    yield Reply(
+        f"New threads in this channel will use **{m.name}** ({describe(m)}). Threads that picked a model keep it."
+        + price_note,
+        kind="model_set",
+        data={"model": m.name, "scope": "channel"},
+    )
+
+
+def _show_current(ctx: Context) -> Reply:
+    current = ctx.conversation.current_model if ctx.conversation else None
+    choice = choose_model(ctx.snap, current if ctx.in_thread else None, ctx.key)
+    where = "This thread" if ctx.in_thread else "New threads in this channel"
+    how = "`!model NAME` switches it" if ctx.in_thread else "`/model NAME` sets the channel default"
+    if choice.model is None:
+        return Reply(choice.refusal or "No model is available here.", kind="refusal", ephemeral=True)
+    source = {
+        "thread": "picked in this thread",
+        "local": "the first local model, as nothing else is set",
+    }.get(choice.source, f"the {choice.source} default")
+    return Reply(
+        f"{where} uses **{choice.model.name}** ({source}; {describe(choice.model)}). {how}; `!models` lists models.",
+        kind="model_info",
+        data={"model": choice.model.name, "source": choice.source},
+        ephemeral=not ctx.in_thread,
+    )
+
+
+# ---------------------------------------------------------------- !models
+
+
+@dataclass
+class ModelFilter:
+    text: list[str] = field(default_factory=list)
+    local: bool | None = None
+    tools: bool = False
+    vision: bool = False
+    free: bool = False
+    provider: str | None = None
+    max_price: float | None = None
+    min_context: int | None = None
+    page: int = 1
+
+    def describe(self) -> str:
+        parts = [*self.text]
+        parts += ["local"] if self.local else (["cloud"] if self.local is False else [])
+        parts += [w for w, on in (("tools", self.tools), ("vision", self.vision), ("free", self.free)) if on]
+        parts += [f"provider:{self.provider}"] if self.provider else []
+        parts += [f"under:${self.max_price:g}"] if self.max_price is not None else []
+        parts += [f"ctx:{self.min_context}"] if self.min_context else []
+        return " ".join(parts)
+
+
+def parse_filter(args: str) -> ModelFilter:
+    """`local vision provider:groq under:$1 ctx:32k page:2 llama` and friends."""
+    f = ModelFilter()
+    for word in args.split():
+        low = word.lower()
+        key, _, value = low.partition(":")
+        if low in ("local", "cloud"):
+            f.local = low == "local"
+        elif low in ("tools", "vision", "free"):
+            setattr(f, low, True)
+        elif key in ("provider", "p") and value:
+            f.provider = value
+        elif key in ("under", "max", "price") and value:
+            number = re.sub(r"[^0-9.]", "", value)
+            f.max_price = float(number) if number else None
+        elif key in ("ctx", "context") and value:
+            number = re.sub(r"[^0-9.k]", "", value)
+            mult = 1000 if number.endswith("k") else 1
+            f.min_context = int(float(number.rstrip("k") or 0) * mult)
+        elif key == "page" and value.isdigit():
+            f.page = max(1, int(value))
+        else:
+            f.text.append(word)
+    return f
+
+
+@command(
+    "models",
+    "!models [FILTER]",
+    "List models by provider. Filters: local, cloud, vision, tools, free, "
+    "provider:NAME, under:$1, ctx:32k, page:N, or any text.",
+)
+async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
+    f = parse_filter(args)
+    policy = ctx.policy
+    current = ctx.conversation.current_model if ctx.conversation else None
+    choice = choose_model(ctx.snap, current if ctx.in_thread else None, ctx.key)
+    found = search_models(
+        " ".join(f.text) or None,
+        provider=f.provider,
+        local=True if policy.local_only else f.local,
+        tools=f.tools,
+        vision=f.vision,
+        max_input_usd_per_mtok=f.max_price,
+        min_context=f.min_context,
+        models=[m for m in ctx.snap.models if m.enabled and m.provider_enabled],
+    )
+    found = [m for m in found if allowed_here(m, policy) is None and (not f.free or m.is_free)]
+    found.sort(key=lambda m: (m.provider, not m.usable, m.name))
+    size = get_settings().models_page_size
+    pages = max(1, math.ceil(len(found) / size))
+    page = min(f.page, pages)
+    shown = found[(page - 1) * size : page * size]
+    groups: list[dict[str, object]] = []
+    lines: list[str] = []
+    note = ""
+    if policy.local_only:
+        note = f"This {policy.local_only_from or 'channel'} is local-only: only local models are listed."
+    elif policy.allowed_models is not None:
+        note = f"An admin limited this {policy.allowed_from or 'channel'} to an allowed list."
+    for provider in dict.fromkeys(m.provider for m in shown):
+        members = [m for m in shown if m.provider == provider]
+        pview = ctx.snap.providers.get(provider)
+        kind = get_kind(pview.kind) if pview else None
+        privacy = pview.privacy_note if pview else ("Routes among member models." if provider == "virtual" else "")
+        label = kind.label if kind else provider
+        lines.append(f"**{provider}** ({label}) — {privacy}".rstrip(" —"))
+        entries = []
+        for m in members:
+            is_current = choice.model is not None and choice.model.name == m.name
+            badges = (" [local]" if m.is_local else "") + (" ← current" if is_current else "")
+            status = "" if m.usable else f" — unavailable: {m.unusable_reason}"
+            alias = f" (alias `{m.alias}`)" if m.alias else ""
+            lines.append(f"• `{m.name}`{alias}{badges} — {describe(m)}{status}")
+            entries.append(
+                {
+                    "name": m.name,
+                    "alias": m.alias,
+                    "context_window": m.context_window,
+                    "input_usd_per_mtok": m.input_usd_per_mtok,
+                    "output_usd_per_mtok": m.output_usd_per_mtok,
+                    "price_known": m.price_known,
+                    "tools": m.supports_tools,
+                    "vision": m.supports_vision,
+                    "local": m.is_local,
+                    "current": is_current,
+                    "usable": m.usable,
+                    "reason": m.unusable_reason,
+                }
+            )
+        groups.append({"provider": provider, "label": label, "privacy": privacy, "models": entries})
+    filter_text = f.describe()
+    title = (
+        f"**Models**{f' matching `{filter_text}`' if filter_text else ''} — page {page}/{pages}, {len(found)} in all"
+    )
+    if not found:
+        lines = [f"No models match `{filter_text}`." if filter_text else "No models are available here yet."]
+    more = []
+    if page < pages:
+        more.append(f"Next: `!models {(filter_text + ' ') if filter_text else ''}page:{page + 1}`")
+    body = "\n".join([title, *([note] if note else []), *lines, *more])
+    nav = []
+    if page > 1:
+        nav.append(Choice("Previous", f"!models {filter_text} page:{page - 1}".replace("  ", " ")))
+    if page < pages:
+        nav.append(Choice("Next", f"!models {filter_text} page:{page + 1}".replace("  ", " ")))
+    yield Reply(
+        body,
+        kind="models",
+        ephemeral=not ctx.in_thread,
+        data={
+            "page": page,
+            "pages": pages,
+            "total": len(found),
+            "filter": filter_text,
+            "note": note,
+            "groups": groups,
+            "current": choice.model.name if choice.model else None,
+        },
+        choices=tuple(nav),
+    )

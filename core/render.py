@@ -1,0 +1,44 @@
+"""Platform-neutral text for what users see under every reply and in command answers."""
+
+from __future__ import annotations
+
+from core.types import TurnResult
+
+
+def money(usd: float | None, *, local: bool = False) -> str:
+    if local:
+        return "free (local)"
+    if usd is None:
+        return "cost unknown"
+    if usd == 0:
+        return "$0"
+    if usd < 0.01:
+        return f"${usd:.4f}".rstrip("0").rstrip(".") if usd >= 0.0001 else "<$0.0001"
+    return f"${usd:,.2f}"
+
+
+def per_mtok(price_in: float | None, price_out: float | None, *, local: bool) -> str:
+    if local:
+        return "free (local)"
+    if price_in is None or price_out is None:
+        return "price unknown"
+    return f"${price_in:g} in / ${price_out:g} out per 1M tokens"
+
+
+def tokens(n: int) -> str:
+    return f"{n:,} tokens"
+
+
+def render_footer(r: TurnResult) -> str:
+    """`model · tokens · cost`, plus `fallback from X: reason` when a fallback answered."""
+    if r.model is None:
+        return "no reply" + (f" · {r.error}" if r.error else "")
+    name = f"{r.model} (via {r.via})" if r.via else r.model
+    parts = [name, tokens(r.total_tokens), money(r.cost_usd, local=r.is_local)]
+    if r.fallback_from:
+        parts.append(f"fallback from {r.fallback_from}: {r.fallback_reason}")
+    if r.status == "partial":
+        parts.append("cut off")
+    elif r.status == "interrupted":
+        parts.append("interrupted")
+    return " · ".join(parts)

@@ -1,0 +1,292 @@
+"""Routing a turn: context within the model's window, the model's prompt template, then the fallback chain.
+
+litellm's Router (via core.llm.Gateway) does retries per error type and virtual-model strategies. The chain is
+walked here because each step depends on why the previous one failed: a context-window error needs a model
+with a bigger window, an auth error rules out the provider's other models, a content-policy refusal follows
+its configured rule, and only a chain that allows it moves a free thread onto a paid model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from core import llm
+from core.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
+from core.prompts import pick_template, render
+from core.providers.store import mark_unhealthy, provider_config
+from core.registry import ModelInfo
+from core.settings import get_settings
+from core.snapshot import Snapshot
+from core.types import Delta, Notice, TurnResult
+
+DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
+PER_MESSAGE_OVERHEAD = 4
+
+
+@dataclass(frozen=True)
+class Attempt:
+    model: str
+    provider: str
+    error: LLMError
+    latency_ms: float
+
+
+@dataclass
+class RouteOutcome:
+    result: TurnResult
+    failures: list[Attempt] = field(default_factory=list)
+    dropped_turns: int = 0
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    target: ModelInfo
+    chain: tuple[ModelInfo, ...] = ()
+    allow_paid: bool = False
+    content_policy_rule: str = "stop"
+    system_prompt: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+# ---------------------------------------------------------------- the gateway, rebuilt on config change
+
+_gateway_lock = threading.Lock()
+_gateway: tuple[int, Gateway] | None = None
+
+
+def gateway(snap: Snapshot) -> Gateway:
+    """The litellm gateway for this config version (keys read from the secret store once per rebuild)."""
+    global _gateway
+    cached = _gateway
+    if cached is not None and cached[0] == snap.version:
+        return cached[1]
+    with _gateway_lock:
+        if _gateway is not None and _gateway[0] == snap.version:
+            return _gateway[1]
+        configs = {}
+        deployments = []
+        for m in snap.models:
+            if m.provider_kind == "virtual" or not m.provider_enabled:
+                continue
+            if m.provider not in configs:
+                configs[m.provider] = provider_config(m.provider)
+            cfg = configs[m.provider]
+            deployments.append(
+                Deployment(
+                    name=m.name,
+                    litellm_name=m.litellm_name,
+                    api_key=cfg.api_key or ("sk-no-key" if cfg.kind.name == "openai_compatible" else None),
+                    api_base=cfg.url or None,
+                    organization=cfg.organization,
+                    extra_headers=tuple(sorted(cfg.extra_headers.items())),
+                )
+            )
+        s = get_settings()
+        built = Gateway(
+            deployments,
+            {v.name: (v.strategy, list(v.members)) for v in snap.virtual.values()},
+            RetryRules(s.retries_rate_limit, s.retries_timeout, s.retries_server_error),
+            s.request_timeout_s,
+        )
+        _gateway = (snap.version, built)
+        return built
+
+
+def reset_gateway() -> None:
+    global _gateway
+    with _gateway_lock:
+        _gateway = None
+
+
+# ---------------------------------------------------------------- context
+
+
+@lru_cache(maxsize=20_000)
+def _tokens(litellm_name: str, text: str) -> int:
+    return llm.count_text_tokens(litellm_name, text) + PER_MESSAGE_OVERHEAD
+
+
+def max_output_for(model: ModelInfo) -> int:
+    wanted = get_settings().max_output_tokens
+    window = model.context_window or DEFAULT_WINDOW
+    return max(16, min(wanted, model.max_output or wanted, window // 2))
+
+
+def system_prompt_for(spec: RouteSpec, snap: Snapshot, model: ModelInfo) -> str | None:
+    values = dict(spec.variables, model=model.name, provider=model.provider)
+    template = pick_template(snap.templates, model.name, model.model_id, model.family, model.litellm_name)
+    parts = [render(p, **values) for p in (template.system_prompt if template else None, spec.system_prompt) if p]
+    return "\n\n".join(parts) or None
+
+
+def build_messages(
+    model: ModelInfo, history: list[tuple[str, str]], system_prompt: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped)."""
+    window = model.context_window or DEFAULT_WINDOW
+    budget = window - max_output_for(model) - 16
+    head: list[dict[str, Any]] = []
+    if system_prompt:
+        head = [{"role": "system", "content": system_prompt}]
+        budget -= _tokens(model.litellm_name, system_prompt)
+    kept: list[dict[str, Any]] = []
+    for role, content in reversed(history):
+        cost = _tokens(model.litellm_name, content)
+        if cost > budget:
+            break
+        budget -= cost
+        kept.append({"role": role, "content": content})
+    if not kept and history:
+        raise LLMError(
+            "context_window",
+            f"the message does not fit {model.name}'s {window:,}-token context window",
+        )
+    kept.reverse()
+    return head + kept, len(history) - len(kept)
+
+
+# ---------------------------------------------------------------- the fallback walk
+
+
+def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], need_window: int) -> bool:
+    if not m.usable or m.provider in skip:
+        return False
+    if m.is_paid and not spec.target.is_paid and not spec.allow_paid:
+        return False  # a free thread only moves to a paid model where the chain says so
+    provider = snap.providers.get(m.provider)
+    if provider is not None and provider.last_check_ok is False and "authentic" in (provider.last_check_error or ""):
+        return False
+    return (m.context_window or DEFAULT_WINDOW) > need_window
+
+
+async def route(
+    spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
+) -> AsyncIterator[Delta | Notice | RouteOutcome]:
+    """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome."""
+    gw = await asyncio.to_thread(gateway, snap)
+    started = time.perf_counter()
+    failures: list[Attempt] = []
+    skip: set[str] = set()
+    need_window = 0
+    dropped = 0
+    rule = spec.content_policy_rule
+    for index, model in enumerate((spec.target, *spec.chain)):
+        if index > 0 and not _eligible(snap, spec, model, skip, need_window):
+            continue
+        attempt_started = time.perf_counter()
+        text: list[str] = []
+        ttft: float | None = None
+        end: StreamEnd | None = None
+        messages: list[dict[str, Any]] = []
+        try:
+            system = system_prompt_for(spec, snap, model)
+            messages, dropped = build_messages(model, history, system)
+            async for piece in gw.stream(model.name, messages, max_tokens=max_output_for(model)):
+                if isinstance(piece, StreamEnd):
+                    end = piece
+                    continue
+                if ttft is None:
+                    ttft = (time.perf_counter() - started) * 1000
+                text.append(piece)
+                yield Delta(piece)
+        except LLMError as err:
+            latency = (time.perf_counter() - attempt_started) * 1000
+            if text or err.partial_text:  # the user already saw part of it: no restart on another model
+                yield RouteOutcome(
+                    _result(
+                        model,
+                        spec,
+                        snap,
+                        messages,
+                        "".join(text),
+                        None,
+                        started,
+                        ttft,
+                        failures,
+                        "partial",
+                        error=f"{err.message}. The reply was cut off.",
+                    ),
+                    failures,
+                    dropped,
+                )
+                return
+            failures.append(Attempt(model.name, model.provider, err, latency))
+            if err.kind == "auth":
+                skip.add(model.provider)
+                await asyncio.to_thread(mark_unhealthy, model.provider, f"authentication failed: {err.message}")
+            elif err.kind == "context_window":
+                need_window = max(need_window, model.context_window or DEFAULT_WINDOW)
+            elif err.kind == "content_policy" and rule != "fallback":
+                break
+            continue
+        yield RouteOutcome(
+            _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok"),
+            failures,
+            dropped,
+        )
+        return
+    summary = "; ".join(f"{a.model}: {a.error.message}" for a in failures) or "no model could be tried"
+    yield RouteOutcome(
+        TurnResult(
+            model=None,
+            provider=None,
+            status="error",
+            error=summary,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            fallback_from=spec.target.name if failures else None,
+        ),
+        failures,
+        dropped,
+    )
+
+
+def _result(
+    model: ModelInfo,
+    spec: RouteSpec,
+    snap: Snapshot,
+    messages: list[dict[str, Any]],
+    text: str,
+    end: StreamEnd | None,
+    started: float,
+    ttft: float | None,
+    failures: list[Attempt],
+    status: str,
+    error: str | None = None,
+) -> TurnResult:
+    served = model
+    via = None
+    if model.provider_kind == "virtual":
+        member = snap.model(end.served_by if end else None)
+        if member is not None:
+            served, via = member, model.name
+    prompt = end.prompt_tokens if end and end.prompt_tokens else llm.count_tokens(served.litellm_name, messages)
+    completion = (
+        end.completion_tokens
+        if end and end.completion_tokens is not None
+        else (llm.count_text_tokens(served.litellm_name, text) if text else 0)
+    )
+    cost = llm.cost_usd(served.litellm_name, prompt, completion, served.input_usd_per_mtok, served.output_usd_per_mtok)
+    first_failure = failures[0] if failures else None
+    return TurnResult(
+        model=served.name,
+        provider=served.provider,
+        status=status,
+        text=text,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        ttft_ms=ttft,
+        finish_reason=end.finish_reason if end else None,
+        error=error,
+        is_local=served.is_local,
+        fallback_from=first_failure.model if first_failure else None,
+        fallback_reason=llm.error_label(first_failure.error.kind) if first_failure else None,
+        via=via,
+    )
