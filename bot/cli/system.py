@@ -192,3 +192,17 @@ def scheduler() -> None:
     from bot.scheduler import run
 
     run()
+
+
+def slack() -> None:
+    """Run the Slack bot (Socket Mode or HTTP on PORT, per SWITCHBOARD_SLACK_MODE)."""
+    from bot.slack.app import main
+
+    main()
+
+
+def discord() -> None:
+    """Run the Discord bot (sharded when DISCORD_SHARD_COUNT is set)."""
+    from bot.discord.app import main
+
+    main()
