@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from core import commands, conversations, registry
 from core.chains import chain_for
@@ -29,7 +30,7 @@ STATS_EVERY_S = 30.0
 _stats_due: dict[str, float] = {}
 
 
-async def handle(msg: IncomingMessage) -> AsyncIterator[Event]:
+async def handle(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     """Answer one incoming message: a command's reply, or a model's streamed reply ending in Done."""
     text = msg.text.strip()
     if not text:
@@ -43,15 +44,13 @@ async def handle(msg: IncomingMessage) -> AsyncIterator[Event]:
         )
         return
     parsed = commands.parse(text)
-    if parsed is not None:
-        async for event in _command(msg, *parsed):
+    # aclosing: when the adapter stops reading, the inner generators must finish (and store) right away
+    async with aclosing(_command(msg, *parsed) if parsed is not None else _turn(msg)) as events:
+        async for event in events:
             yield event
-        return
-    async for event in _turn(msg):
-        yield event
 
 
-async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncIterator[Event]:
+async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator[Event, None]:
     conversation = None
     if msg.thread:
         start = await asyncio.to_thread(conversations.start_turn, msg, role="command", claim_reply=False)
@@ -63,7 +62,7 @@ async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncIterator[
         yield event
 
 
-async def _turn(msg: IncomingMessage) -> AsyncIterator[Event]:
+async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     start = await asyncio.to_thread(conversations.start_turn, msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
@@ -76,6 +75,8 @@ async def _turn(msg: IncomingMessage) -> AsyncIterator[Event]:
         yield Reply(choice.refusal or "No model is available here.", kind="refusal")
         return
     model = choice.model
+    if conv.current_model is None:
+        await asyncio.to_thread(conversations.pin_model, conv.id, model.name)
     chain = chain_for(snap.chains, model.name, key)
     spec = RouteSpec(
         target=model,
@@ -91,31 +92,32 @@ async def _turn(msg: IncomingMessage) -> AsyncIterator[Event]:
     finished = False
     last_save = time.monotonic()
     try:
-        async for event in route(spec, history, snap):
-            if isinstance(event, Delta):
-                streamed.append(event.text)
-                yield event
-                if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
-                    last_save = time.monotonic()
-                    await asyncio.to_thread(conversations.save_partial, reply_id, "".join(streamed))
-                continue
-            if isinstance(event, Notice):
-                yield event
-                continue
-            outcome: RouteOutcome = event
-            if outcome.dropped_turns and not conv.trim_notified:
-                await asyncio.to_thread(conversations.mark_trim_notified, conv.id)
-                yield Notice(
-                    f"Older messages of this thread ({outcome.dropped_turns}) were left out so the conversation "
-                    f"fits {outcome.result.model or model.name}'s context window."
-                )
-            await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user)
-            finished = True
-            _refresh_stats_soon(outcome)
-            result = outcome.result
-            if result.status == "error":
-                yield Reply(_failure_text(result), kind="error")
-            yield Done(result, render_footer(result))
+        async with aclosing(route(spec, history, snap)) as routed:
+            async for event in routed:
+                if isinstance(event, Delta):
+                    streamed.append(event.text)
+                    yield event
+                    if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
+                        last_save = time.monotonic()
+                        await asyncio.to_thread(conversations.save_partial, reply_id, "".join(streamed))
+                    continue
+                if isinstance(event, Notice):
+                    yield event
+                    continue
+                outcome: RouteOutcome = event
+                if outcome.dropped_turns and not conv.trim_notified:
+                    await asyncio.to_thread(conversations.mark_trim_notified, conv.id)
+                    yield Notice(
+                        f"Older messages of this thread ({outcome.dropped_turns}) were left out so the conversation "
+                        f"fits {outcome.result.model or model.name}'s context window."
+                    )
+                await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user)
+                finished = True
+                _refresh_stats_soon(outcome)
+                result = outcome.result
+                if result.status == "error":
+                    yield Reply(_failure_text(result), kind="error")
+                yield Done(result, render_footer(result))
     except Exception:
         log.exception("turn failed in conversation %s", conv.id)
         failed = TurnResult(

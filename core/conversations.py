@@ -223,6 +223,16 @@ def set_thread_model(conversation_id: int, model: str | None) -> None:
         )
 
 
+def pin_model(conversation_id: int, model: str) -> None:
+    """Record the model a thread started with, so a later change of the channel default does not switch it."""
+    with session(write=True) as s:
+        s.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id, col(Conversation.current_model).is_(None))
+            .values(current_model=model)
+        )
+
+
 def apply_preset(conversation_id: int, preset: str, model: str, system_prompt: str) -> None:
     with session(write=True) as s:
         s.exec(

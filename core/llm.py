@@ -7,7 +7,7 @@ the admin pages that only read the database stay fast.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -291,7 +291,7 @@ class Gateway:
 
     async def stream(
         self, name: str, messages: list[dict[str, Any]], *, max_tokens: int | None
-    ) -> AsyncIterator[str | StreamEnd]:
+    ) -> AsyncGenerator[str | StreamEnd, None]:
         """Text deltas of `name`'s reply, then one StreamEnd. Failures raise LLMError (with any partial text)."""
         router = self._virtual.get(name) or self._main
         if router is None or not self.has(name):
@@ -308,18 +308,23 @@ class Gateway:
             served = (getattr(response, "_hidden_params", None) or {}).get("model_id")
             usage = None
             finish = None
-            async for chunk in response:
-                choices = getattr(chunk, "choices", None) or []
-                if choices:
-                    delta = getattr(choices[0], "delta", None)
-                    piece = getattr(delta, "content", None) if delta is not None else None
-                    if piece:
-                        text.append(piece)
-                        yield piece
-                    finish = getattr(choices[0], "finish_reason", None) or finish
-                chunk_usage = getattr(chunk, "usage", None)
-                if chunk_usage is not None:
-                    usage = chunk_usage
+            try:
+                async for chunk in response:
+                    choices = getattr(chunk, "choices", None) or []
+                    if choices:
+                        delta = getattr(choices[0], "delta", None)
+                        piece = getattr(delta, "content", None) if delta is not None else None
+                        if piece:
+                            text.append(piece)
+                            yield piece
+                        finish = getattr(choices[0], "finish_reason", None) or finish
+                    chunk_usage = getattr(chunk, "usage", None)
+                    if chunk_usage is not None:
+                        usage = chunk_usage
+            finally:  # release the HTTP connection now, also when our caller stops reading
+                close = getattr(response, "aclose", None)
+                if close is not None:
+                    await close()
         except LLMError:
             raise
         except Exception as exc:  # litellm raises many types; classify() maps them

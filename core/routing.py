@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -167,7 +168,7 @@ def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], nee
 
 async def route(
     spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
-) -> AsyncIterator[Delta | Notice | RouteOutcome]:
+) -> AsyncGenerator[Delta | Notice | RouteOutcome, None]:
     """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome."""
     gw = await asyncio.to_thread(gateway, snap)
     started = time.perf_counter()
@@ -187,14 +188,15 @@ async def route(
         try:
             system = system_prompt_for(spec, snap, model)
             messages, dropped = build_messages(model, history, system)
-            async for piece in gw.stream(model.name, messages, max_tokens=max_output_for(model)):
-                if isinstance(piece, StreamEnd):
-                    end = piece
-                    continue
-                if ttft is None:
-                    ttft = (time.perf_counter() - started) * 1000
-                text.append(piece)
-                yield Delta(piece)
+            async with aclosing(gw.stream(model.name, messages, max_tokens=max_output_for(model))) as pieces:
+                async for piece in pieces:
+                    if isinstance(piece, StreamEnd):
+                        end = piece
+                        continue
+                    if ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                    text.append(piece)
+                    yield Delta(piece)
         except LLMError as err:
             latency = (time.perf_counter() - attempt_started) * 1000
             if text or err.partial_text:  # the user already saw part of it: no restart on another model

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = Field(None, validation_alias=_env("DISCORD_BOT_TOKEN"))
     discord_guild_ids: str = Field("", validation_alias=_env("DISCORD_GUILD_IDS"))
     discord_api_base: str = Field("", validation_alias=_env("DISCORD_API_BASE"))
+    discord_gateway_url: str = Field("", validation_alias=_env("DISCORD_GATEWAY_URL"))
     discord_shard_ids: str = Field("", validation_alias=_env("DISCORD_SHARD_IDS"))
     discord_shard_count: int | None = Field(None, validation_alias=_env("DISCORD_SHARD_COUNT"))
 

@@ -92,7 +92,7 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     await asyncio.to_thread(update_scope, ctx.key, default_model=m.name, by=ctx.msg.user)
     snapshot.invalidate()
     yield Reply(
-        f"New threads in this channel will use **{m.name}** ({describe(m)}). Threads that picked a model keep it."
+        f"New threads in this channel will use **{m.name}** ({describe(m)}). Existing threads keep their model."
         + price_note,
         kind="model_set",
         data={"model": m.name, "scope": "channel"},
@@ -107,7 +107,7 @@ def _show_current(ctx: Context) -> Reply:
     if choice.model is None:
         return Reply(choice.refusal or "No model is available here.", kind="refusal", ephemeral=True)
     source = {
-        "thread": "picked in this thread",
+        "thread": "this thread's model",
         "local": "the first local model, as nothing else is set",
     }.get(choice.source, f"the {choice.source} default")
     return Reply(
