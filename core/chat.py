@@ -75,8 +75,7 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
         yield Reply(choice.refusal or "No model is available here.", kind="refusal")
         return
     model = choice.model
-    if conv.current_model is None:
-        await asyncio.to_thread(conversations.pin_model, conv.id, model.name)
+    pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
     chain = chain_for(snap.chains, model.name, key)
     spec = RouteSpec(
         target=model,
@@ -87,7 +86,7 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
         system_prompt=conv.system_prompt,
         variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
     )
-    history = await asyncio.to_thread(conversations.history, conv.id)
+    history = [("user", msg.text)] if start.created else await asyncio.to_thread(conversations.history, conv.id)
     streamed: list[str] = []
     finished = False
     last_save = time.monotonic()
@@ -111,7 +110,7 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
                         f"Older messages of this thread ({outcome.dropped_turns}) were left out so the conversation "
                         f"fits {outcome.result.model or model.name}'s context window."
                     )
-                await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user)
+                await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user, pin)
                 finished = True
                 _refresh_stats_soon(outcome)
                 result = outcome.result
@@ -148,7 +147,7 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
             )
 
 
-def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, user: str) -> None:
+def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, user: str, pin: str | None) -> None:
     for attempt in outcome.failures:  # failed attempts are usage facts too (error rates, health)
         conversations.record_message(
             conversation_id,
@@ -163,7 +162,7 @@ def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, u
             role="assistant",
             user=user,
         )
-    conversations.finish_reply(reply_id, outcome.result)
+    conversations.finish_reply(reply_id, outcome.result, conversation_id=conversation_id, pin=pin)
 
 
 def _failure_text(result: TurnResult) -> str:

@@ -10,15 +10,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
+from sqlalchemy.engine import Connection
+from sqlmodel import col, select
 
-from core.db import session
+from core.db import connection, insert_ignoring_conflicts, session
 from core.tables import Conversation, Message, utcnow
 from core.types import IncomingMessage, TurnResult
 
 HISTORY_ROLES = ("user", "assistant")
+REPLY_COLUMNS = (
+    "role",
+    "content",
+    "model",
+    "provider",
+    "fallback_from",
+    "fallback_reason",
+    "status",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "latency_ms",
+    "ttft_ms",
+    "finish_reason",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,7 @@ class TurnStart:
     conversation: ConversationRef
     user_message_id: int | None
     reply_id: int | None
+    created: bool = False  # the conversation is new: its history is just this message
 
 
 def _ref(c: Conversation) -> ConversationRef:
@@ -57,39 +76,10 @@ def _ref(c: Conversation) -> ConversationRef:
     )
 
 
-def _get_or_create(s: Session, msg: IncomingMessage) -> Conversation:
-    key = (msg.platform, msg.workspace, msg.channel, msg.thread)
-    stmt = select(Conversation).where(
-        Conversation.platform == key[0],
-        Conversation.workspace == key[1],
-        Conversation.channel == key[2],
-        Conversation.thread == key[3],
-    )
-    conv = s.exec(stmt).first()
-    if conv is not None:
-        return conv
-    try:
-        with s.begin_nested():
-            conv = Conversation(
-                platform=msg.platform,
-                workspace=msg.workspace,
-                channel=msg.channel,
-                thread=msg.thread,
-                created_by=msg.user,
-                title=msg.text[:200],
-            )
-            s.add(conv)
-        return conv
-    except IntegrityError:  # another worker created it a moment ago
-        found = s.exec(stmt).first()
-        assert found is not None
-        return found
-
-
 def conversation_for(msg: IncomingMessage) -> ConversationRef:
     """The conversation of this message's thread, created on first use."""
-    with session(write=True) as s:
-        return _ref(_get_or_create(s, msg))
+    with connection(write=True) as conn:
+        return _conversation_row(conn, msg)[0]
 
 
 def find_conversation(platform: str, workspace: str, channel: str, thread: str) -> ConversationRef | None:
@@ -105,61 +95,160 @@ def find_conversation(platform: str, workspace: str, channel: str, thread: str) 
     return _ref(conv) if conv else None
 
 
+class _Statements:
+    """The hot-path statements, built once per dialect: building a Core statement costs more than running it."""
+
+    def __init__(self, conn: Connection) -> None:
+        c = Conversation.__table__  # type: ignore[attr-defined]
+        m = Message.__table__  # type: ignore[attr-defined]
+        key = (
+            c.c.platform == bindparam("platform"),
+            c.c.workspace == bindparam("workspace"),
+            c.c.channel == bindparam("channel"),
+            c.c.thread == bindparam("thread"),
+        )
+        self.find_conversation = sa_select(
+            c.c.id, c.c.current_model, c.c.system_prompt, c.c.preset, c.c.trim_notified
+        ).where(*key)
+        self.add_conversation = insert_ignoring_conflicts(c, conn).returning(c.c.id)
+        self.add_message = insert_ignoring_conflicts(m, conn).returning(m.c.id)
+        self.finish = (
+            sa_update(m).where(m.c.id == bindparam("reply_id")).values({k: bindparam(f"v_{k}") for k in REPLY_COLUMNS})
+        )
+        self.touch = sa_update(c).where(c.c.id == bindparam("conv_id")).values(updated_at=bindparam("now"))
+        self.pin = (
+            sa_update(c)
+            .where(c.c.id == bindparam("conv_id"), c.c.current_model.is_(None))
+            .values(current_model=bindparam("pin"))
+        )
+
+
+_statements: dict[str, _Statements] = {}
+
+
+def _sql(conn: Connection) -> _Statements:
+    found = _statements.get(conn.dialect.name)
+    if found is None:
+        found = _statements[conn.dialect.name] = _Statements(conn)
+    return found
+
+
+def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[ConversationRef, bool]:
+    """The thread's conversation, created if missing (race-safe through the unique key). (ref, created)."""
+    sql = _sql(conn)
+    key = {"platform": msg.platform, "workspace": msg.workspace, "channel": msg.channel, "thread": msg.thread}
+    row = conn.execute(sql.find_conversation, key).first()
+    created = False
+    if row is None:
+        now = utcnow()
+        new_id = conn.execute(
+            sql.add_conversation,
+            {
+                **key,
+                "created_by": msg.user,
+                "title": msg.text[:200],
+                "trim_notified": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).scalar()
+        created = new_id is not None
+        row = conn.execute(sql.find_conversation, key).first()
+        assert row is not None
+    ref = ConversationRef(
+        row.id,
+        msg.platform,
+        msg.workspace,
+        msg.channel,
+        msg.thread,
+        row.current_model,
+        row.system_prompt,
+        row.preset,
+        bool(row.trim_notified),
+    )
+    return ref, created
+
+
 def start_turn(msg: IncomingMessage, *, role: str = "user", claim_reply: bool = True) -> TurnStart:
-    """Store the incoming message and claim its reply, in one transaction. Duplicates claim nothing."""
-    with session(write=True) as s:
-        conv = _get_or_create(s, msg)
-        ref = _ref(conv)
-        if msg.event_id and s.exec(select(Message.id).where(Message.event_id == msg.event_id)).first():
+    """Store the incoming message and claim its reply, in one transaction. Duplicates claim nothing.
+
+    The hot path of every message, so it uses prebuilt Core statements: INSERT ... ON CONFLICT DO NOTHING
+    RETURNING on the unique event id tells a first delivery from a redelivery without a savepoint or pre-check.
+    """
+    with connection(write=True) as conn:
+        sql = _sql(conn)
+        ref, created = _conversation_row(conn, msg)
+        now = utcnow()
+        user_id = conn.execute(
+            sql.add_message,
+            {
+                "conversation_id": ref.id,
+                "role": role,
+                "content": msg.text,
+                "user_id": msg.user,
+                "event_id": msg.event_id,
+                "status": "ok",
+                "created_at": now,
+            },
+        ).scalar()
+        if user_id is None:
             return TurnStart(ref, None, None)
-        user_row = Message(conversation_id=ref.id, role=role, content=msg.text, user_id=msg.user, event_id=msg.event_id)
-        reply_row = (
-            Message(
-                conversation_id=ref.id,
-                role="assistant",
-                status="pending",
-                user_id=msg.user,
-                event_id=f"reply:{msg.event_id}" if msg.event_id else None,
-            )
-            if claim_reply
-            else None
-        )
-        try:
-            with s.begin_nested():
-                s.add(user_row)
-                if reply_row is not None:
-                    s.add(reply_row)
-        except IntegrityError:  # the same event, stored by another worker in the meantime
-            return TurnStart(ref, None, None)
-        conv.updated_at = utcnow()
-        s.add(conv)
-        s.flush()
-        return TurnStart(ref, user_row.id, reply_row.id if reply_row is not None else None)
+        reply_id = None
+        if claim_reply:
+            reply_id = conn.execute(
+                sql.add_message,
+                {
+                    "conversation_id": ref.id,
+                    "role": "assistant",
+                    "content": "",
+                    "user_id": msg.user,
+                    "event_id": f"reply:{msg.event_id}" if msg.event_id else None,
+                    "status": "pending",
+                    "created_at": now,
+                },
+            ).scalar()
+            if reply_id is None:  # someone claimed this reply already
+                return TurnStart(ref, None, None)
+        return TurnStart(ref, user_id, reply_id, created)
 
 
-def finish_reply(reply_id: int, result: TurnResult, *, role: str = "assistant") -> None:
-    """Store the finished reply with who wrote it, its tokens, cost, latency and status."""
-    with session(write=True) as s:
-        s.exec(
-            update(Message)
-            .where(col(Message.id) == reply_id)
-            .values(
-                role=role,
-                content=result.text,
-                model=result.model,
-                provider=result.provider,
-                fallback_from=result.fallback_from,
-                fallback_reason=(result.fallback_reason or "")[:300] or None,
-                status=result.status,
-                error=(result.error or "")[:1000] or None,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                cost_usd=result.cost_usd,
-                latency_ms=result.latency_ms,
-                ttft_ms=result.ttft_ms,
-                finish_reason=result.finish_reason,
-            )
-        )
+def _reply_values(result: TurnResult, role: str) -> dict[str, object]:
+    return {
+        "role": role,
+        "content": result.text,
+        "model": result.model,
+        "provider": result.provider,
+        "fallback_from": result.fallback_from,
+        "fallback_reason": (result.fallback_reason or "")[:300] or None,
+        "status": result.status,
+        "error": (result.error or "")[:1000] or None,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "finish_reason": result.finish_reason,
+    }
+
+
+def finish_reply(
+    reply_id: int,
+    result: TurnResult,
+    *,
+    role: str = "assistant",
+    conversation_id: int | None = None,
+    pin: str | None = None,
+) -> None:
+    """Store the finished reply with who wrote it, its tokens, cost, latency and status. With `conversation_id`,
+    also touch the thread and, with `pin`, record the model it started with (see pin_model)."""
+    with connection(write=True) as conn:
+        sql = _sql(conn)
+        values = {f"v_{k}": v for k, v in _reply_values(result, role).items()}
+        conn.execute(sql.finish, {"reply_id": reply_id, **values})
+        if conversation_id is not None:
+            conn.execute(sql.touch, {"conv_id": conversation_id, "now": utcnow()})
+            if pin:
+                conn.execute(sql.pin, {"conv_id": conversation_id, "pin": pin})
 
 
 def save_partial(reply_id: int, text: str) -> None:

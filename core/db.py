@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from core.errors import UserError
@@ -101,3 +101,23 @@ def session(*, write: bool = False) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+@contextmanager
+def connection(*, write: bool = False) -> Iterator[Connection]:
+    """A Core connection in a transaction (commit on success): for hot paths where ORM sessions cost too much."""
+    engine = get_engine()
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    with bind.begin() as conn:
+        yield conn
+
+
+def insert_ignoring_conflicts(table: Any, conn: Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the connection's dialect (SQLite and PostgreSQL both have it)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core import registry
+from core import ollama, registry
 from core.providers.store import list_providers, test_provider
 from core.settings import get_settings
 
@@ -55,7 +55,13 @@ class Job:
 def schedule() -> list[Job]:
     """Every periodic job, intervals from settings."""
     s = get_settings()
-    return [
+    jobs = [
         Job("refresh_registry", refresh_registry, s.registry_refresh_minutes * 60),
         Job("check_health", check_health, s.health_check_minutes * 60, first_after_s=30),
+        Job("ollama_reap_stale_pulls", ollama.reap_stale_pulls, 60, first_after_s=10),
     ]
+    if s.ollama_update_check_hours > 0:
+        every = s.ollama_update_check_hours * 3600
+        jobs.append(Job("ollama_check_updates", ollama.check_updates_and_alert, every, first_after_s=300))
+        jobs.append(Job("ollama_refresh_library", ollama.refresh_library, every, first_after_s=120))
+    return jobs

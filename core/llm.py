@@ -259,6 +259,11 @@ class Gateway:
             if deployments
             else None
         )
+        if self._main is not None:
+            # With one deployment per model and cooldowns off, the main router's usage-tracking callbacks
+            # feed nothing (no cooldowns, no usage-based strategy) yet cost CPU on every call: unregister them.
+            # Retries (RetryPolicy) do not depend on them. Virtual-model routers keep theirs.
+            self._main.discard()
         self._virtual: dict[str, Any] = {}
         for group, (strategy, members) in virtual.items():
             entries = [self._entry(group, by_name[m]) for m in members if m in by_name]
@@ -285,6 +290,13 @@ class Gateway:
         if d.extra_headers:
             params["extra_headers"] = dict(d.extra_headers)
         return {"model_name": group, "litellm_params": params, "model_info": {"id": d.name}}
+
+    def close(self) -> None:
+        """Unregister the routers' callbacks: litellm keeps every Router's callbacks in module-level lists, so a
+        replaced gateway that is not discarded would leak them (and their per-call work) forever."""
+        for router in [self._main, *self._virtual.values()]:
+            if router is not None:
+                router.discard()
 
     def has(self, name: str) -> bool:
         return name in self._virtual or name in self.names

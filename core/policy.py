@@ -92,6 +92,13 @@ def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> Mo
 
 def _unusable(snap: Snapshot, model: ModelInfo | None, name: str, policy: Policy) -> str | None:
     if model is None:
+        provider, _, model_id = name.partition("/")
+        pview = snap.providers.get(provider)
+        if pview is not None and pview.kind == "ollama" and model_id:
+            return (
+                f"it was removed from the Ollama server '{provider}' "
+                f"(an admin can reinstall it with `!install {model_id}`)"
+            )
         return "it is no longer in the model registry (it was removed or renamed)"
     if not model.usable:
         return model.unusable_reason or "it is unavailable"

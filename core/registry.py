@@ -91,6 +91,11 @@ class ModelInfo:
         if not self.enabled:
             return "an admin disabled it"
         if not self.available:
+            if self.provider_kind == "ollama" and self.provider_error is None:  # server fine, model gone
+                return (
+                    f"it is no longer installed on the Ollama server '{self.provider}' "
+                    f"(an admin can reinstall it with `!install {self.model_id}`)"
+                )
             why = f": {self.provider_error}" if self.provider_error else ""
             return f"it is not available from '{self.provider}' right now{why}"
         return None
@@ -532,6 +537,18 @@ def update_stats(names: list[str] | None = None) -> int:
             s.add(row)
         updated += 1
     return updated
+
+
+def forget_model(name: str) -> bool:
+    """Drop one registry entry whose model was deleted at its provider (e.g. removed from an Ollama server), so
+    it leaves `/models` at once. True when there was one. Messages keep the name of the model that wrote them."""
+    with session(write=True) as s:
+        row = s.exec(select(Model).where(Model.name == name)).first()
+        if row is None:
+            return False
+        s.delete(row)
+        bump_config_version(s)
+    return True
 
 
 def require_model(name: str, models: list[ModelInfo] | None = None) -> ModelInfo:

@@ -95,13 +95,17 @@ def gateway(snap: Snapshot) -> Gateway:
             RetryRules(s.retries_rate_limit, s.retries_timeout, s.retries_server_error),
             s.request_timeout_s,
         )
-        _gateway = (snap.version, built)
+        old, _gateway = _gateway, (snap.version, built)
+        if old is not None:
+            old[1].close()  # in-flight streams keep working; only the old routers' usage callbacks go
         return built
 
 
 def reset_gateway() -> None:
     global _gateway
     with _gateway_lock:
+        if _gateway is not None:
+            _gateway[1].close()
         _gateway = None
 
 

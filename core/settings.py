@@ -76,6 +76,7 @@ class Settings(BaseSettings):
         "https://ollama.com/library", validation_alias=_env("SWITCHBOARD_OLLAMA_LIBRARY_URL")
     )
     network_checks: bool = Field(True, validation_alias=_env("SWITCHBOARD_NETWORK_CHECKS"))
+    ollama_update_check_hours: float = Field(24.0, validation_alias=_env("SWITCHBOARD_OLLAMA_UPDATE_CHECK_HOURS"))
 
     # slack
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
@@ -87,6 +88,12 @@ class Settings(BaseSettings):
     slack_mode: Literal["socket", "http"] = Field("socket", validation_alias=_env("SWITCHBOARD_SLACK_MODE"))
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
     slack_allow_bots: bool = Field(False, validation_alias=_env("SWITCHBOARD_SLACK_ALLOW_BOTS"))
+    slack_streaming: Literal["auto", "native", "update"] = Field(
+        "auto", validation_alias=_env("SWITCHBOARD_SLACK_STREAMING")
+    )
+    slack_update_interval_s: float = Field(1.0, validation_alias=_env("SWITCHBOARD_SLACK_UPDATE_INTERVAL"))
+    slack_host: str = Field("0.0.0.0", validation_alias=_env("SWITCHBOARD_SLACK_HOST"))  # noqa: S104 (HTTP mode)
+    slack_workers: int = Field(1, validation_alias=_env("SWITCHBOARD_SLACK_WORKERS"))
     port: int = Field(3000, validation_alias=_env("PORT"))
 
     # discord

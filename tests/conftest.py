@@ -18,9 +18,7 @@ PG_ENV = "SWITCHBOARD_TEST_POSTGRES_URL"
 MASTER_KEY = "V2hhdCBhIGxvdmVseSBkYXkgZm9yIGEgdGVzdCBrZXk="  # a valid Fernet key, for tests only
 
 # Settings a developer's shell or .env might carry that must not leak into tests.
-_SCRUB = [
-    k for k in os.environ if k.startswith(("SWITCHBOARD_", "SLACK_", "DISCORD_", "OLLAMA_")) and k != PG_ENV
-] + [
+_SCRUB = [k for k in os.environ if k.startswith(("SWITCHBOARD_", "SLACK_", "DISCORD_", "OLLAMA_")) and k != PG_ENV] + [
     "DATABASE_URL",
     "PORT",
 ]
@@ -150,9 +148,7 @@ class Cli:
             _reset_process_state()
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
-    def subprocess(
-        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
-    ) -> CliResult:
+    def subprocess(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> CliResult:
         done = run_cli(*args, env={**os.environ, **self.env, **(env or {})}, input=input)
         return CliResult(done.returncode, done.stdout, done.stderr)
 

@@ -124,9 +124,7 @@ async def test_message_create_reaches_on_message(fake: FakeDiscord) -> None:
     async with running(client, fake):
         waiter = asyncio.create_task(client.wait_for("message", timeout=5))
         await asyncio.sleep(0)
-        assert fake.dispatch(
-            "MESSAGE_CREATE", fake.message_create(fake.channel, content="hi", mentions=[fake.bot])
-        )
+        assert fake.dispatch("MESSAGE_CREATE", fake.message_create(fake.channel, content="hi", mentions=[fake.bot]))
         message = await waiter
         assert message.content == f"<@{fake.bot['id']}> hi"
         assert client.user in message.mentions
@@ -140,9 +138,7 @@ async def test_without_message_content_intent_only_mentions_carry_text(fake: Fak
         got: list[discord.Message] = []
         client.event(on_message := _collector(got))  # noqa: F841
         fake.dispatch("MESSAGE_CREATE", fake.message_create(fake.channel, content="plain"))
-        fake.dispatch(
-            "MESSAGE_CREATE", fake.message_create(fake.channel, content="ping", mentions=[fake.bot])
-        )
+        fake.dispatch("MESSAGE_CREATE", fake.message_create(fake.channel, content="ping", mentions=[fake.bot]))
         await fake.wait_until(lambda: len(got) == 2)
         assert got[0].content == ""
         assert got[1].content.endswith("ping")
@@ -180,9 +176,7 @@ async def test_send_and_edits_are_recorded_with_server_times(fake: FakeDiscord) 
         await sent.edit(content="final")
         await sent.edit(content="final!")  # too soon after the previous edit: flagged, not refused
     first = fake.api_calls("send_message")[0]
-    assert (
-        first.json["content"] == "draft" and first.files[0]["filename"] == "notes.py"
-    )  # multipart payload_json
+    assert first.json["content"] == "draft" and first.files[0]["filename"] == "notes.py"  # multipart payload_json
     stored = fake.messages[sent.id]
     assert stored.content == "final!" and stored.data["author"]["id"] == fake.bot["id"]
     assert stored.data["attachments"][0]["filename"] == "notes.py"
@@ -263,9 +257,7 @@ async def test_three_second_rule(fake: FakeDiscord) -> None:
         fake.dispatch("INTERACTION_CREATE", direct)
         await fake.wait_for_call("interaction_callback", count=2, timeout=8)
         await fake.wait_for_call("edit_original", timeout=8)
-    late = next(
-        c for c in fake.api_calls("interaction_callback") if c.params["interaction_id"] == direct["id"]
-    )
+    late = next(c for c in fake.api_calls("interaction_callback") if c.params["interaction_id"] == direct["id"])
     assert late.status == 404 and late.response == {"message": "Unknown interaction", "code": 10062}
     original = fake.original_message(deferred)
     assert original is not None and original.content == "late but deferred"

@@ -65,9 +65,7 @@ async def test_root_version_and_raw_wire_format(fake: FakeOllama) -> None:
         assert lines[-1] == '{"status":"success"}'
 
 
-async def test_tags_lists_installed_models_with_manifest_digest(
-    fake: FakeOllama, client: ollama.AsyncClient
-) -> None:
+async def test_tags_lists_installed_models_with_manifest_digest(fake: FakeOllama, client: ollama.AsyncClient) -> None:
     listed = (await client.list()).models
     assert [m.model for m in listed] == ["llama3.2:1b"]
     entry = listed[0]
@@ -120,9 +118,7 @@ async def test_show_reports_context_length_and_capabilities(tmp_path: Path) -> N
         await client.close()
 
 
-async def test_delete_removes_manifest_and_unshared_blobs(
-    fake: FakeOllama, client: ollama.AsyncClient
-) -> None:
+async def test_delete_removes_manifest_and_unshared_blobs(fake: FakeOllama, client: ollama.AsyncClient) -> None:
     fake.install("qwen2.5:0.5b")
     llama = {layer.digest for layer in fake.layers("llama3.2:1b")}
     qwen = {layer.digest for layer in fake.layers("qwen2.5:0.5b")}
@@ -208,9 +204,7 @@ async def test_pull_without_streaming(fake: FakeOllama, client: ollama.AsyncClie
 @pytest.mark.parametrize("name", ["bad name", "llama3.2:1b!", "-x", "a/b/c/d:e:f"])
 async def test_pull_rejects_invalid_names(client: ollama.AsyncClient, name: str) -> None:
     with pytest.raises(ollama.ResponseError) as err:
-        await client.pull(name, stream=True).__anext__() if False else await anext(
-            await client.pull(name, stream=True)
-        )
+        await client.pull(name, stream=True).__anext__() if False else await anext(await client.pull(name, stream=True))
     assert (err.value.status_code, err.value.error) == (400, "invalid model name")
     with pytest.raises(ollama.ResponseError) as err:
         await client.pull(name, stream=False)
@@ -261,9 +255,7 @@ async def test_cancelled_pull_keeps_partial_file_and_next_pull_resumes(
     assert hashlib.sha256(blob).hexdigest() == weights.digest[7:]  # resumed bytes are the right bytes
 
 
-async def test_full_disk_fails_mid_pull_with_enospc_text(
-    fake: FakeOllama, client: ollama.AsyncClient
-) -> None:
+async def test_full_disk_fails_mid_pull_with_enospc_text(fake: FakeOllama, client: ollama.AsyncClient) -> None:
     weights = fake.layers("llama3.2:3b")[0]
     fake.disk_free_bytes = 600_000_000
     progress = []
@@ -289,9 +281,7 @@ async def test_offline_server_cannot_fetch_manifest(fake: FakeOllama, client: ol
     with pytest.raises(ollama.ResponseError) as err:
         async for _ in await client.pull("qwen2.5:0.5b", stream=True):
             pass
-    assert err.value.error.startswith(
-        'pull model manifest: Get "https://registry.ollama.ai/v2/library/qwen2.5/'
-    )
+    assert err.value.error.startswith('pull model manifest: Get "https://registry.ollama.ai/v2/library/qwen2.5/')
     assert err.value.error.endswith("no such host")
 
 
@@ -380,9 +370,7 @@ async def test_chat_streams_chunks_and_final_metrics(fake: FakeOllama, client: o
     assert (err.value.status_code, err.value.error) == (404, "model 'nosuchmodel' not found")
 
 
-async def test_chat_with_tools_needs_the_tools_capability(
-    fake: FakeOllama, client: ollama.AsyncClient
-) -> None:
+async def test_chat_with_tools_needs_the_tools_capability(fake: FakeOllama, client: ollama.AsyncClient) -> None:
     fake.install("llava:7b")
     tool = {"type": "function", "function": {"name": "now", "description": "time", "parameters": {}}}
     with pytest.raises(ollama.ResponseError) as err:
@@ -400,9 +388,7 @@ async def test_chat_error_after_the_stream_started(fake: FakeOllama, client: oll
     fake.fail_after_chunks = 2
     seen = []
     with pytest.raises(ollama.ResponseError) as err:
-        async for chunk in await client.chat(
-            "llama3.2:1b", messages=[{"role": "user", "content": "a"}], stream=True
-        ):
+        async for chunk in await client.chat("llama3.2:1b", messages=[{"role": "user", "content": "a"}], stream=True):
             seen.append(chunk.message.content)
     assert seen == ["[llama3.2:1b]", " You"]
     assert (err.value.status_code, err.value.error) == (-1, fake.fail_message)

@@ -57,9 +57,7 @@ async def call(fake: FakeOpenAI, model: str = "gpt-4o", **kwargs: Any) -> Any:
     """litellm.acompletion against the fake; SDK retries off unless the test asks for them."""
     kwargs.setdefault("messages", HI)
     kwargs.setdefault("max_retries", 0)
-    return await litellm.acompletion(
-        model=f"openai/{model}", api_base=f"{fake.url}/v1", api_key=KEY, **kwargs
-    )
+    return await litellm.acompletion(model=f"openai/{model}", api_base=f"{fake.url}/v1", api_key=KEY, **kwargs)
 
 
 async def collect(stream: AsyncIterator[Any]) -> list[Any]:
@@ -103,9 +101,7 @@ async def test_raw_sse_wire_format(fake: FakeOpenAI) -> None:
     body = {"model": "gpt-4o", "messages": HI, "stream": True, "stream_options": {"include_usage": True}}
     async with httpx.AsyncClient() as client:
         # the path without /v1 is served too
-        resp = await client.post(
-            f"{fake.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
+        resp = await client.post(f"{fake.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"})
     assert resp.headers["content-type"].startswith("text/event-stream")
     events = [line.removeprefix("data: ") for line in resp.text.split("\n\n") if line]
     assert events[-1] == "[DONE]"
@@ -176,9 +172,7 @@ async def test_stream_without_server_usage_litellm_counts_tokens(fake: FakeOpenA
     # litellm fills the usage chunk in itself, with its own token_counter
     usage = chunks[-1].usage
     assert usage.prompt_tokens == litellm.token_counter(model="gpt-4o", messages=HI)
-    assert usage.completion_tokens == litellm.token_counter(
-        model="gpt-4o", text="echo: hi", count_response_tokens=True
-    )
+    assert usage.completion_tokens == litellm.token_counter(model="gpt-4o", text="echo: hi", count_response_tokens=True)
 
 
 async def test_non_stream_without_usage_reports_zero(fake: FakeOpenAI) -> None:
@@ -236,9 +230,7 @@ async def test_sdk_retries_honour_retry_after(fake: FakeOpenAI) -> None:
 
 async def test_default_acompletion_retries_twice(fake: FakeOpenAI) -> None:
     fake.script("gpt-4o", *[RateLimited(retry_after=None, retry_after_ms=20)] * 2)
-    resp = await litellm.acompletion(
-        model="openai/gpt-4o", api_base=f"{fake.url}/v1", api_key=KEY, messages=HI
-    )
+    resp = await litellm.acompletion(model="openai/gpt-4o", api_base=f"{fake.url}/v1", api_key=KEY, messages=HI)
     assert resp.choices[0].message.content == "echo: hi"
     assert fake.chat_count == 3  # openai SDK max_retries=2 by default, retry-after-ms honoured
 
@@ -405,9 +397,7 @@ async def test_router_retry_policy_per_error_type(fake: FakeOpenAI) -> None:
     ids=["429", "500", "hang", "disconnect", "disconnect-after-role-chunk"],
 )
 async def test_router_stream_falls_back_before_first_token(fake: FakeOpenAI, step: Step) -> None:
-    router = Router(
-        model_list=[deployment(fake, "a"), deployment(fake, "b")], fallbacks=[{"a": ["b"]}], num_retries=0
-    )
+    router = Router(model_list=[deployment(fake, "a"), deployment(fake, "b")], fallbacks=[{"a": ["b"]}], num_retries=0)
     fake.script("a", step)
     start = time.perf_counter()
     chunks = await collect(await router.acompletion(model="a", messages=HI, stream=True, timeout=0.3))
@@ -418,9 +408,7 @@ async def test_router_stream_falls_back_before_first_token(fake: FakeOpenAI, ste
 
 
 async def test_router_stream_no_fallback_after_content(fake: FakeOpenAI) -> None:
-    router = Router(
-        model_list=[deployment(fake, "a"), deployment(fake, "b")], fallbacks=[{"a": ["b"]}], num_retries=0
-    )
+    router = Router(model_list=[deployment(fake, "a"), deployment(fake, "b")], fallbacks=[{"a": ["b"]}], num_retries=0)
     fake.script("a", Disconnect(after_tokens=2, text="one two three"))
     stream = await router.acompletion(model="a", messages=HI, stream=True)
     seen: list[Any] = []

@@ -58,9 +58,7 @@ async def test_auth_test_maps_tokens_to_workspaces(fake: FakeSlack) -> None:
     a = await AsyncWebClient(token=alpha.token, base_url=fake.api_url).auth_test()
     b = await AsyncWebClient(token=beta.token, base_url=fake.api_url).auth_test()
     assert a["team_id"] == alpha.team_id and a["user_id"] == alpha.bot_user_id and a["bot_id"] == alpha.bot_id
-    assert (
-        a["url"] == "https://acme.slack.com/" and a["team"] == "Acme" and a["is_enterprise_install"] is False
-    )
+    assert a["url"] == "https://acme.slack.com/" and a["team"] == "Acme" and a["is_enterprise_install"] is False
     assert b["team_id"] == "T0000000002" and b["user_id"] == beta.bot_user_id != alpha.bot_user_id
     assert "chat:write" in a.headers["x-oauth-scopes"]
     assert [c.team_id for c in fake.api_calls_to("auth.test")] == [alpha.team_id, beta.team_id]
@@ -85,9 +83,7 @@ async def test_post_message_threads_and_replies(fake: FakeSlack, client: AsyncWe
     assert top["channel"] == CHANNEL and float(top["ts"]) > float(user_msg.ts)
     assert top["message"]["bot_id"] == ws.bot_id and top["message"]["user"] == ws.bot_user_id
     assert top["message"]["type"] == "message" and "thread_ts" not in top["message"]
-    assert (
-        reply["message"]["thread_ts"] == user_msg.ts and reply["message"]["parent_user_id"] == "U0USER00001"
-    )
+    assert reply["message"]["thread_ts"] == user_msg.ts and reply["message"]["parent_user_id"] == "U0USER00001"
 
     # slack-sdk sends chat.postMessage as JSON; the fake parses it the same as a form.
     call = fake.api_calls_to("chat.postMessage")[1]
@@ -186,13 +182,9 @@ async def test_update_delete_ephemeral_and_edit_cadence(fake: FakeSlack, client:
         await client.chat_update(channel=CHANNEL, ts=ts, text="again")
     assert gone.value.response["error"] == "message_not_found"
 
-    eph = await client.chat_postEphemeral(
-        channel=CHANNEL, user="U0USER00001", text="only you", thread_ts=people.ts
-    )
+    eph = await client.chat_postEphemeral(channel=CHANNEL, user="U0USER00001", text="only you", thread_ts=people.ts)
     assert eph["message_ts"]
-    assert [(e.user, e.text, e.thread_ts) for e in fake.ephemerals] == [
-        ("U0USER00001", "only you", people.ts)
-    ]
+    assert [(e.user, e.text, e.thread_ts) for e in fake.ephemerals] == [("U0USER00001", "only you", people.ts)]
 
 
 async def test_conversations_users_reactions(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -254,9 +246,7 @@ async def test_views_open_update_publish_and_triggers(fake: FakeSlack, client: A
         await client.views_open(trigger_id=late, view=modal)
     assert expired.value.response["error"] == "expired_trigger_id"
 
-    updated = await client.views_update(
-        view_id=view["id"], hash=view["hash"], view={**modal, "callback_id": "v2"}
-    )
+    updated = await client.views_update(view_id=view["id"], hash=view["hash"], view={**modal, "callback_id": "v2"})
     assert updated["view"]["callback_id"] == "v2" and updated["view"]["hash"] != view["hash"]
     with pytest.raises(SlackApiError) as conflict:
         await client.views_update(view_id=view["id"], hash=view["hash"], view=modal)
@@ -405,9 +395,7 @@ def test_payload_shapes() -> None:
     assert env["authorizations"][0]["user_id"] == sender.ws.bot_user_id
     assert env["event"]["channel_type"] == "im" and "bot_id" not in env["event"]
     mention = sender.app_mention("help", thread_ts="1700000000.000001")
-    assert (
-        mention["text"] == f"<@{sender.ws.bot_user_id}> help" and mention["thread_ts"] == "1700000000.000001"
-    )
+    assert mention["text"] == f"<@{sender.ws.bot_user_id}> help" and mention["thread_ts"] == "1700000000.000001"
     assert mention["blocks"][0]["elements"][0]["elements"][0] == {
         "type": "user",
         "user_id": sender.ws.bot_user_id,
@@ -426,9 +414,7 @@ def test_payload_shapes() -> None:
         "response_url",
         "trigger_id",
     }
-    action = sender.block_actions(
-        "model", "gpt-4o", message_ts="1700000000.000003", thread_ts="1700000000.000001"
-    )
+    action = sender.block_actions("model", "gpt-4o", message_ts="1700000000.000003", thread_ts="1700000000.000001")
     assert action["container"]["thread_ts"] == "1700000000.000001"
     assert action["actions"][0]["selected_option"]["value"] == "gpt-4o"
     assert sender.block_suggestion("model", "gp")["value"] == "gp"
@@ -543,9 +529,7 @@ async def test_bolt_commands_and_interactivity(fake: FakeSlack) -> None:
                 "type": "modal",
                 "callback_id": "confirm",
                 "title": {"type": "plain_text", "text": "Summary"},
-                "blocks": [
-                    {"type": "section", "text": {"type": "mrkdwn", "text": shortcut["message"]["text"]}}
-                ],
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": shortcut["message"]["text"]}}],
             },
         )
 
@@ -574,17 +558,13 @@ async def test_bolt_commands_and_interactivity(fake: FakeSlack) -> None:
                 }
             ],
         )
-        action = sender.block_actions(
-            "model", "llama3", element_type="external_select", message_ts=menu["ts"]
-        )
+        action = sender.block_actions("model", "llama3", element_type="external_select", message_ts=menu["ts"])
         assert action["actions"][0]["block_id"] == "pick" and action["message"]["blocks"]
         assert (await sender.send_interaction(action)).status == 200
         await wait_for(lambda: chosen)
         assert chosen == [f"llama3@{root.ts}"]
 
-        suggestions = await sender.send_interaction(
-            sender.block_suggestion("model", "gpt", message_ts=menu["ts"])
-        )
+        suggestions = await sender.send_interaction(sender.block_suggestion("model", "gpt", message_ts=menu["ts"]))
         assert [o["value"] for o in suggestions.json()["options"]] == ["gpt-4o", "gpt-4o-mini"]
 
         shortcut = sender.message_action("summarise", message_ts=root.ts)
@@ -653,9 +633,7 @@ async def test_bolt_request_verification_disabled_and_bad_token(fake: FakeSlack)
         resp = await strict.send_event(strict.app_mention("x"))
     # auth.test -> invalid_auth: bolt answers 200 with a user-facing apology instead of running listeners.
     assert resp.status == 200 and "no longer available" in resp.text
-    assert [c.response["error"] for c in fake.api_calls_to("auth.test") if c.response and not c.ok] == [
-        "invalid_auth"
-    ]
+    assert [c.response["error"] for c in fake.api_calls_to("auth.test") if c.response and not c.ok] == ["invalid_auth"]
 
 
 def test_sync_bolt_app_verifies_token_at_startup(fake: FakeSlack) -> None:

@@ -41,9 +41,7 @@ def test_switchboard_up_serves_the_admin_and_refreshes_the_registry(sb_env) -> N
     with FakeOpenAI(models=["gpt-4o"], api_key=None) as fake:
         add_provider("box", "openai_compatible", base_url=fake.url + "/v1")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(
-            sb_env, SWITCHBOARD_ADMIN_PORT=str(port), PATH=os.path.dirname(sys.executable) + ":" + env["PATH"]
-        )
+        env.update(sb_env, SWITCHBOARD_ADMIN_PORT=str(port), PATH=os.path.dirname(sys.executable) + ":" + env["PATH"])
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "up"],
             env=env,

@@ -31,9 +31,7 @@ def test_refresh_with_one_provider_down_and_one_slow_is_bounded_by_the_slowest()
     assert results["fast"].ok and results["slow"].ok and results["slow"].seconds >= 1.5
     assert not results["down"].ok and results["down"].error_kind == "unreachable"
     down = get_provider("down")
-    assert (
-        down is not None and down.last_check_ok is False and "Cannot reach" in (down.last_check_error or "")
-    )
+    assert down is not None and down.last_check_ok is False and "Cannot reach" in (down.last_check_error or "")
     assert get_model("fast/gpt-4o") is not None and get_model("slow/llama-slow") is not None
 
 
@@ -63,9 +61,7 @@ def test_unreachable_provider_keeps_history_and_marks_models_unavailable() -> No
 
 
 def test_cloud_provider_unreachable_falls_back_to_litellms_static_list() -> None:
-    add_provider(
-        "groq", "groq", base_url=f"http://127.0.0.1:{closed_port()}/openai/v1", api_key="gsk_test_000000"
-    )
+    add_provider("groq", "groq", base_url=f"http://127.0.0.1:{closed_port()}/openai/v1", api_key="gsk_test_000000")
     (result,) = asyncio.run(refresh())
     assert not result.ok and result.source == "static" and result.models > 0
     models = search_models(provider="groq")

@@ -66,9 +66,7 @@ def test_config_version_bumps_atomically_under_concurrency(any_db: str) -> None:
 def test_secret_written_by_one_process_is_read_by_another(any_db: str, sb_env: dict[str, str]) -> None:
     add_provider("shared", "openai", api_key="sk-shared-across-hosts-42")
     code = "from core.providers.store import provider_config; print(provider_config('shared').api_key)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env={**_env(), **sb_env}, capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], env={**_env(), **sb_env}, capture_output=True, text=True)
     assert out.stdout.strip() == "sk-shared-across-hosts-42", out.stderr
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import chat, config, models, providers, system
+from bot.cli import chat, config, models, ollama, providers, system
 
 app = typer.Typer(
     help="Switchboard: many LLMs from the chat tools your team already uses.",
@@ -23,6 +23,7 @@ app.add_typer(system.secrets_app, name="secrets")
 app.add_typer(providers.app, name="providers")
 app.add_typer(models.app, name="models")
 app.add_typer(models.registry_app, name="registry")
+app.add_typer(ollama.app, name="ollama")
 app.command("chat")(chat.chat)
 app.command("ask")(chat.ask)
 app.add_typer(config.presets_app, name="presets")

@@ -10,9 +10,7 @@ from tests.fakes.base import FakeServer
 class FakeAnthropic(FakeServer):
     def __init__(self, models: list[str] | None = None, api_key: str = "sk-ant-test-key-0000") -> None:
         super().__init__()
-        self.models = (
-            models if models is not None else ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
-        )
+        self.models = models if models is not None else ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"]
         self.api_key = api_key
 
     def routes(self, app: web.Application) -> None:

@@ -59,9 +59,7 @@ class FakeServer:
     def calls(self, path: str | None = None, method: str | None = None) -> list[Recorded]:
         with self._lock:
             return [
-                r
-                for r in self.requests
-                if (path is None or r.path == path) and (method is None or r.method == method)
+                r for r in self.requests if (path is None or r.path == path) and (method is None or r.method == method)
             ]
 
     @property

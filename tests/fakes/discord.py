@@ -183,9 +183,7 @@ class DiscordError(Exception):
 def _json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # Exactly "application/json", as Discord sends it: discord.py compares the header verbatim and treats
     # anything else (aiohttp's default adds "; charset=utf-8") as text.
-    return web.Response(
-        body=json.dumps(data).encode(), status=status, headers=headers, content_type="application/json"
-    )
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=headers, content_type="application/json")
 
 
 def _field_error(code: str, message: str) -> dict[str, Any]:
@@ -328,9 +326,7 @@ class _Conn:
             if self.ws.closed:
                 return
             if self.zlib is not None:
-                await self.ws.send_bytes(
-                    self.zlib.compress(raw.encode()) + self.zlib.flush(zlib.Z_SYNC_FLUSH)
-                )
+                await self.ws.send_bytes(self.zlib.compress(raw.encode()) + self.zlib.flush(zlib.Z_SYNC_FLUSH))
             else:
                 await self.ws.send_str(raw)
 
@@ -569,9 +565,7 @@ class FakeDiscord(FakeServer):
             self._announce("GUILD_MEMBER_ADD", lambda: {**member, "guild_id": str(gid)})
         return member
 
-    def add_text_channel(
-        self, guild: int | dict[str, Any], name: str, *, topic: str | None = None
-    ) -> dict[str, Any]:
+    def add_text_channel(self, guild: int | dict[str, Any], name: str, *, topic: str | None = None) -> dict[str, Any]:
         gid = _id(guild)
         cid = self.snowflake()
         with self._mu:
@@ -750,9 +744,7 @@ class FakeDiscord(FakeServer):
     ) -> dict[str, Any]:
         """INTERACTION_CREATE type 2 for `/name` ("group sub" for subcommands). Uses the registered command's
         id, guild scope and option types when the bot has synced it."""
-        return self._command_interaction(
-            APPLICATION_COMMAND, name, options, None, channel, guild, user, locale
-        )
+        return self._command_interaction(APPLICATION_COMMAND, name, options, None, channel, guild, user, locale)
 
     def autocomplete(
         self,
@@ -866,9 +858,9 @@ class FakeDiscord(FakeServer):
             resolved.setdefault("users", {})[user["id"]] = user
             member = self.members.get(gid or 0, {}).get(int(user["id"]))
             if member is not None:
-                resolved.setdefault("members", {})[user["id"]] = {
-                    k: v for k, v in member.items() if k != "user"
-                } | {"permissions": str(EVERYONE_PERMISSIONS)}
+                resolved.setdefault("members", {})[user["id"]] = {k: v for k, v in member.items() if k != "user"} | {
+                    "permissions": str(EVERYONE_PERMISSIONS)
+                }
             value = user["id"]
         elif kind == _CHANNEL:
             ch = value if isinstance(value, dict) else self.channels[int(value)]
@@ -1020,9 +1012,7 @@ class FakeDiscord(FakeServer):
         return self.api_calls(action)[count - 1]
 
     # ------------------------------------------------------------------ inspection
-    def api_calls(
-        self, action: str | None = None, *, method: str | None = None, path: str | None = None
-    ) -> list[Call]:
+    def api_calls(self, action: str | None = None, *, method: str | None = None, path: str | None = None) -> list[Call]:
         """Completed REST calls; `path` is a regex searched in the path relative to /api/v10."""
         with self._mu:
             return [
@@ -1034,16 +1024,10 @@ class FakeDiscord(FakeServer):
                 and (path is None or re.search(path, c.path))
             ]
 
-    def messages_in(
-        self, channel: int | dict[str, Any], *, include_deleted: bool = False
-    ) -> list[FakeMessage]:
+    def messages_in(self, channel: int | dict[str, Any], *, include_deleted: bool = False) -> list[FakeMessage]:
         cid = _id(channel)
         with self._mu:
-            return [
-                m
-                for m in self.messages.values()
-                if m.channel_id == cid and (include_deleted or not m.deleted)
-            ]
+            return [m for m in self.messages.values() if m.channel_id == cid and (include_deleted or not m.deleted)]
 
     def interaction(self, interaction: int | dict[str, Any]) -> FakeInteraction:
         return self.interactions[_id(interaction)]
@@ -1055,9 +1039,7 @@ class FakeDiscord(FakeServer):
     def threads_of(self, parent: int | dict[str, Any]) -> list[dict[str, Any]]:
         pid = str(_id(parent))
         with self._mu:
-            return [
-                c for c in self.channels.values() if c.get("parent_id") == pid and c["type"] in (10, 11, 12)
-            ]
+            return [c for c in self.channels.values() if c.get("parent_id") == pid and c["type"] in (10, 11, 12)]
 
     # ------------------------------------------------------------------ faults
     def fail(
@@ -1087,9 +1069,7 @@ class FakeDiscord(FakeServer):
     ) -> Fault:
         return self.fail(target, 403, {"message": message, "code": code}, times=times)
 
-    def rate_limit(
-        self, target: str, *, retry_after: float = 0.5, times: int = 1, is_global: bool = False
-    ) -> Fault:
+    def rate_limit(self, target: str, *, retry_after: float = 0.5, times: int = 1, is_global: bool = False) -> Fault:
         """429 with Discord's body and headers. discord.py sleeps `retry_after` and retries (needs `Via`)."""
         now = time.time()
         headers = {
@@ -1127,9 +1107,7 @@ class FakeDiscord(FakeServer):
             app.router.add_route(method, _route_pattern(template), self._rest_handler(template, action))
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
 
-    def _rest_handler(
-        self, template: str, action: str
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _rest_handler(self, template: str, action: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self._serve_rest(request, template, action)
 
@@ -1254,9 +1232,7 @@ class FakeDiscord(FakeServer):
             if conf is None:
                 return {}
             limit, per = conf
-            major = (
-                call.params.get("channel_id") or call.params.get("guild_id") or call.params.get("token", "")
-            )
+            major = call.params.get("channel_id") or call.params.get("guild_id") or call.params.get("token", "")
             key = f"{call.route}:{major}"
             now = time.time()
             start, used = self._windows.get(key, (now, 0))
@@ -1337,11 +1313,7 @@ class FakeDiscord(FakeServer):
         self._check_app(call)
         out = []
         with self._mu:
-            old = {
-                (c["name"], c.get("type", 1)): c
-                for c in self.commands.values()
-                if c.get("guild_id") == guild_id
-            }
+            old = {(c["name"], c.get("type", 1)): c for c in self.commands.values() if c.get("guild_id") == guild_id}
             for c in list(self.commands.values()):
                 if c.get("guild_id") == guild_id:
                     del self.commands[int(c["id"])]
@@ -1402,14 +1374,10 @@ class FakeDiscord(FakeServer):
 
     async def _do_get_guild_channels(self, call: Call) -> Any:
         gid = str(self._guild(call.params["guild_id"])["id"])
-        return [
-            c for c in self.channels.values() if c.get("guild_id") == gid and c["type"] not in (10, 11, 12)
-        ]
+        return [c for c in self.channels.values() if c.get("guild_id") == gid and c["type"] not in (10, 11, 12)]
 
     async def _do_get_member(self, call: Call) -> Any:
-        member = self.members.get(int(self._guild(call.params["guild_id"])["id"]), {}).get(
-            int(call.params["user_id"])
-        )
+        member = self.members.get(int(self._guild(call.params["guild_id"])["id"]), {}).get(int(call.params["user_id"]))
         if member is None:
             raise DiscordError(404, 10007, "Unknown Member")
         return member
@@ -1481,11 +1449,7 @@ class FakeDiscord(FakeServer):
             target = self.messages.get(int(ref["message_id"]))
             if target is None:
                 raise _form_error(
-                    {
-                        "message_reference": _field_error(
-                            "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
-                        )
-                    }
+                    {"message_reference": _field_error("MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")}
                 )
             extra = {
                 "type": 19,
@@ -1562,9 +1526,7 @@ class FakeDiscord(FakeServer):
     def _validate_thread_name(self, call: Call, name: Any) -> None:
         if not isinstance(name, str) or not 1 <= len(name) <= 100:
             self.violations.append(Violation("thread_name_length", repr(name)[:120], True, call))
-            raise _form_error(
-                {"name": _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")}
-            )
+            raise _form_error({"name": _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")})
 
     def _validate_message(self, call: Call, body: dict[str, Any], *, creating: bool) -> None:
         errors: dict[str, Any] = {}
@@ -1585,13 +1547,9 @@ class FakeDiscord(FakeServer):
                     )
             for f in embed.get("fields") or []:
                 total += len(f.get("name", "")) + len(f.get("value", ""))
-            total += len((embed.get("footer") or {}).get("text", "")) + len(
-                (embed.get("author") or {}).get("name", "")
-            )
+            total += len((embed.get("footer") or {}).get("text", "")) + len((embed.get("author") or {}).get("name", ""))
         if len(embeds) > 10:
-            embed_errors["_errors"] = [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}
-            ]
+            embed_errors["_errors"] = [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}]
         elif total > 6000:
             embed_errors["_errors"] = [
                 {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}
@@ -1602,12 +1560,7 @@ class FakeDiscord(FakeServer):
             self.violations.append(Violation("invalid_message", json.dumps(errors)[:500], True, call))
             raise _form_error(errors)
         has_body = (
-            content
-            or embeds
-            or call.files
-            or body.get("sticker_ids")
-            or body.get("components")
-            or body.get("poll")
+            content or embeds or call.files or body.get("sticker_ids") or body.get("components") or body.get("poll")
         )
         if creating and not has_body:
             self.violations.append(Violation("empty_message", "", True, call))
@@ -1698,9 +1651,7 @@ class FakeDiscord(FakeServer):
                 ]
             msg.data["flags"] &= ~LOADING  # editing a deferred response replaces "thinking..."
             msg.data["mentions"] = [
-                self.users[int(u)]
-                for u in set(re.findall(r"<@!?(\d+)>", msg.content))
-                if int(u) in self.users
+                self.users[int(u)] for u in set(re.findall(r"<@!?(\d+)>", msg.content)) if int(u) in self.users
             ]
             msg.data["edited_timestamp"] = _now_iso(now)
             msg.edits.append(Edit(now, body, msg.content, via or call.action))
@@ -1756,9 +1707,7 @@ class FakeDiscord(FakeServer):
             self.violations.append(
                 Violation("bad_callback_type", f"type {rtype} for interaction type {inter.type}", True, call)
             )
-            raise _form_error(
-                {"type": _field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type")}
-            )
+            raise _form_error({"type": _field_error("INTERACTION_RESPONSE_TYPE_INVALID", "Invalid response type")})
         data = body.get("data") or {}
         message: FakeMessage | None = None
         if rtype == AUTOCOMPLETE_RESULT:
@@ -1777,11 +1726,7 @@ class FakeDiscord(FakeServer):
         with self._mu:
             inter.response_type, inter.responded_at = rtype, time.monotonic()
             inter.responses.append(body)
-        if (
-            rtype in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE)
-            and message is not None
-            and not message.ephemeral
-        ):
+        if rtype in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE) and message is not None and not message.ephemeral:
             await self._echo("MESSAGE_CREATE", self._gateway_message(message))
         if call.query.get("with_response") not in ("1", "true", "True"):
             return None
@@ -1801,9 +1746,7 @@ class FakeDiscord(FakeServer):
             errors["_errors"] = [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]
             choices = []
         elif len(choices) > 25:
-            errors["_errors"] = [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}
-            ]
+            errors["_errors"] = [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]
         for i, choice in enumerate(choices[:25]):
             name, value = choice.get("name"), choice.get("value")
             if not isinstance(name, str) or not 1 <= len(name) <= 100:
@@ -1858,11 +1801,7 @@ class FakeDiscord(FakeServer):
     def _webhook_message(self, inter: FakeInteraction, mid: str) -> FakeMessage:
         target = inter.original_message_id if mid == "@original" else int(mid)
         msg = self.messages.get(target or 0)
-        if (
-            msg is None
-            or msg.deleted
-            or (target != inter.original_message_id and target not in inter.followup_ids)
-        ):
+        if msg is None or msg.deleted or (target != inter.original_message_id and target not in inter.followup_ids):
             raise DiscordError(404, 10008, "Unknown Message")
         return msg
 
@@ -2036,13 +1975,9 @@ class FakeDiscord(FakeServer):
                 "voice_states": [],
                 "presences": [],
                 "channels": [
-                    {k: v for k, v in c.items() if k != "guild_id"}
-                    for c in chans
-                    if c["type"] not in (10, 11, 12)
+                    {k: v for k, v in c.items() if k != "guild_id"} for c in chans if c["type"] not in (10, 11, 12)
                 ],
-                "threads": [
-                    c for c in chans if c["type"] in (10, 11, 12) and not c["thread_metadata"]["archived"]
-                ],
+                "threads": [c for c in chans if c["type"] in (10, 11, 12) and not c["thread_metadata"]["archived"]],
                 "stage_instances": [],
                 "guild_scheduled_events": [],
                 "soundboard_sounds": [],

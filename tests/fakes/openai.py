@@ -93,9 +93,7 @@ class ContextLengthExceeded:
     prompt_tokens: int | None = None
 
 
-ContentPolicyKind = Literal[
-    "invalid_prompt", "content_policy_violation", "azure_content_filter", "finish_reason"
-]
+ContentPolicyKind = Literal["invalid_prompt", "content_policy_violation", "azure_content_filter", "finish_reason"]
 
 
 @dataclass(frozen=True)
@@ -264,9 +262,7 @@ class FakeOpenAI(FakeServer):
         if self.api_key is None:
             return None
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return openai_error(
-                401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
-            )
+            return openai_error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         return None
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -315,9 +311,7 @@ class FakeOpenAI(FakeServer):
         try:
             body = json.loads(await request.read())  # the recording middleware already buffered it
         except ValueError:
-            return openai_error(
-                400, "We could not parse the JSON body of your request.", "invalid_request_error"
-            )
+            return openai_error(400, "We could not parse the JSON body of your request.", "invalid_request_error")
         if not isinstance(body, dict):
             body = {}
         model, messages = body.get("model"), body.get("messages")

@@ -77,8 +77,7 @@ class Workspace:
     bot_name: str = "switchboard"
     enterprise_id: str | None = None
     scopes: str = (
-        "app_mentions:read,assistant:write,channels:history,chat:write,commands,im:history,"
-        "reactions:write,users:read"
+        "app_mentions:read,assistant:write,channels:history,chat:write,commands,im:history,reactions:write,users:read"
     )
 
     @property
@@ -352,38 +351,29 @@ def validate_blocks(blocks: Any) -> list[str]:
             if not section_text and not fields and not block.get("expand"):
                 errors.append(f"must provide text or fields [json-pointer:{where}]")
             if len(section_text) > MAX_SECTION_TEXT:
-                errors.append(
-                    f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{where}/text/text]"
-                )
+                errors.append(f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{where}/text/text]")
             if len(fields) > 10:
                 errors.append(f"no more than 10 items allowed [json-pointer:{where}/fields]")
             for j, f in enumerate(fields):
                 if len(f.get("text", "")) > MAX_SECTION_FIELD:
                     errors.append(
-                        f"must be less than {MAX_SECTION_FIELD + 1} characters "
-                        f"[json-pointer:{where}/fields/{j}/text]"
+                        f"must be less than {MAX_SECTION_FIELD + 1} characters [json-pointer:{where}/fields/{j}/text]"
                     )
         elif kind == "header":
             header = text.get("text", "") if isinstance(text, dict) else ""
             if len(header) > MAX_HEADER_TEXT:
-                errors.append(
-                    f"must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{where}/text/text]"
-                )
+                errors.append(f"must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{where}/text/text]")
         elif kind == "markdown":
             md = text if isinstance(text, str) else ""
             markdown_total += len(md)
             if len(md) > MAX_MARKDOWN_BLOCK:
-                errors.append(
-                    f"must be less than {MAX_MARKDOWN_BLOCK + 1} characters [json-pointer:{where}/text]"
-                )
+                errors.append(f"must be less than {MAX_MARKDOWN_BLOCK + 1} characters [json-pointer:{where}/text]")
         elif kind == "actions" and len(block.get("elements") or []) > 25:
             errors.append(f"no more than 25 items allowed [json-pointer:{where}/elements]")
         elif kind == "context" and len(block.get("elements") or []) > 10:
             errors.append(f"no more than 10 items allowed [json-pointer:{where}/elements]")
     if markdown_total > MAX_MARKDOWN_BLOCK and not errors:
-        errors.append(
-            f"markdown blocks exceed {MAX_MARKDOWN_BLOCK} characters in total [json-pointer:/blocks]"
-        )
+        errors.append(f"markdown blocks exceed {MAX_MARKDOWN_BLOCK} characters in total [json-pointer:/blocks]")
     return errors
 
 
@@ -504,9 +494,7 @@ class FakeSlack(FakeServer):
             ws = Workspace(**{**defaults, **fields})
         with self._state:
             self._workspaces[ws.token] = ws
-            self.users[ws.bot_user_id] = User(
-                ws.bot_user_id, ws.team_id, ws.bot_name, "Switchboard", is_bot=True
-            )
+            self.users[ws.bot_user_id] = User(ws.bot_user_id, ws.team_id, ws.bot_name, "Switchboard", is_bot=True)
         return ws
 
     def workspace(self, key: str | None = None) -> Workspace:
@@ -526,9 +514,7 @@ class FakeSlack(FakeServer):
         with self._state:
             self._revoked.add(token)
 
-    def add_user(
-        self, user_id: str, name: str | None = None, *, team_id: str | None = None, **kw: Any
-    ) -> User:
+    def add_user(self, user_id: str, name: str | None = None, *, team_id: str | None = None, **kw: Any) -> User:
         with self._state:
             user = User(user_id, team_id or self.workspace().team_id, name or user_id.lower(), **kw)
             self.users[user_id] = user
@@ -590,9 +576,7 @@ class FakeSlack(FakeServer):
         """A response_url served by this fake; what the app posts there lands in `response_url_posts`."""
         rid = secrets.token_hex(8)
         with self._state:
-            self._response_urls[rid] = _ResponseUrl(
-                rid, team_id or self.workspace().team_id, channel, user, message_ts
-            )
+            self._response_urls[rid] = _ResponseUrl(rid, team_id or self.workspace().team_id, channel, user, message_ts)
         return f"{self.url}/response_url/{rid}"
 
     # ------------------------------------------------------------------------------ fault injection
@@ -654,9 +638,7 @@ class FakeSlack(FakeServer):
         with self._state:
             return [c for c in self.api_calls if c.method == method]
 
-    def messages(
-        self, channel: str, thread_ts: str | None = None, *, include_deleted: bool = False
-    ) -> list[Message]:
+    def messages(self, channel: str, thread_ts: str | None = None, *, include_deleted: bool = False) -> list[Message]:
         """All messages of a channel in ts order, or one thread (parent first) when `thread_ts` is given."""
         with self._state:
             msgs = sorted(self._messages.get(channel, {}).values(), key=lambda m: float(m.ts))
@@ -721,9 +703,7 @@ class FakeSlack(FakeServer):
         token = params.pop("token", None) or token
         with self._state:
             ws = self._workspaces.get(token or "")
-            call = ApiCall(
-                method, params, token, ws.team_id if ws else None, time.monotonic(), request.method, ctype
-            )
+            call = ApiCall(method, params, token, ws.team_id if ws else None, time.monotonic(), request.method, ctype)
             self.api_calls.append(call)
             delay = self._delays.get(method, 0.0)
         if delay:
@@ -805,9 +785,7 @@ class FakeSlack(FakeServer):
             raise SlackError("message_not_found")
         return msg
 
-    def _new_bot_message(
-        self, ws: Workspace, ch: Channel, params: dict[str, Any], text: str, at: float
-    ) -> Message:
+    def _new_bot_message(self, ws: Workspace, ch: Channel, params: dict[str, Any], text: str, at: float) -> Message:
         thread_ts = params.get("thread_ts") or None
         msg = Message(
             ch.id,
@@ -1015,9 +993,7 @@ class FakeSlack(FakeServer):
         ch = self._channel(self._channel_param(params), ws.team_id)
         return {"ok": True, "channel": ch.to_api()}
 
-    def _page(
-        self, items: list[dict[str, Any]], params: dict[str, Any], key: str, default: int
-    ) -> dict[str, Any]:
+    def _page(self, items: list[dict[str, Any]], params: dict[str, Any], key: str, default: int) -> dict[str, Any]:
         limit = int(params.get("limit") or default)
         start = int(base64.b64decode(params["cursor"]).decode().split(":")[1]) if params.get("cursor") else 0
         page = items[start : start + limit]
@@ -1125,9 +1101,7 @@ class FakeSlack(FakeServer):
     def _views_update(self, params: dict[str, Any], ws: Workspace, call: ApiCall) -> dict[str, Any]:
         view = self.views.get(str(params.get("view_id") or ""))
         if view is None and params.get("external_id"):
-            view = next(
-                (v for v in self.views.values() if v.body.get("external_id") == params["external_id"]), None
-            )
+            view = next((v for v in self.views.values() if v.body.get("external_id") == params["external_id"]), None)
         if view is None:
             raise SlackError("not_found")
         if params.get("hash") and params["hash"] != view.hash:
@@ -1206,9 +1180,7 @@ class FakeSlack(FakeServer):
             else:
                 target.uses += 1
                 self._apply_response(target, body, at)
-            self.response_url_posts.append(
-                ResponseUrlPost(rid, body if isinstance(body, dict) else {}, at, status)
-            )
+            self.response_url_posts.append(ResponseUrlPost(rid, body if isinstance(body, dict) else {}, at, status))
         return web.Response(status=status, text=text)
 
     def _apply_response(self, target: _ResponseUrl, body: dict[str, Any], at: float) -> None:
@@ -1226,9 +1198,7 @@ class FakeSlack(FakeServer):
             self._new_bot_message(ws, ch, {"blocks": blocks, "thread_ts": body.get("thread_ts")}, text, at)
         else:
             self.ephemerals.append(
-                Ephemeral(
-                    ch.id, target.user, text, blocks, body.get("thread_ts"), self.clock.next(), "response_url"
-                )
+                Ephemeral(ch.id, target.user, text, blocks, body.get("thread_ts"), self.clock.next(), "response_url")
             )
 
 
@@ -1337,9 +1307,7 @@ class SlackSender:
 
     async def send_interaction(self, payload: dict[str, Any], **opts: Any) -> SentResponse:
         """Interactivity: form-encoded with the JSON in a `payload` field."""
-        return await self.post(
-            urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **opts
-        )
+        return await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **opts)
 
     # ------------------------------------------------------------------------------ Events API
 
@@ -1571,9 +1539,7 @@ class SlackSender:
 
     def _response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
         if self.fake is not None:
-            return self.fake.response_url(
-                channel=channel, user=user, message_ts=message_ts, team_id=self.ws.team_id
-            )
+            return self.fake.response_url(channel=channel, user=user, message_ts=message_ts, team_id=self.ws.team_id)
         return f"https://hooks.slack.com/actions/{self.ws.team_id}/{secrets.randbelow(10**12)}/{secrets.token_hex(12)}"
 
     def _trigger(self) -> str:
@@ -1673,9 +1639,7 @@ class SlackSender:
             "action_ts": self._clock.next(),
         }
         if element_type == "button":
-            action.update(
-                {"value": value, "text": {"type": "plain_text", "text": text or value, "emoji": True}}
-            )
+            action.update({"value": value, "text": {"type": "plain_text", "text": text or value, "emoji": True}})
         else:
             action["selected_option"] = {
                 "text": {"type": "plain_text", "text": text or value, "emoji": True},

@@ -1,0 +1,229 @@
+"""Our full message path against raw `litellm.acompletion`, side by side on the same loopback server.
+
+    make bench                       # or: python -m bench --messages 200 --concurrency 1 50
+
+Both paths stream the same reply from the same fake server (its own process). The core path is everything a
+chat message goes through: idempotent storage of the message, model resolution, the Router, context building,
+usage and cost, and storing the reply, on SQLite. Runs alternate (raw, core, raw, core, ...) so drift hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Run:
+    path: str
+    concurrency: int
+    messages: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_message_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.seconds
+
+
+async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while (i := next(counter)) < n:
+            t0 = time.perf_counter()
+            await one(i)  # type: ignore[operator]
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def make_raw(url: str):  # type: ignore[no-untyped-def]
+    import litellm
+
+    async def one(i: int) -> None:
+        response = await litellm.acompletion(
+            model="openai/bench-model",
+            api_base=url + "/v1",
+            api_key="sk-bench",
+            messages=[{"role": "user", "content": f"benchmark message {i}"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            max_tokens=1024,
+        )
+        async for _ in response:
+            pass
+
+    return one
+
+
+def make_core(run_id: str):  # type: ignore[no-untyped-def]
+    from core.chat import handle
+    from core.types import Done, IncomingMessage
+
+    async def one(i: int) -> None:
+        msg = IncomingMessage(
+            platform="bench",
+            workspace="W",
+            channel="C",
+            thread=f"{run_id}-{i}",
+            user="U",
+            text=f"benchmark message {i}",
+            event_id=f"{run_id}-{i}",
+        )
+        done = False
+        async for event in handle(msg):
+            done = done or isinstance(event, Done)
+        if not done:
+            raise RuntimeError("the core path did not finish a reply")
+
+    return one
+
+
+def setup_core(url: str) -> None:
+    from core.providers.store import add_provider
+    from core.registry import refresh
+
+    add_provider("bench", "openai_compatible", base_url=url + "/v1")
+    asyncio.run(refresh())
+
+
+async def measure(url: str, messages: int, levels: list[int], rounds: int) -> list[Run]:
+    raw, core = make_raw(url), make_core
+    runs: list[Run] = []
+    # warm both paths (imports, connection pools, router, SQLite pages)
+    await _drive(20, 5, raw)
+    await _drive(20, 5, core("warm"))
+    for level in levels:
+        for r in range(rounds):
+            for name in ("raw", "core"):
+                fn = raw if name == "raw" else core(f"c{level}-{r}")
+                seconds, lat = await _drive(messages, level, fn)
+                runs.append(Run(name, level, messages, seconds, lat))
+    return runs
+
+
+def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
+    rows = []
+    for level in levels:
+        raw = [r for r in runs if r.path == "raw" and r.concurrency == level]
+        core = [r for r in runs if r.path == "core" and r.concurrency == level]
+        raw_ms = statistics.median(r.per_message_ms for r in raw)
+        core_ms = statistics.median(r.per_message_ms for r in core)
+        raw_tp = statistics.median(r.throughput for r in raw)
+        core_tp = statistics.median(r.throughput for r in core)
+        rows.append(
+            {
+                "concurrency": level,
+                "raw_ms": raw_ms,
+                "core_ms": core_ms,
+                "ratio": core_ms / raw_ms,
+                "raw_tp": raw_tp,
+                "core_tp": core_tp,
+                "tp_share": core_tp / raw_tp,
+            }
+        )
+    return rows
+
+
+def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command: str) -> str:
+    lines = [
+        "| concurrent threads | raw litellm ms/msg (median) | core ms/msg (median) | ratio core/raw "
+        "| raw msgs/s | core msgs/s | core throughput vs raw |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['concurrency']:.0f} | {r['raw_ms']:.1f} | {r['core_ms']:.1f} | {r['ratio']:.3f}x "
+            f"| {r['raw_tp']:.1f} | {r['core_tp']:.1f} | {r['tp_share'] * 100:.1f}% |"
+        )
+    table = "\n".join(lines)
+    meta = (
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {args.messages} messages per run, {args.rounds} alternating rounds "
+        f"per level; fake server: first token after {args.ttft * 1000:.0f} ms, {args.tokens} tokens "
+        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL)."
+    )
+    return f"{meta}\n\nCommand: `{command}`\n\n{table}\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=200, help="messages per run")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per path and level")
+    parser.add_argument("--ttft", type=float, default=0.05, help="fake time to first token, seconds")
+    parser.add_argument("--token-delay", type=float, default=0.005, help="fake delay between tokens, seconds")
+    parser.add_argument("--tokens", type=int, default=30, help="tokens per reply")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="markdown file whose results section is replaced ('-' to skip)",
+    )
+    args = parser.parse_args()
+    command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "make bench"
+
+    tmp = tempfile.mkdtemp(prefix="sb-bench-")
+    os.environ.update(
+        SWITCHBOARD_DATA_DIR=tmp,
+        DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+        SWITCHBOARD_SECRET_KEY="YmVuY2htYXJrLWtleS1iZW5jaG1hcmsta2V5LWJlbmM=",
+        SWITCHBOARD_SECRET_BACKEND="encrypted",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", str(args.ttft), str(args.token_delay), str(args.tokens)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        setup_core(url)
+        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds))
+    finally:
+        server.terminate()
+        server.wait(10)
+    rows = summarise(runs, args.concurrency)
+    report = write_report(rows, args, command)
+    print(report)
+    if str(args.write) != "-":
+        update_doc(args.write, report)
+
+
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def update_doc(path: Path, report: str) -> None:
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
+    if MARK_START not in text:
+        text += f"\n{MARK_START}\n{MARK_END}\n"
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    path.write_text(f"{head}{MARK_START}\n{report}{MARK_END}{tail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Core events as Discord messages: text split at Discord's limits, footers, and embeds for listings.
+
+Splitting keeps Markdown intact: it prefers paragraph, then line, then word boundaries, and a message never ends
+inside a code block. When a code block is longer than a message, it is closed at the end of one message and
+reopened (with its language) at the start of the next.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from core.render import money
+from core.types import Choice, Reply
+
+MESSAGE_LIMIT = 2000  # characters of message content
+EMBED_LIMIT = 4096  # characters of an embed description
+EMBED_TOTAL = 6000  # characters of all embeds of one message
+MAX_EMBEDS = 10
+FENCE = "```"
+CLOSE = "\n" + FENCE
+EMBED_KINDS = ("models", "usage", "compare")
+COLOURS = {"models": 0x5865F2, "usage": 0x57F287, "compare": 0xFEE75C}
+
+
+# ---------------------------------------------------------------- splitting
+
+
+def _opener(line: str) -> str:
+    """The fence to reopen a code block with: ``` plus the language the block was opened with."""
+    lang = line[line.rfind(FENCE) + len(FENCE) :].strip()
+    return FENCE + lang if re.fullmatch(r"[\w+#.-]{1,20}", lang) else FENCE
+
+
+def _after(state: str | None, line: str) -> str | None:
+    """The open code block (its opener) after `line`, given the one open before it."""
+    if line.count(FENCE) % 2 == 0:
+        return state
+    return None if state is not None else _opener(line)
+
+
+def fence_state(text: str) -> str | None:
+    """The opener of the code block still open at the end of `text`, or None."""
+    state: str | None = None
+    for line in text.split("\n"):
+        state = _after(state, line)
+    return state
+
+
+@dataclass(frozen=True)
+class _Cut:
+    tier: int  # 0 paragraph, 1 line, 2 line inside a code block, 3 word, 4 anywhere
+    end: int  # the message is body[:end]
+    resume: int  # the rest starts at body[resume:]
+    fence: str | None  # code block open at the cut
+
+
+def _cut(body: str, limit: int) -> _Cut:
+    """Where to end the next message. Depends only on body[: limit + 1], so a growing text keeps its cuts."""
+    window = body[: limit + 1]
+    half = limit // 2
+    cuts: list[_Cut] = []
+    state: str | None = None
+    start = 0
+    while (nl := window.find("\n", start)) != -1:
+        line = window[start:nl]
+        before, state = state, _after(state, line)
+        fits = nl + (len(CLOSE) if state else 0) <= limit
+        if fits and nl > 0 and not (before is None and state is not None):  # never right after an opener
+            if state is None:
+                paragraph = not line.strip() or window[nl + 1 : nl + 2] == "\n"
+                cuts.append(_Cut(0 if paragraph else 1, nl, nl + 1, None))
+            else:
+                cuts.append(_Cut(2, nl, nl + 1, state))
+        start = nl + 1
+    space = window.rfind(" ", 0, limit - len(CLOSE))
+    if space > 0:
+        cuts.append(_Cut(3, space, space + 1, fence_state(body[:space])))
+    for near_full in (True, False):
+        for tier in range(4):
+            found = [c for c in cuts if c.tier == tier and (c.end >= half or not near_full)]
+            if found:
+                return max(found, key=lambda c: c.end)
+    hard = limit - len(CLOSE)
+    return _Cut(4, hard, hard, fence_state(body[:hard]))
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """`text` as messages of at most `limit` characters, each with balanced code fences."""
+    chunks: list[str] = []
+    body = text.rstrip().lstrip("\n")
+    while len(body) > limit:
+        cut = _cut(body, limit)
+        chunk = body[: cut.end].rstrip()
+        if chunk:
+            chunks.append(chunk + (CLOSE if cut.fence else ""))
+        rest = body[cut.resume :]
+        body = f"{cut.fence}\n{rest}" if cut.fence else rest.lstrip("\n")
+    if body.strip():
+        chunks.append(body)
+    return chunks
+
+
+# ---------------------------------------------------------------- replies
+
+
+def footer_line(footer: str) -> str:
+    """The footer under a reply, as Discord's small subtext."""
+    return f"-# {footer}"
+
+
+def notice_line(text: str) -> str:
+    return f"-# ℹ️ {text}"
+
+
+def thread_name(text: str, fallback: str = "Chat with Switchboard") -> str:
+    """A thread title from the first line of the prompt (Discord allows 1-100 characters)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    name = re.sub(r"\s+", " ", re.sub(r"[`*_~>|]", "", first)).strip()
+    if not name:
+        return fallback
+    return name if len(name) <= 90 else name[:89].rstrip() + "…"
+
+
+@dataclass
+class Outgoing:
+    """One Discord message to send: content and/or embeds; `choices` become buttons."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    choices: tuple[Choice, ...] = ()
+
+
+def _embed_size(e: discord.Embed) -> int:
+    return len(e.title or "") + len(e.description or "") + len(e.footer.text or "")
+
+
+def _pack(embeds: list[discord.Embed], choices: tuple[Choice, ...]) -> list[Outgoing]:
+    """Embeds grouped into messages within Discord's 6,000-character and 10-embed limits."""
+    out: list[Outgoing] = []
+    for e in embeds:
+        last = out[-1].embeds if out else None
+        if last is not None and len(last) < MAX_EMBEDS and sum(map(_embed_size, last)) + _embed_size(e) <= EMBED_TOTAL:
+            last.append(e)
+        else:
+            out.append(Outgoing(embeds=[e]))
+    if out:
+        out[-1].choices = choices
+    return out
+
+
+def _titled(text: str) -> tuple[str | None, str]:
+    """A leading `**Title**` line becomes the embed's title."""
+    m = re.match(r"\*\*(.+?)\*\*(?:\s*—\s*(.*))?\n", text)
+    if not m:
+        return None, text
+    title = m.group(1) + (f" — {m.group(2)}" if m.group(2) else "")
+    return title[:256], text[m.end() :]
+
+
+def _embeds(title: str | None, body: str, colour: int, footer: str | None = None) -> list[discord.Embed]:
+    parts = split_message(body, EMBED_LIMIT) or [""]
+    embeds = []
+    for i, part in enumerate(parts):
+        e = discord.Embed(title=title if i == 0 else None, description=part or None, colour=colour)
+        if footer and i == len(parts) - 1:
+            e.set_footer(text=footer)
+        embeds.append(e)
+    return embeds
+
+
+def _models_embeds(reply: Reply) -> list[discord.Embed]:
+    data: dict[str, Any] = reply.data or {}
+    title = "Models" + (f" matching `{data['filter']}`" if data.get("filter") else "")
+    lines: list[str] = [f"*{data['note']}*"] if data.get("note") else []
+    for group in data.get("groups", []):
+        privacy = f" — {group['privacy']}" if group.get("privacy") else ""
+        lines.append(f"**{group['provider']}** ({group['label']}){privacy}")
+        for m in group["models"]:
+            lines.append(_model_line(m))
+    if not data.get("groups"):
+        lines = [reply.text]
+    footer = f"Page {data.get('page', 1)}/{data.get('pages', 1)} · {data.get('total', 0)} models"
+    return _embeds(title, "\n".join(lines), COLOURS["models"], footer + " · pick one with /model")
+
+
+def _model_line(m: dict[str, Any]) -> str:
+    ctx = m.get("context_window")
+    parts = [f"{ctx // 1000}k ctx" if ctx and ctx >= 1000 else (f"{ctx} ctx" if ctx else "? ctx")]
+    if m.get("local"):
+        parts.append("free (local)")
+    elif m.get("price_known"):
+        parts.append(f"${m['input_usd_per_mtok']:g} in / ${m['output_usd_per_mtok']:g} out per 1M")
+    else:
+        parts.append("price unknown")
+    parts += [c for c in ("tools", "vision") if m.get(c)]
+    badges = (" ← current" if m.get("current") else "") + (f" (alias `{m['alias']}`)" if m.get("alias") else "")
+    status = "" if m.get("usable", True) else f" — unavailable: {m.get('reason')}"
+    return f"• `{m['name']}`{badges} — {' · '.join(parts)}{status}"
+
+
+def _compare_embeds(reply: Reply) -> list[discord.Embed]:
+    data: dict[str, Any] = reply.data or {}
+    results = data.get("results") or []
+    if not results:
+        return _embeds(None, reply.text, COLOURS["compare"])
+    embeds: list[discord.Embed] = []
+    prompt = str(data.get("prompt", ""))
+    embeds += _embeds("Compare", f"> {prompt[:1000]}", COLOURS["compare"])
+    for r in results:
+        body = r.text if r.status in ("ok", "partial") else f"*failed: {r.error}*"
+        footer = f"{r.latency_ms / 1000:.1f} s · {r.total_tokens:,} tokens · {money(r.cost_usd, local=r.is_local)}"
+        embeds += _embeds(str(r.model or "model")[:256], body or "*(empty reply)*", COLOURS["compare"], footer)
+    return embeds
+
+
+def render_reply(reply: Reply) -> list[Outgoing]:
+    """A core Reply as Discord messages: listings as embeds, everything else as split text."""
+    if reply.kind == "models":
+        return _pack(_models_embeds(reply), reply.choices)
+    if reply.kind == "compare":
+        return _pack(_compare_embeds(reply), reply.choices)
+    if reply.kind in EMBED_KINDS:
+        title, body = _titled(reply.text)
+        return _pack(_embeds(title, body, COLOURS.get(reply.kind, 0)), reply.choices)
+    chunks = split_message(reply.text) or ["(nothing to show)"]
+    out = [Outgoing(content=c) for c in chunks]
+    out[-1].choices = reply.choices
+    return out
+
+
+BUTTON_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "danger": discord.ButtonStyle.danger,
+    "default": discord.ButtonStyle.secondary,
+}

@@ -1,0 +1,127 @@
+"""`!install MODEL`: admins install an Ollama model from a thread, with progress posted there.
+
+Progress arrives as `Reply(kind="progress")` events carrying the same `data["job_id"]`, at most one a second,
+so an adapter can keep editing one message; the final Reply says how it ended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from core.commands.base import Context, command
+from core.ollama import JobView, OllamaError, format_bytes, run_in_background, start_pull, watch_job
+from core.types import Choice, Event, Reply
+
+PROGRESS_EVERY_S = 1.0  # chat platforms allow about one edit a second per message
+BAR_WIDTH = 12
+
+
+def parse_args(args: str) -> tuple[str | None, str | None, bool]:
+    """(model, provider, force) from `MODEL [provider:NAME | --provider NAME] [--force]`."""
+    model = provider = None
+    force = False
+    words = iter(args.split())
+    for word in words:
+        low = word.lower()
+        if low == "--force":
+            force = True
+        elif low in ("--provider", "-p"):
+            provider = next(words, None)
+        elif low.startswith(("provider:", "--provider=")):
+            provider = word.split(":", 1)[1] if low.startswith("provider:") else word.split("=", 1)[1]
+        elif model is None:
+            model = word
+        else:
+            return None, None, False
+    return model, provider, force
+
+
+def progress_data(job: JobView) -> dict[str, Any]:
+    """What adapters need to render progress richly (the text already has it all)."""
+    return {
+        "job_id": job.id,
+        "provider": job.provider,
+        "model": job.model,
+        "status": job.status,
+        "detail": job.detail,
+        "percent": job.percent,
+        "completed_bytes": job.completed_bytes,
+        "total_bytes": job.total_bytes,
+        "speed_bps": job.speed_bps,
+        "eta_s": job.eta_s,
+        "layers": [
+            {"digest": layer.digest, "total": layer.total, "completed": layer.completed} for layer in job.layers
+        ],
+    }
+
+
+def progress_text(job: JobView) -> str:
+    head = f"Installing **{job.model}** on '{job.provider}'"
+    if job.status == "queued":
+        return f"{head}: {job.detail}."
+    pct = job.percent
+    if pct is None or not job.total_bytes:
+        return f"{head}: {job.detail}…"
+    filled = round(pct / 100 * BAR_WIDTH)
+    parts = [f"{pct:.0f}% of {format_bytes(job.total_bytes)}"]
+    if job.speed_bps:
+        parts.append(f"{format_bytes(job.speed_bps)}/s")
+    if job.eta_s is not None:
+        parts.append(f"about {int(job.eta_s)} s left" if job.eta_s < 120 else f"about {int(job.eta_s // 60)} min left")
+    return f"{head}: `{'█' * filled}{'░' * (BAR_WIDTH - filled)}` " + " · ".join(parts) + f" ({job.detail})"
+
+
+@command(
+    "install",
+    "!install MODEL [provider:NAME] [--force]",
+    "Install an Ollama model (e.g. `!install llama3.2:1b`), with progress posted here. Admins only.",
+    admin_only=True,
+)
+async def install_command(ctx: Context, args: str) -> AsyncIterator[Event]:
+    model, provider, force = parse_args(args)
+    if not model:
+        yield Reply(
+            "Usage: `!install MODEL [provider:NAME] [--force]`, e.g. `!install llama3.2:1b`. "
+            "Browse models with `switchboard ollama library`.",
+            kind="error",
+            ephemeral=True,
+        )
+        return
+    who = f"{ctx.msg.platform}:{ctx.msg.user}"
+    try:
+        start = await start_pull(model, provider, requested_by=who, force=force)
+    except OllamaError as exc:
+        yield Reply(str(exc), kind="error")
+        return
+    job = start.job
+    if start.created:
+        run_in_background(job.id)  # the pull outlives this reply: other processes can watch or cancel it
+    intro = progress_text(job)
+    if not start.created:
+        intro += " (already under way: following it)"
+    for warning in start.warnings:
+        intro += f"\n⚠️ {warning}"
+    yield Reply(intro, kind="progress", data=progress_data(job))
+    last_sent = time.monotonic()
+    async for current in watch_job(job.id, every_s=0.5):
+        job = current
+        if job.active and time.monotonic() - last_sent >= PROGRESS_EVERY_S:
+            last_sent = time.monotonic()
+            yield Reply(progress_text(job), kind="progress", data=progress_data(job))
+    yield _final(job)
+
+
+def _final(job: JobView) -> Reply:
+    name = f"{job.provider}/{job.model}"
+    if job.status == "done":
+        return Reply(
+            f"✅ {job.detail} Use it in a thread with `!model {name}`.",
+            kind="info",
+            data=progress_data(job),
+            choices=(Choice(f"Use {job.model} here", f"!model {name}", style="primary"),),
+        )
+    if job.status == "cancelled":
+        return Reply(f"Installing {job.model} was cancelled. {job.detail}", kind="info", data=progress_data(job))
+    return Reply(f"Installing {job.model} failed: {job.error or job.detail}", kind="error", data=progress_data(job))
