@@ -10,7 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.alerting import notifiers
 from core import jobs
+from core.alerts import deliver_pending
+from core.settings import get_settings
 
 log = logging.getLogger("switchboard.scheduler")
 
@@ -30,7 +33,16 @@ def build_scheduler() -> AsyncIOScheduler:
     """Every periodic job with its interval from settings; the first registry refresh runs at once."""
     sched = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     now = datetime.now(UTC)
-    for job in jobs.schedule():
+    plan = list(jobs.schedule())
+    destinations = notifiers(get_settings())
+
+    async def deliver_alerts() -> None:
+        report = await deliver_pending(destinations)
+        if report.delivered or report.failed:
+            log.info("alerts: %d delivered, %d to retry", report.delivered, report.failed)
+
+    plan.append(jobs.Job("deliver_alerts", deliver_alerts, 30, first_after_s=5))
+    for job in plan:
         sched.add_job(
             _guarded(job.name, job.body),
             "interval",

@@ -15,13 +15,15 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from core import commands, conversations, registry
+from core.budgets.gate import budgeter_for
 from core.chains import chain_for
 from core.policy import choose_model
+from core.registry import ModelInfo
 from core.render import render_footer
 from core.routing import RouteOutcome, RouteSpec, route
 from core.scopes import ScopeKey
 from core.settings import get_settings
-from core.snapshot import current_async
+from core.snapshot import Snapshot, current_async
 from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)
@@ -57,36 +59,85 @@ async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator
         if start.user_message_id is None:
             return  # a redelivery of a command we already answered
         conversation = start.conversation
+    if name in ("confirm", "cancel"):  # answers to a budget confirmation: they resume (or drop) a turn
+        async with aclosing(_confirmation(msg, name, conversation)) as events:
+            async for event in events:
+                yield event
+        return
     snap = await current_async()
     async for event in commands.run(name, args, commands.Context(msg, snap, conversation)):
         yield event
+
+
+async def _confirmation(
+    msg: IncomingMessage, name: str, conv: conversations.ConversationRef | None
+) -> AsyncGenerator[Event, None]:
+    if conv is None:
+        yield Reply(f"`!{name}` answers a confirmation inside a thread.", kind="error", ephemeral=True)
+        return
+    if name == "cancel":
+        cancelled = await asyncio.to_thread(conversations.cancel_confirmation, conv.id)
+        yield Reply(
+            "Cancelled: nothing was sent to a model." if cancelled else "Nothing is waiting for confirmation.",
+            kind="info",
+        )
+        return
+    reply_id = await asyncio.to_thread(conversations.claim_confirmation, conv.id)
+    if reply_id is None:
+        yield Reply("Nothing is waiting for confirmation in this thread.", kind="info", ephemeral=True)
+        return
+    async with aclosing(_answer(msg, conv, reply_id, created=False, confirmed=True)) as events:
+        async for event in events:
+            yield event
 
 
 async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     start = await asyncio.to_thread(conversations.start_turn, msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
-    conv, reply_id = start.conversation, start.reply_id
-    snap = await current_async()
+    async with aclosing(_answer(msg, start.conversation, start.reply_id, created=start.created)) as events:
+        async for event in events:
+            yield event
+
+
+def _spec(
+    msg: IncomingMessage, conv: conversations.ConversationRef, snap: Snapshot, model: ModelInfo, confirmed: bool
+) -> RouteSpec:
     key = ScopeKey(msg.platform, msg.workspace, msg.channel)
-    choice = choose_model(snap, conv.current_model, key)
+    chain = chain_for(snap.chains, model.name, key)
+    settings = get_settings()
+    budgeter = budgeter_for(snap, msg, model, confirmed=confirmed)
+    return RouteSpec(
+        target=model,
+        chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
+        allow_paid=bool(chain and chain.allow_paid),
+        content_policy_rule=(chain.content_policy_rule if chain and chain.content_policy_rule else None)
+        or settings.content_policy_rule,
+        system_prompt=conv.system_prompt,
+        variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
+        budgeter=budgeter,
+    )
+
+
+async def _answer(
+    msg: IncomingMessage,
+    conv: conversations.ConversationRef,
+    reply_id: int,
+    *,
+    created: bool,
+    confirmed: bool = False,
+) -> AsyncGenerator[Event, None]:
+    """Answer the thread's latest message into the claimed reply row."""
+    snap = await current_async()
+    choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel))
     if choice.model is None:
         await asyncio.to_thread(conversations.drop_reply, reply_id)
         yield Reply(choice.refusal or "No model is available here.", kind="refusal")
         return
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
-    chain = chain_for(snap.chains, model.name, key)
-    spec = RouteSpec(
-        target=model,
-        chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
-        allow_paid=bool(chain and chain.allow_paid),
-        content_policy_rule=(chain.content_policy_rule if chain and chain.content_policy_rule else None)
-        or get_settings().content_policy_rule,
-        system_prompt=conv.system_prompt,
-        variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
-    )
-    history = [("user", msg.text)] if start.created else await asyncio.to_thread(conversations.history, conv.id)
+    spec = _spec(msg, conv, snap, model, confirmed)
+    history = [("user", msg.text)] if created else await asyncio.to_thread(conversations.history, conv.id)
     streamed: list[str] = []
     finished = False
     last_save = time.monotonic()
@@ -104,6 +155,14 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
                     yield event
                     continue
                 outcome: RouteOutcome = event
+                if outcome.refusal is not None:  # the budget gate said no (or asks first): nothing was called
+                    finished = True
+                    if outcome.refusal.kind == "confirm":
+                        await asyncio.to_thread(conversations.await_confirmation, reply_id, outcome.refusal.text)
+                    else:
+                        await asyncio.to_thread(conversations.drop_reply, reply_id)
+                    yield outcome.refusal
+                    return
                 if outcome.dropped_turns and not conv.trim_notified:
                     await asyncio.to_thread(conversations.mark_trim_notified, conv.id)
                     yield Notice(

@@ -269,6 +269,41 @@ def record_message(conversation_id: int, result: TurnResult, *, role: str, user:
     return rid
 
 
+def await_confirmation(reply_id: int, text: str) -> None:
+    """Park a claimed reply until the user confirms (`!confirm`) or cancels (`!cancel`)."""
+    with session(write=True) as s:
+        s.exec(update(Message).where(col(Message.id) == reply_id).values(status="confirm", content=text))
+
+
+def claim_confirmation(conversation_id: int) -> int | None:
+    """Take the thread's parked reply for answering; None when nothing waits. Atomic, so a double click on
+    Confirm (or the same `!confirm` delivered twice) answers once."""
+    with session(write=True) as s:
+        parked = s.exec(
+            select(Message.id)
+            .where(Message.conversation_id == conversation_id, Message.status == "confirm")
+            .order_by(col(Message.id).desc())
+        ).first()
+        if parked is None:
+            return None
+        taken = s.exec(
+            update(Message)
+            .where(col(Message.id) == parked, col(Message.status) == "confirm")
+            .values(status="pending", content="")
+        )
+        return parked if taken.rowcount else None
+
+
+def cancel_confirmation(conversation_id: int) -> bool:
+    with session(write=True) as s:
+        done = s.exec(
+            update(Message)
+            .where(col(Message.conversation_id) == conversation_id, col(Message.status) == "confirm")
+            .values(status="cancelled")
+        )
+        return bool(done.rowcount)
+
+
 def drop_reply(reply_id: int) -> None:
     """Forget a claimed reply that never started (e.g. refused before any model was called)."""
     with session(write=True) as s:

@@ -42,6 +42,30 @@ async def check_health() -> None:
             log.warning("health: %s failing: %s", name, result.message)
 
 
+async def budget_upkeep() -> None:
+    """Release reservations of crashed processes, and open the new period of every budget (so it shows 0)."""
+    from core.budgets import ledger
+    from core.budgets.store import list_budgets
+
+    released = await asyncio.to_thread(ledger.expire_stale)
+    if released:
+        log.warning("budgets: released %d reservations whose process stopped", released)
+    budgets = [b for b in await asyncio.to_thread(list_budgets) if b.enabled]
+    await asyncio.to_thread(ledger.current, budgets, tz=get_settings().timezone)
+
+
+async def conversation_upkeep() -> None:
+    """Mark replies left pending by a dead process as interrupted, and roll the models' latency stats."""
+    from datetime import timedelta
+
+    from core.conversations import interrupt_stale_replies
+
+    stale = await asyncio.to_thread(interrupt_stale_replies, timedelta(minutes=get_settings().stale_reply_minutes))
+    if stale:
+        log.warning("conversations: %d replies were interrupted by a stopped process", stale)
+    await asyncio.to_thread(registry.update_stats)
+
+
 @dataclass(frozen=True)
 class Job:
     """A periodic job: its body, how often it runs and how long after start it first runs."""
@@ -59,6 +83,8 @@ def schedule() -> list[Job]:
         Job("refresh_registry", refresh_registry, s.registry_refresh_minutes * 60),
         Job("check_health", check_health, s.health_check_minutes * 60, first_after_s=30),
         Job("ollama_reap_stale_pulls", ollama.reap_stale_pulls, 60, first_after_s=10),
+        Job("budget_upkeep", budget_upkeep, max(5.0, min(60.0, s.reservation_ttl_s / 4)), first_after_s=5),
+        Job("conversation_upkeep", conversation_upkeep, 60, first_after_s=20),
     ]
     if s.ollama_update_check_hours > 0:
         every = s.ollama_update_check_hours * 3600

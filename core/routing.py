@@ -9,6 +9,7 @@ its configured rule, and only a chain that allows it moves a free thread onto a 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncGenerator
@@ -18,14 +19,16 @@ from functools import lru_cache
 from typing import Any
 
 from core import llm
+from core.budgets.gate import Admission, Budgeter
 from core.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.prompts import pick_template, render
 from core.providers.store import mark_unhealthy, provider_config
 from core.registry import ModelInfo
 from core.settings import get_settings
 from core.snapshot import Snapshot
-from core.types import Delta, Notice, TurnResult
+from core.types import Delta, Notice, Reply, TurnResult
 
+log = logging.getLogger(__name__)
 DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
 PER_MESSAGE_OVERHEAD = 4
 
@@ -43,6 +46,7 @@ class RouteOutcome:
     result: TurnResult
     failures: list[Attempt] = field(default_factory=list)
     dropped_turns: int = 0
+    refusal: Reply | None = None  # the gate refused the model: show this instead (nothing was called)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RouteSpec:
     content_policy_rule: str = "stop"
     system_prompt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    budgeter: Budgeter | None = None
 
 
 # ---------------------------------------------------------------- the gateway, rebuilt on config change
@@ -173,10 +178,15 @@ def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], nee
 async def route(
     spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
 ) -> AsyncGenerator[Delta | Notice | RouteOutcome, None]:
-    """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome."""
+    """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome.
+
+    With a budgeter, each attempt is admitted first (estimate, confirmation, reservation) and settled or
+    released after it, also when the caller stops reading mid-stream.
+    """
     gw = await asyncio.to_thread(gateway, snap)
     started = time.perf_counter()
     failures: list[Attempt] = []
+    skipped: list[str] = []
     skip: set[str] = set()
     need_window = 0
     dropped = 0
@@ -189,10 +199,24 @@ async def route(
         ttft: float | None = None
         end: StreamEnd | None = None
         messages: list[dict[str, Any]] = []
+        adm: Admission | None = None
         try:
             system = system_prompt_for(spec, snap, model)
             messages, dropped = build_messages(model, history, system)
-            async with aclosing(gw.stream(model.name, messages, max_tokens=max_output_for(model))) as pieces:
+            max_out = max_output_for(model)
+            if spec.budgeter is not None:
+                prompt_tokens = llm.count_tokens(model.litellm_name, messages)
+                adm = await spec.budgeter.admit(model, prompt_tokens, max_out, primary=index == 0)
+                if adm.refusal is not None:
+                    if index == 0:
+                        refused = TurnResult(model=None, provider=None, status="refused", error=adm.refusal.text)
+                        yield RouteOutcome(refused, failures, dropped, refusal=adm.refusal)
+                        return
+                    skipped.append(f"{model.name}: {adm.refusal.text}")
+                    continue
+                if adm.notice:
+                    yield Notice(adm.notice)
+            async with aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
                 async for piece in pieces:
                     if isinstance(piece, StreamEnd):
                         end = piece
@@ -204,24 +228,25 @@ async def route(
         except LLMError as err:
             latency = (time.perf_counter() - attempt_started) * 1000
             if text or err.partial_text:  # the user already saw part of it: no restart on another model
-                yield RouteOutcome(
-                    _result(
-                        model,
-                        spec,
-                        snap,
-                        messages,
-                        "".join(text),
-                        None,
-                        started,
-                        ttft,
-                        failures,
-                        "partial",
-                        error=f"{err.message}. The reply was cut off.",
-                    ),
+                partial = _result(
+                    model,
+                    spec,
+                    snap,
+                    messages,
+                    "".join(text),
+                    None,
+                    started,
+                    ttft,
                     failures,
-                    dropped,
+                    "partial",
+                    error=f"{err.message}. The reply was cut off.",
                 )
+                if adm is not None and spec.budgeter is not None:
+                    await spec.budgeter.settle(adm, partial)
+                yield RouteOutcome(partial, failures, dropped)
                 return
+            if adm is not None and spec.budgeter is not None:
+                await spec.budgeter.release(adm)
             failures.append(Attempt(model.name, model.provider, err, latency))
             if err.kind == "auth":
                 skip.add(model.provider)
@@ -231,19 +256,28 @@ async def route(
             elif err.kind == "content_policy" and rule != "fallback":
                 break
             continue
-        yield RouteOutcome(
-            _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok"),
-            failures,
-            dropped,
-        )
+        except BaseException:  # the caller stopped reading (or a bug): charge what was really streamed
+            if adm is not None and spec.budgeter is not None and not adm.closed:
+                try:
+                    cut = _result(
+                        model, spec, snap, messages, "".join(text), None, started, ttft, failures, "interrupted"
+                    )
+                    await spec.budgeter.settle(adm, cut)
+                except Exception:
+                    log.exception("could not settle the budget of an interrupted reply")
+            raise
+        result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
+        if adm is not None and spec.budgeter is not None:
+            await spec.budgeter.settle(adm, result)
+        yield RouteOutcome(result, failures, dropped)
         return
-    summary = "; ".join(f"{a.model}: {a.error.message}" for a in failures) or "no model could be tried"
+    reasons = [f"{a.model}: {a.error.message}" for a in failures] + skipped
     yield RouteOutcome(
         TurnResult(
             model=None,
             provider=None,
             status="error",
-            error=summary,
+            error="; ".join(reasons) or "no model could be tried",
             latency_ms=(time.perf_counter() - started) * 1000,
             fallback_from=spec.target.name if failures else None,
         ),

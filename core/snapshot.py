@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from core import chains as chain_store
 from core import prompts, registry, scopes
+from core.budgets.store import BudgetView, list_budgets
 from core.meta import config_version
 from core.providers.store import ProviderView, list_providers
 from core.registry import ModelInfo
@@ -30,6 +31,7 @@ class Snapshot:
     templates: list[prompts.TemplateView]
     virtual: dict[str, chain_store.VirtualModelView]
     presets: dict[str, prompts.PresetView]
+    budgets: list[BudgetView] = field(default_factory=list)
     by_name: dict[str, ModelInfo] = field(default_factory=dict)
 
     def model(self, name: str | None) -> ModelInfo | None:
@@ -89,6 +91,7 @@ def _load(version: int) -> Snapshot:
         templates=prompts.list_templates(),
         virtual=virtual,
         presets={p.name: p for p in prompts.list_presets()},
+        budgets=list_budgets(),
         by_name=by_name,
     )
 

@@ -281,7 +281,8 @@ class Alert(SQLModel, table=True):
     budget_id: int | None = None
     provider: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, index=True)
-    delivered_at: datetime | None = None
+    delivered_at: datetime | None = None  # when every destination had it
+    deliveries: dict[str, str] = _json(dict)  # destination -> ISO time delivered
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import chat, config, models, ollama, providers, system
+from bot.cli import budgets, chat, config, models, ollama, providers, system
 
 app = typer.Typer(
     help="Switchboard: many LLMs from the chat tools your team already uses.",
@@ -31,6 +31,8 @@ app.add_typer(config.chains_app, name="chains")
 app.add_typer(config.templates_app, name="templates")
 app.add_typer(config.virtual_app, name="virtual")
 app.add_typer(config.defaults_app, name="defaults")
+app.add_typer(budgets.app, name="budgets")
+app.command("usage")(budgets.usage)
 
 
 def main() -> None:

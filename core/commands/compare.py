@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from core import conversations
+from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
 from core.policy import allowed_here
 from core.registry import ModelInfo, resolve_model
@@ -15,12 +16,19 @@ from core.types import Event, Notice, Reply, TurnResult
 
 
 async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:
-    spec = RouteSpec(target=model, variables=(("platform", ctx.msg.platform), ("user", ctx.msg.user_name)))
+    spec = RouteSpec(
+        target=model,
+        variables=(("platform", ctx.msg.platform), ("user", ctx.msg.user_name)),
+        # asking for a comparison is the explicit choice: budgets apply, the confirmation step does not
+        budgeter=budgeter_for(ctx.snap, ctx.msg, model, confirmed=True),
+    )
     outcome: RouteOutcome | None = None
     async for event in route(spec, [("user", prompt)], ctx.snap):
         if isinstance(event, RouteOutcome):
             outcome = event
     assert outcome is not None
+    if outcome.refusal is not None:
+        return TurnResult(model=None, provider=None, status="refused", error=outcome.refusal.text)
     return outcome.result
 
 
@@ -69,6 +77,10 @@ async def compare_command(ctx: Context, args: str) -> AsyncIterator[Event]:
             f"**{r.model or model.name}** — {r.latency_ms / 1000:.1f} s · {r.total_tokens:,} tokens · "
             f"{money(r.cost_usd, local=r.is_local)}"
         )
-        body = r.text if r.status in ("ok", "partial") else f"_failed: {r.error}_"
+        body = (
+            r.text
+            if r.status in ("ok", "partial")
+            else f"_{'refused' if r.status == 'refused' else 'failed'}: {r.error}_"
+        )
         sections.append(f"{head}\n{body}")
     yield Reply("\n\n".join(sections), kind="compare", data={"prompt": prompt, "results": results})

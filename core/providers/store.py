@@ -260,7 +260,8 @@ def provider_config(name: str) -> ProviderConfig:
 def record_health(name: str, result: CheckResult) -> bool:
     """Store a check's outcome; returns True when the provider just turned from healthy to failing."""
     with session(write=True) as s:
-        row = s.exec(select(Provider).where(Provider.name == name)).first()
+        # FOR UPDATE (PostgreSQL; SQLite's write lock does the same): one process sees each turn to bad
+        row = s.exec(select(Provider).where(Provider.name == name).with_for_update()).first()
         if row is None:
             return False
         turned_bad = row.last_check_ok is not False and not result.ok
@@ -271,6 +272,10 @@ def record_health(name: str, result: CheckResult) -> bool:
         row.last_check_error = None if result.ok else result.message[:500]
         row.last_check_latency_ms = result.latency_ms
         s.add(row)
+    if turned_bad:
+        from core.alerts import provider_turned_bad
+
+        provider_turned_bad(name, result.message, utcnow())
     return turned_bad
 
 

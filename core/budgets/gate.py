@@ -1,0 +1,221 @@
+"""The budget gate routing calls before each model attempt: estimate, confirm, reserve; then settle or release.
+
+Estimate = prompt tokens x input price + max output tokens x output price: the most a reply can cost. Local
+models cost 0 and pass money budgets; token budgets still apply to them. A model whose price is unknown
+cannot be estimated, so a hard money budget refuses it (it is never counted as free).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+
+from core import alerts
+from core.budgets import ledger
+from core.budgets.periods import describe_reset
+from core.budgets.store import MICROS, BudgetView
+from core.registry import ModelInfo
+from core.render import money
+from core.settings import get_settings
+from core.snapshot import Snapshot
+from core.types import Choice, IncomingMessage, Reply, TurnResult
+
+
+@dataclass
+class Admission:
+    """The gate's answer for one attempt: go (holding reservations), or a refusal to show instead."""
+
+    model: ModelInfo
+    budgets: list[BudgetView] = field(default_factory=list)
+    hold: ledger.Hold = field(default_factory=ledger.Hold)
+    refusal: Reply | None = None
+    notice: str | None = None
+    estimate_usd: float | None = None
+    closed: bool = False
+
+
+def estimate_usd(model: ModelInfo, prompt_tokens: int, max_output: int) -> float | None:
+    if model.is_local:
+        return 0.0
+    if not model.price_known:
+        return None
+    return (prompt_tokens * (model.input_usd_per_mtok or 0) + max_output * (model.output_usd_per_mtok or 0)) / MICROS
+
+
+def _units(budget: BudgetView, usd: float | None, tokens: int) -> int:
+    if budget.metric == "tokens":
+        return tokens
+    return math.ceil((usd or 0.0) * MICROS)
+
+
+def _amount_text(budget: BudgetView, units: int) -> str:
+    return money(units / MICROS) if budget.metric == "usd" else f"{units:,} tokens"
+
+
+_raised: set[str] = set()  # alert keys this process already stored (the database dedupes across processes)
+
+
+def _alert(budget: BudgetView, state: ledger.UsageState, threshold: int, tz: str) -> None:
+    key = f"budget:{budget.id}:{state.period_start.isoformat()}:{threshold}"
+    if key in _raised:
+        return
+    _raised.add(key)
+    spent = _amount_text(budget, state.spent)
+    limit = _amount_text(budget, budget.limit_units)
+    mode = "requests are now refused" if budget.hard else "warn only: requests continue"
+    reached = "is used up" if threshold >= 100 else f"crossed {threshold}%"
+    text = (
+        f"The {budget.label} {reached}: {spent} of {limit} spent this period "
+        f"(resets {describe_reset(state.period_end, tz)}; {mode})."
+    )
+    alerts.raise_alert("budget", key, text, severity="critical" if threshold >= 100 else "warning", budget_id=budget.id)
+
+
+def check_thresholds(pairs: list[tuple[BudgetView, ledger.UsageState]], tz: str) -> None:
+    for budget, state in pairs:
+        pct = 100 * state.spent / budget.limit_units if budget.limit_units else 0
+        for threshold in budget.thresholds:
+            if pct >= threshold:
+                _alert(budget, state, threshold, tz)
+
+
+class Budgeter:
+    """Budgets for one message's attempts (and `!compare`'s): admit, then settle or release each attempt."""
+
+    def __init__(
+        self,
+        budgets: list[BudgetView],
+        msg: IncomingMessage,
+        *,
+        confirm_over_usd: float | None,
+        confirmed: bool = False,
+        suggestions: list[str] | None = None,
+    ) -> None:
+        self.budgets = budgets
+        self.msg = msg
+        self.confirm_over_usd = confirm_over_usd
+        self.confirmed = confirmed
+        self.suggestions = suggestions or []
+
+    def _applicable(self, model: ModelInfo) -> list[BudgetView]:
+        m = self.msg
+        found = [
+            b
+            for b in self.budgets
+            if b.applies(
+                workspace=m.workspace, channel=m.channel, user=m.user, provider=model.provider, model=model.name
+            )
+        ]
+        if model.is_local:  # free: money budgets never block local models
+            found = [b for b in found if b.metric == "tokens"]
+        return found
+
+    async def admit(self, model: ModelInfo, prompt_tokens: int, max_output: int, *, primary: bool) -> Admission:
+        usd = estimate_usd(model, prompt_tokens, max_output)
+        adm = Admission(model, estimate_usd=usd)
+        if (
+            primary
+            and not self.confirmed
+            and usd is not None
+            and self.confirm_over_usd is not None
+            and usd > self.confirm_over_usd
+        ):
+            adm.refusal = Reply(
+                f"This reply from {model.name} could cost up to {money(usd)} ({prompt_tokens:,} tokens in, up to "
+                f"{max_output:,} out), above the {money(self.confirm_over_usd)} confirmation threshold. "
+                "Send it anyway?",
+                kind="confirm",
+                data={"model": model.name, "estimate_usd": usd},
+                choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
+            )
+            return adm
+        applicable = self._applicable(model)
+        if usd is None and any(b.hard and b.metric == "usd" for b in applicable):
+            budget = next(b for b in applicable if b.hard and b.metric == "usd")
+            adm.refusal = Reply(
+                f"{model.name} has no known price, so the {budget.label} can't be enforced for it and it is "
+                f"refused. An admin can set its price with `switchboard models set {model.name} "
+                "--input-usd-per-mtok X --output-usd-per-mtok Y`, or mark it free with `--free`." + self._alternative(),
+                kind="refusal",
+            )
+            return adm
+        tokens = prompt_tokens + max_output
+        amounts = [(b, _units(b, usd, tokens)) for b in applicable]
+        amounts = [(b, a) for b, a in amounts if a > 0]
+        s = get_settings()
+        try:
+            adm.hold = await asyncio.to_thread(
+                ledger.reserve, amounts, tz=s.timezone, ttl_s=s.reservation_ttl_s, message_key=self.msg.event_id
+            )
+        except ledger.Exceeded as over:
+            adm.refusal = self._exceeded(over)
+            await asyncio.to_thread(_alert, over.budget, over.state, 100, s.timezone)
+            return adm
+        adm.budgets = [b for b, _ in amounts]
+        adm.notice = await asyncio.to_thread(self._warn_only_notice, amounts)
+        return adm
+
+    def _warn_only_notice(self, amounts: list[tuple[BudgetView, int]]) -> str | None:
+        warn = [(b, a) for b, a in amounts if not b.hard]
+        if not warn:
+            return None
+        states = ledger.current([b for b, _ in warn], tz=get_settings().timezone)
+        over = [b for b, a in warn if states[b.id].spent + states[b.id].reserved > b.limit_units]
+        if not over:
+            return None
+        b = over[0]
+        return (
+            f"Heads-up: this goes over the {b.label} ({_amount_text(b, states[b.id].spent)} of "
+            f"{_amount_text(b, b.limit_units)} spent). It is warn-only, so the reply continues."
+        )
+
+    def _alternative(self) -> str:
+        if self.suggestions:
+            return f" Meanwhile you can switch this thread to a free local model: `!model {self.suggestions[0]}`."
+        return " Meanwhile, ask an admin, or pick a free local model with `!models local`."
+
+    def _exceeded(self, over: ledger.Exceeded) -> Reply:
+        b, st = over.budget, over.state
+        in_flight = f" (+{_amount_text(b, st.reserved)} in replies still being written)" if st.reserved else ""
+        reset = describe_reset(st.period_end, get_settings().timezone)
+        return Reply(
+            f"The {b.label} would go over: {_amount_text(b, st.spent)} spent{in_flight} of "
+            f"{_amount_text(b, b.limit_units)}, and this reply could cost up to {_amount_text(b, over.amount)}. "
+            f"It resets {reset}." + self._alternative(),
+            kind="refusal",
+            data={"budget_id": b.id, "spent": st.spent, "limit": b.limit_units, "resets": reset},
+        )
+
+    async def settle(self, adm: Admission, result: TurnResult) -> None:
+        """Charge what the attempt really cost (its tokens for token budgets)."""
+        if adm.closed:
+            return
+        adm.closed = True
+        if not adm.hold.items:
+            return
+        usd = result.cost_usd or 0.0
+        actual = {b.id: (result.total_tokens if b.metric == "tokens" else round(usd * MICROS)) for b in adm.budgets}
+        states = await asyncio.to_thread(ledger.settle, adm.hold, actual)
+        by_id = {b.id: b for b in adm.budgets}
+        pairs = [(by_id[s.budget_id], s) for s in states if s.budget_id in by_id]
+        await asyncio.to_thread(check_thresholds, pairs, get_settings().timezone)
+
+    async def release(self, adm: Admission) -> None:
+        if adm.closed:
+            return
+        adm.closed = True
+        await asyncio.to_thread(ledger.release, adm.hold)
+
+
+def budgeter_for(snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, confirmed: bool) -> Budgeter | None:
+    """The budgeter for a turn in this message's scope, or None when no budget or confirmation can apply."""
+    from core.policy import policy_for, suggestions
+    from core.scopes import ScopeKey
+
+    policy = policy_for(snap, ScopeKey(msg.platform, msg.workspace, msg.channel))
+    confirm_over = policy.confirm_over_usd if policy.confirm_over_usd is not None else get_settings().confirm_over_usd
+    if not snap.budgets and not (model.is_paid and confirm_over is not None):
+        return None
+    local = [name for name in suggestions(snap, policy) if (m := snap.model(name)) is not None and m.is_local]
+    return Budgeter(snap.budgets, msg, confirm_over_usd=confirm_over, confirmed=confirmed, suggestions=local)

@@ -1,0 +1,187 @@
+"""Reserve, settle, release: budget money moved by atomic conditional UPDATEs in the database.
+
+This module owns the BudgetUsage and BudgetReservation tables. A hard budget admits a reservation only through
+`UPDATE ... SET reserved = reserved + :amount WHERE spent + reserved + :amount <= limit`: on SQLite the write
+transaction holds the database lock (BEGIN IMMEDIATE); on PostgreSQL the row lock serialises concurrent
+updates and the WHERE is re-checked on the latest row. Process memory decides nothing, so any number of
+processes share one budget safely. Rows are updated in id order so two multi-budget transactions never
+deadlock.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+
+from core.budgets.periods import bounds
+from core.budgets.store import BudgetView
+from core.db import connection, insert_ignoring_conflicts
+from core.tables import BudgetReservation, BudgetUsage, utcnow
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Held:
+    reservation_id: int
+    usage_id: int
+    budget_id: int
+    amount: int
+
+
+@dataclass
+class Hold:
+    """What one request holds against its budgets."""
+
+    items: list[Held] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UsageState:
+    usage_id: int
+    budget_id: int
+    period_start: datetime
+    period_end: datetime | None
+    spent: int
+    reserved: int
+
+
+class Exceeded(Exception):
+    """A hard budget would go over; nothing was reserved anywhere."""
+
+    def __init__(self, budget: BudgetView, state: UsageState, amount: int) -> None:
+        super().__init__(budget.label)
+        self.budget, self.state, self.amount = budget, state, amount
+
+
+_U = BudgetUsage.__table__  # type: ignore[attr-defined]
+_R = BudgetReservation.__table__  # type: ignore[attr-defined]
+
+
+def _usage_id(conn: Connection, budget: BudgetView, now: datetime, tz: str) -> int:
+    start, end = bounds(budget.period, now, tz)
+    conn.execute(
+        insert_ignoring_conflicts(_U, conn).values(
+            budget_id=budget.id, period_start=start, period_end=end, spent_micros=0, reserved_micros=0
+        )
+    )
+    found = conn.execute(select(_U.c.id).where(_U.c.budget_id == budget.id, _U.c.period_start == start)).scalar_one()
+    return int(found)
+
+
+def _state(conn: Connection, usage_id: int) -> UsageState:
+    row = conn.execute(select(_U).where(_U.c.id == usage_id)).one()
+    return UsageState(row.id, row.budget_id, row.period_start, row.period_end, row.spent_micros, row.reserved_micros)
+
+
+_ADMIT = (
+    update(_U)
+    .where(
+        _U.c.id == bindparam("uid"),
+        _U.c.spent_micros + _U.c.reserved_micros + bindparam("amount") <= bindparam("limit"),
+    )
+    .values(reserved_micros=_U.c.reserved_micros + bindparam("amount"))
+)
+_ADD_RESERVED = (
+    update(_U).where(_U.c.id == bindparam("uid")).values(reserved_micros=_U.c.reserved_micros + bindparam("amount"))
+)
+_MOVE = (
+    update(_U)
+    .where(_U.c.id == bindparam("uid"))
+    .values(
+        reserved_micros=_U.c.reserved_micros - bindparam("held"),
+        spent_micros=_U.c.spent_micros + bindparam("actual"),
+    )
+)
+_CLOSE = update(_R).where(_R.c.id == bindparam("rid"), _R.c.status == "held").values(status=bindparam("status"))
+
+
+def reserve(amounts: list[tuple[BudgetView, int]], *, tz: str, ttl_s: float, message_key: str | None = None) -> Hold:
+    """Reserve `amount` against every budget, all or nothing. Raises Exceeded for the first hard budget that
+    would go over (and then nothing is held)."""
+    now = utcnow()
+    hold = Hold()
+    if not amounts:
+        return hold
+    with connection(write=True) as conn:
+        ids = sorted(((_usage_id(conn, b, now, tz), b, amount) for b, amount in amounts), key=lambda t: t[0])
+        for usage_id, budget, amount in ids:
+            if budget.hard:
+                admitted = conn.execute(_ADMIT, {"uid": usage_id, "amount": amount, "limit": budget.limit_units})
+                if admitted.rowcount == 0:
+                    raise Exceeded(budget, _state(conn, usage_id), amount)  # rolls the whole transaction back
+            else:
+                conn.execute(_ADD_RESERVED, {"uid": usage_id, "amount": amount})
+            rid = conn.execute(
+                _R.insert()
+                .values(
+                    usage_id=usage_id,
+                    amount_micros=amount,
+                    holder=HOLDER,
+                    message_key=message_key,
+                    status="held",
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=ttl_s),
+                )
+                .returning(_R.c.id)
+            ).scalar_one()
+            hold.items.append(Held(int(rid), usage_id, budget.id, amount))
+    return hold
+
+
+def settle(hold: Hold, actual: dict[int, int]) -> list[UsageState]:
+    """Turn each reservation into real spend (`actual` per budget id). Spend is recorded even when the
+    reservation had already expired, because the money was spent. Returns the budgets' new state."""
+    if not hold.items:
+        return []
+    with connection(write=True) as conn:
+        for item in sorted(hold.items, key=lambda h: h.usage_id):
+            still_held = conn.execute(_CLOSE, {"rid": item.reservation_id, "status": "settled"}).rowcount
+            conn.execute(
+                _MOVE,
+                {
+                    "uid": item.usage_id,
+                    "held": item.amount if still_held else 0,
+                    "actual": actual.get(item.budget_id, 0),
+                },
+            )
+        return [_state(conn, item.usage_id) for item in hold.items]
+
+
+def release(hold: Hold) -> None:
+    """Give back a reservation whose request failed before costing anything."""
+    if not hold.items:
+        return
+    with connection(write=True) as conn:
+        for item in sorted(hold.items, key=lambda h: h.usage_id):
+            if conn.execute(_CLOSE, {"rid": item.reservation_id, "status": "released"}).rowcount:
+                conn.execute(_MOVE, {"uid": item.usage_id, "held": item.amount, "actual": 0})
+
+
+def expire_stale(now: datetime | None = None) -> int:
+    """Release reservations whose holder died (past their expiry). Returns how many."""
+    now = now or utcnow()
+    count = 0
+    with connection(write=True) as conn:
+        stale = conn.execute(
+            select(_R.c.id, _R.c.usage_id, _R.c.amount_micros)
+            .where(_R.c.status == "held", _R.c.expires_at < now)
+            .order_by(_R.c.usage_id)
+        ).all()
+        for rid, usage_id, amount in stale:
+            if conn.execute(_CLOSE, {"rid": rid, "status": "expired"}).rowcount:
+                conn.execute(_MOVE, {"uid": usage_id, "held": amount, "actual": 0})
+                count += 1
+    return count
+
+
+def current(budgets: list[BudgetView], *, tz: str, now: datetime | None = None) -> dict[int, UsageState]:
+    """Each budget's usage in its current period (rows are created on first look, so a new period shows 0)."""
+    now = now or utcnow()
+    with connection(write=True) as conn:
+        return {b.id: _state(conn, _usage_id(conn, b, now, tz)) for b in budgets}

@@ -1,0 +1,113 @@
+"""Budgets hold under concurrency: real processes, real databases (SQLite and PostgreSQL), the fake provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlmodel import col, select
+
+from core.budgets import add_budget, ledger
+from core.budgets.store import MICROS
+from core.db import session
+from core.providers.store import add_provider
+from core.registry import refresh, set_model_overrides
+from core.tables import Alert, BudgetReservation, BudgetUsage, Message
+from tests.conftest import ROOT
+from tests.fakes.openai import FakeOpenAI, Hang
+
+PRICE = 1000.0  # USD per million tokens, in and out: one token costs $0.001
+
+
+def _env(sb_env: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    # a small max output keeps each reservation close to the real cost, so the race really fills the budget
+    env.update(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="8", SWITCHBOARD_CONFIRM_OVER_USD="1000", **extra)
+    return env
+
+
+def _worker(name: str, n: int, model: str, env: dict[str, str], spread: float = 0.0) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.workers.budget_worker", name, str(n), model, str(spread)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def _paid_provider(fake: FakeOpenAI) -> None:
+    add_provider("paid", "openai", base_url=fake.url + "/v1", api_key="sk-race-key-000001")
+    await refresh()
+    set_model_overrides("paid/gpt-4o", input_usd_per_mtok=PRICE, output_usd_per_mtok=PRICE)
+
+
+async def test_four_processes_racing_for_one_budget_never_overspend(any_db: str, sb_env: dict[str, str]) -> None:
+    with FakeOpenAI(models=["gpt-4o"], api_key=None, token_delay_s=0.01, ttft_s=0.02) as fake:
+        await _paid_provider(fake)
+        budget = add_budget("global", "month", 1.0, hard=True, thresholds=[10, 25, 50, 80, 100])
+        env = _env(sb_env)
+        workers = [_worker(f"p{i}", 50, "paid/gpt-4o", env, spread=1.5) for i in range(4)]
+        results = []
+        for w in workers:
+            out, err = w.communicate(timeout=240)
+            assert w.returncode == 0, err[-2000:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    answered = sum(r.get("answered", 0) for r in results)
+    refused = sum(r.get("refused", 0) for r in results)
+    assert answered + refused == 200 and answered > 0 and refused > 0
+
+    with session() as s:
+        reservation = max(r.amount_micros for r in s.exec(select(BudgetReservation)).all())
+        usage = s.exec(select(BudgetUsage).where(BudgetUsage.budget_id == budget.id)).one()
+        costs = [m.cost_usd or 0 for m in s.exec(select(Message).where(col(Message.role) == "assistant")).all()]
+        held = s.exec(select(BudgetReservation).where(BudgetReservation.status == "held")).all()
+        alerts = s.exec(select(Alert).where(Alert.kind == "budget")).all()
+    assert usage.reserved_micros == 0 and held == []  # every reservation was settled or released
+    assert usage.spent_micros <= budget.limit_units + reservation  # never past the limit by more than one request
+    assert round(sum(costs), 2) == round(usage.spent_micros / MICROS, 2)  # the spend is the stored costs
+    assert sum(1 for c in costs if c > 0) == answered
+    # each crossed threshold fired exactly once across four processes; 100% fired once, when refusals began
+    fired = sorted(int(a.dedupe_key.rsplit(":", 1)[1]) for a in alerts)
+    crossed = [t for t in (10, 25, 50, 80) if usage.spent_micros >= t / 100 * budget.limit_units]
+    assert crossed and fired == [*crossed, 100]
+
+
+async def test_a_killed_process_releases_its_reservation_after_the_expiry(sb_env: dict[str, str]) -> None:
+    with FakeOpenAI(models=["gpt-4o"], api_key=None) as fake:
+        await _paid_provider(fake)
+        fake.set_default(Hang(), model="gpt-4o")
+        budget = add_budget("global", "day", 5.0, hard=True)
+        worker = _worker("doomed", 1, "paid/gpt-4o", _env(sb_env, SWITCHBOARD_RESERVATION_TTL="1"))
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with session() as s:
+                    if s.exec(select(BudgetReservation).where(BudgetReservation.status == "held")).first():
+                        break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the worker never reserved")
+            os.kill(worker.pid, signal.SIGKILL)  # crash mid-request
+            worker.wait(10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        with session() as s:
+            usage = s.exec(select(BudgetUsage).where(BudgetUsage.budget_id == budget.id)).one()
+        assert usage.reserved_micros > 0  # the dead process still holds it
+        time.sleep(1.2)
+        assert ledger.expire_stale() == 1
+        assert ledger.expire_stale() == 0  # released once, not twice
+        with session() as s:
+            usage = s.exec(select(BudgetUsage).where(BudgetUsage.budget_id == budget.id)).one()
+            (r,) = s.exec(select(BudgetReservation)).all()
+            alerts = s.exec(select(Alert)).all()
+        assert usage.reserved_micros == 0 and usage.spent_micros == 0 and r.status == "expired"
+        assert alerts == []
