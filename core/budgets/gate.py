@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core import alerts
 from core.budgets import ledger
@@ -18,8 +19,10 @@ from core.budgets.store import MICROS, BudgetView
 from core.registry import ModelInfo
 from core.render import money
 from core.settings import get_settings
-from core.snapshot import Snapshot
 from core.types import Choice, IncomingMessage, Reply, TurnResult
+
+if TYPE_CHECKING:  # the snapshot imports budgets: annotations only, to avoid an import cycle
+    from core.snapshot import Snapshot
 
 
 @dataclass
@@ -114,22 +117,6 @@ class Budgeter:
     async def admit(self, model: ModelInfo, prompt_tokens: int, max_output: int, *, primary: bool) -> Admission:
         usd = estimate_usd(model, prompt_tokens, max_output)
         adm = Admission(model, estimate_usd=usd)
-        if (
-            primary
-            and not self.confirmed
-            and usd is not None
-            and self.confirm_over_usd is not None
-            and usd > self.confirm_over_usd
-        ):
-            adm.refusal = Reply(
-                f"This reply from {model.name} could cost up to {money(usd)} ({prompt_tokens:,} tokens in, up to "
-                f"{max_output:,} out), above the {money(self.confirm_over_usd)} confirmation threshold. "
-                "Send it anyway?",
-                kind="confirm",
-                data={"model": model.name, "estimate_usd": usd},
-                choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
-            )
-            return adm
         applicable = self._applicable(model)
         if usd is None and any(b.hard and b.metric == "usd" for b in applicable):
             budget = next(b for b in applicable if b.hard and b.metric == "usd")
@@ -143,6 +130,32 @@ class Budgeter:
         tokens = prompt_tokens + max_output
         amounts = [(b, _units(b, usd, tokens)) for b in applicable]
         amounts = [(b, a) for b, a in amounts if a > 0]
+        wants_confirmation = (
+            primary
+            and not self.confirmed
+            and usd is not None
+            and self.confirm_over_usd is not None
+            and usd > self.confirm_over_usd
+        )
+        if wants_confirmation:
+            # a reply the budget would refuse anyway: say so now rather than ask, then refuse
+            over = await asyncio.to_thread(ledger.would_exceed, amounts, tz=get_settings().timezone)
+            if over is not None:
+                adm.refusal = self._exceeded(over)
+                await asyncio.to_thread(_alert, over.budget, over.state, 100, get_settings().timezone)
+                return adm
+            assert usd is not None and self.confirm_over_usd is not None
+            adm.refusal = Reply(
+                f"This reply from {model.name} could cost up to {money(usd)} ({prompt_tokens:,} tokens in, up to "
+                f"{max_output:,} out), above the {money(self.confirm_over_usd)} confirmation threshold. "
+                "Send it anyway?",
+                kind="confirm",
+                data={"model": model.name, "estimate_usd": usd},
+                choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
+            )
+            return adm
+        if not amounts:  # nothing applies (e.g. a local model under money budgets only)
+            return adm
         s = get_settings()
         try:
             adm.hold = await asyncio.to_thread(

@@ -185,3 +185,16 @@ def current(budgets: list[BudgetView], *, tz: str, now: datetime | None = None) 
     now = now or utcnow()
     with connection(write=True) as conn:
         return {b.id: _state(conn, _usage_id(conn, b, now, tz)) for b in budgets}
+
+
+def would_exceed(amounts: list[tuple[BudgetView, int]], *, tz: str) -> Exceeded | None:
+    """A read-only look: the hard budget that would refuse these amounts right now (no reservation made)."""
+    now = utcnow()
+    with connection(write=True) as conn:
+        for budget, amount in amounts:
+            if not budget.hard:
+                continue
+            state = _state(conn, _usage_id(conn, budget, now, tz))
+            if state.spent + state.reserved + amount > budget.limit_units:
+                return Exceeded(budget, state, amount)
+    return None
