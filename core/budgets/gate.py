@@ -56,14 +56,17 @@ def _amount_text(budget: BudgetView, units: int) -> str:
     return money(units / MICROS) if budget.metric == "usd" else f"{units:,} tokens"
 
 
-_raised: set[str] = set()  # alert keys this process already stored (the database dedupes across processes)
+# Alert keys this process already stored, per database: saves a statement per reply once a threshold is
+# crossed. The database's unique key is what dedupes across processes.
+_raised: set[tuple[str, str]] = set()
 
 
 def _alert(budget: BudgetView, state: ledger.UsageState, threshold: int, tz: str) -> None:
     key = f"budget:{budget.id}:{state.period_start.isoformat()}:{threshold}"
-    if key in _raised:
+    seen = (get_settings().effective_database_url, key)
+    if seen in _raised:
         return
-    _raised.add(key)
+    _raised.add(seen)
     spent = _amount_text(budget, state.spent)
     limit = _amount_text(budget, budget.limit_units)
     mode = "requests are now refused" if budget.hard else "warn only: requests continue"
