@@ -77,6 +77,39 @@ def make_raw(url: str):  # type: ignore[no-untyped-def]
     return one
 
 
+def make_router(url: str):  # type: ignore[no-untyped-def]
+    """A bare litellm Router with one deployment, set up like ours (retry policy, no cooldowns, callbacks off)."""
+    import litellm
+    from litellm.types.router import RetryPolicy
+
+    router = litellm.Router(
+        model_list=[
+            {
+                "model_name": "m",
+                "litellm_params": {"model": "openai/bench-model", "api_base": url + "/v1", "api_key": "sk-bench"},
+                "model_info": {"id": "m"},
+            }
+        ],
+        retry_policy=RetryPolicy(RateLimitErrorRetries=1, TimeoutErrorRetries=1, InternalServerErrorRetries=1),
+        num_retries=1,
+        disable_cooldowns=True,
+    )
+    router.discard()
+
+    async def one(i: int) -> None:
+        response = await router.acompletion(
+            model="m",
+            messages=[{"role": "user", "content": f"benchmark message {i}"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            max_tokens=1024,
+        )
+        async for _ in response:
+            pass
+
+    return one
+
+
 def make_core(run_id: str):  # type: ignore[no-untyped-def]
     from core.chat import handle
     from core.types import Done, IncomingMessage
@@ -109,15 +142,16 @@ def setup_core(url: str) -> None:
 
 
 async def measure(url: str, messages: int, levels: list[int], rounds: int) -> list[Run]:
-    raw, core = make_raw(url), make_core
+    raw, router, core = make_raw(url), make_router(url), make_core
     runs: list[Run] = []
-    # warm both paths (imports, connection pools, router, SQLite pages)
+    # warm every path (imports, connection pools, router, SQLite pages)
     await _drive(20, 5, raw)
+    await _drive(20, 5, router)
     await _drive(20, 5, core("warm"))
     for level in levels:
         for r in range(rounds):
-            for name in ("raw", "core"):
-                fn = raw if name == "raw" else core(f"c{level}-{r}")
+            for name in ("raw", "router", "core"):
+                fn = {"raw": raw, "router": router}.get(name) or core(f"c{level}-{r}")
                 seconds, lat = await _drive(messages, level, fn)
                 runs.append(Run(name, level, messages, seconds, lat))
     return runs
@@ -148,14 +182,15 @@ def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
 
 def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command: str) -> str:
     lines = [
-        "| concurrent threads | raw litellm ms/msg (median) | core ms/msg (median) | ratio core/raw "
-        "| raw msgs/s | core msgs/s | core throughput vs raw |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| concurrent threads | raw acompletion ms/msg | bare Router ms/msg | core ms/msg | core / raw per msg "
+        "| raw msgs/s | Router msgs/s | core msgs/s | core throughput vs raw | Router vs raw | core vs Router |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['concurrency']:.0f} | {r['raw_ms']:.1f} | {r['core_ms']:.1f} | {r['ratio']:.3f}x "
-            f"| {r['raw_tp']:.1f} | {r['core_tp']:.1f} | {r['tp_share'] * 100:.1f}% |"
+            f"| {r['concurrency']:.0f} | {r['raw_ms']:.1f} | {r['router_ms']:.1f} | {r['core_ms']:.1f} "
+            f"| {r['ratio']:.3f}x | {r['raw_tp']:.1f} | {r['router_tp']:.1f} | {r['core_tp']:.1f} "
+            f"| {r['tp_share'] * 100:.1f}% | {r['router_share'] * 100:.1f}% | {r['core_vs_router'] * 100:.1f}% |"
         )
     table = "\n".join(lines)
     meta = (
