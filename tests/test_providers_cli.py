@@ -268,3 +268,22 @@ def test_planted_key_never_appears_in_logs_db_or_output(  # type: ignore[no-unty
     data_dir = Path(sb_env["SWITCHBOARD_DATA_DIR"])
     for f in data_dir.iterdir():  # the database and its WAL/SHM files
         assert planted.encode() not in f.read_bytes(), f.name
+
+
+def test_ollama_models_are_discovered_with_their_real_metadata(cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.fakes.ollama import FakeOllama
+
+    with FakeOllama(installed=("llama3.2:1b", "llava:7b")) as server:
+        added = cli("providers", "add", "local", "--kind", "ollama", "--base-url", server.url)
+        assert added.returncode == 0, added.stderr
+        assert "Connected to Ollama" in added.stdout and "2 chat models" in added.stdout
+        shown = {c.json()["model"] for c in server.calls("/api/show")}
+    assert shown == {"llama3.2:1b", "llava:7b"}  # context and capabilities come from /api/show
+    models = {m["model_id"]: m for m in json.loads(cli("models", "--provider", "local", "--json").stdout)}
+    llava, llama = models["llava:7b"], models["llama3.2:1b"]
+    assert llava["supports_vision"] and not llama["supports_vision"]
+    assert llama["context_window"] and llama["context_window"] > 1000
+    assert llama["family"] == "llama" and llama["parameter_size"] and llama["quantization"]
+    assert llama["size_bytes"] and llama["local"] and llama["price_known"] and llama["input_usd_per_mtok"] == 0
+    assert llama["litellm_name"] == "ollama_chat/llama3.2:1b"
+    assert "free (local)" in cli("models", "--local").stdout
