@@ -48,6 +48,7 @@ def build_scheduler() -> AsyncIOScheduler:
             "interval",
             seconds=job.every_s,
             id=job.name,
+            name=job.name,
             next_run_time=now + timedelta(seconds=job.first_after_s),
         )
     return sched
