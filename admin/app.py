@@ -1,46 +1,25 @@
-"""The Streamlit admin app (run with `switchboard admin`)."""
+"""The Streamlit admin app (run with `switchboard admin`): a login gate, then the pages of admin/nav.py.
+
+Before sign-in the only page registered is the login form, so no URL reaches a page with data. The pages live
+in admin/views/, not admin/pages/: Streamlit runs scripts under a `pages/` folder on its own (bypassing this
+gate) in a process that has not called `st.navigation` yet.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from core.providers.store import list_providers
-from core.registry import all_models
+from admin import auth, nav, ui
 
-st.set_page_config(page_title="Switchboard admin", layout="wide")
-st.title("Switchboard")
+st.set_page_config(page_title="Switchboard admin", page_icon=":material/hub:", layout="wide")
+st.set_option("client.showErrorDetails", "type")  # never a traceback in the browser: it could carry secrets
+st.set_option("client.toolbarMode", "viewer")  # no "Deploy" or developer menu for admins
 
-providers = list_providers()
-st.subheader("Providers")
-if not providers:
-    st.info("No providers yet. Add one with `switchboard providers add NAME --kind KIND`.")
+login = auth.current_login()
+if login is None:
+    page = st.navigation([st.Page(auth.login_page, title="Sign in", url_path="login")], position="hidden")
 else:
-    st.dataframe(
-        [
-            {
-                "name": p.name,
-                "kind": p.label,
-                "where": "local" if p.is_local else "cloud",
-                "key": p.key_hint,
-                "health": p.health,
-                "error": p.last_check_error or "",
-            }
-            for p in providers
-        ],
-        hide_index=True,
-    )
-st.subheader("Models")
-st.dataframe(
-    [
-        {
-            "model": m.name,
-            "context": m.context_window,
-            "in $/Mtok": m.input_usd_per_mtok,
-            "out $/Mtok": m.output_usd_per_mtok,
-            "local": m.is_local,
-            "available": m.usable,
-        }
-        for m in all_models()
-    ],
-    hide_index=True,
-)
+    auth.sidebar(auth.touch(login))
+    page = st.navigation(nav.navigation_pages())
+    ui.show_flashes()
+page.run()

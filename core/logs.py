@@ -60,7 +60,17 @@ def configure_logging(level: str = "INFO") -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("httpx", "httpcore", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "asyncio", "alembic", "apscheduler"):
+    noisy_loggers = (
+        "httpx",
+        "httpcore",
+        "LiteLLM",
+        "LiteLLM Router",
+        "LiteLLM Proxy",
+        "asyncio",
+        "alembic",
+        "apscheduler",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     admin_port: int = Field(8501, validation_alias=_env("SWITCHBOARD_ADMIN_PORT"))
     admin_address: str = Field("127.0.0.1", validation_alias=_env("SWITCHBOARD_ADMIN_ADDRESS"))
     admin_session_minutes: float = Field(60.0, validation_alias=_env("SWITCHBOARD_ADMIN_SESSION_MINUTES"))
+    admin_emails: str = Field("", validation_alias=_env("SWITCHBOARD_ADMIN_EMAILS"))
 
     @field_validator("database_url")
     @classmethod

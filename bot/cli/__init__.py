@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import budgets, chat, config, models, ollama, providers, system
+from bot.cli import admin, budgets, chat, config, models, ollama, providers, system
 
 app = typer.Typer(
     help="Switchboard: many LLMs from the chat tools your team already uses.",
@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 app.command("init")(system.init)
 app.command("up")(system.up)
-app.command("admin")(system.admin)
+app.add_typer(admin.app, name="admin")
 app.command("scheduler")(system.scheduler)
 app.command("slack")(system.slack)
 app.command("discord")(system.discord)

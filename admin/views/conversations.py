@@ -1,0 +1,125 @@
+"""Conversations: browse threads, then each message with the model that wrote it, tokens, cost, latency,
+fallback and status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from admin import ui
+from core.browse import MessageRow, ThreadPage, ThreadSummary, list_threads, scopes_seen, thread_messages
+
+PAGE_SIZE = 25
+ALL = "all"
+
+
+def thread_label(t: ThreadSummary) -> str:
+    title = (t.title or t.thread).replace("\n", " ")
+    title = title if len(title) <= 60 else title[:59] + "…"
+    return f"{title} · {t.platform} {t.workspace}/{t.channel} · #{t.id}"
+
+
+def fallback_text(m: MessageRow) -> str:
+    if not m.fallback_from:
+        return ""
+    return f"from {m.fallback_from}" + (f": {m.fallback_reason}" if m.fallback_reason else "")
+
+
+def messages_table(messages: list[MessageRow]) -> None:
+    st.dataframe(
+        [
+            {
+                "time": ui.when(m.created_at),
+                "role": m.role,
+                "user": m.user_id or "",
+                "model": m.model or "",
+                "tokens in": m.prompt_tokens,
+                "tokens out": m.completion_tokens,
+                "cost": ui.money(m.cost_usd) if m.role in ("assistant", "compare") else "",
+                "latency": ui.ms(m.latency_ms) if m.latency_ms else "",
+                "first token": ui.ms(m.ttft_ms) if m.ttft_ms else "",
+                "fallback": fallback_text(m),
+                "status": m.status,
+                "error": m.error or "",
+                "text": m.content if len(m.content) <= 300 else m.content[:299] + "…",
+            }
+            for m in messages
+        ],
+        hide_index=True,
+    )
+
+
+def thread_detail(t: ThreadSummary) -> None:
+    st.subheader(t.title or t.thread)
+    st.caption(
+        f"{t.platform} · workspace {t.workspace} · channel {t.channel} · thread {t.thread} · "
+        f"model {t.current_model or 'not pinned yet'} · started {ui.when(t.created_at)}"
+    )
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Messages", t.messages)
+    c2.metric("Tokens", f"{t.tokens:,}")
+    c3.metric("Cost", ui.money(t.cost_usd), help=f"{t.unknown_cost_replies} replies of unknown price not counted")
+    c4.metric("Errors", t.errors)
+    c5.metric("Fallbacks", t.fallbacks)
+    messages_table(thread_messages(t.id))
+
+
+def render() -> None:
+    st.title("Conversations")
+    seen = scopes_seen()
+    platforms = sorted({s.platform for s in seen})
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 2])
+    platform = c1.selectbox("Platform", [ALL, *platforms], key="conv-platform")
+    workspace = c2.text_input("Workspace", key="conv-workspace")
+    channel = c3.text_input("Channel", key="conv-channel")
+    text = c4.text_input("Search titles", key="conv-search")
+    model = c5.text_input("Model used", placeholder="e.g. local/llama3.2:1b", key="conv-model")
+
+    def query(page_no: int) -> ThreadPage:
+        return list_threads(
+            platform=None if platform == ALL else platform,
+            workspace=workspace.strip() or None,
+            channel=channel.strip() or None,
+            text=text.strip() or None,
+            model=model.strip() or None,
+            limit=PAGE_SIZE,
+            offset=(page_no - 1) * PAGE_SIZE,
+        )
+
+    page_no = int(st.session_state.get("conv-page", 1))
+    page = query(page_no)
+    if page_no > 1 and not page.threads:  # the filters changed under a later page: back to the first
+        st.session_state["conv-page"] = 1
+        page = query(1)
+    if not page.total:
+        st.info("No conversations match. Threads appear here once someone talks to the bot.")
+        return
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    st.caption(f"{page.total} threads")
+    st.dataframe(
+        [
+            {
+                "id": t.id,
+                "thread": t.title or t.thread,
+                "where": f"{t.platform} {t.workspace}/{t.channel}",
+                "model": t.current_model or "",
+                "messages": t.messages,
+                "tokens": t.tokens,
+                "cost": ui.money(t.cost_usd),
+                "errors": t.errors,
+                "fallbacks": t.fallbacks,
+                "last activity": ui.ago(t.updated_at),
+            }
+            for t in page.threads
+        ],
+        hide_index=True,
+    )
+    if pages > 1:
+        st.number_input("Page", min_value=1, max_value=pages, step=1, key="conv-page")
+    if not page.threads:
+        return
+    labels = {thread_label(t): t for t in page.threads}
+    chosen = st.selectbox("Open thread", list(labels), key="conv-open")
+    thread_detail(labels[chosen])
+
+
+render()

@@ -1,0 +1,156 @@
+"""End to end, in a real headless Chromium: an admin signs in to the real `switchboard admin`, adds a provider
+that points at a loopback fake OpenAI, tests its connection, installs a model from a fake Ollama and watches
+the progress bar reach 100%, then visits every page. Screenshots land in test-artifacts/screenshots/.
+
+Each step is a function of `Session`; STEPS is the order. The budgets follow-up adds `create_budget` and
+`see_usage_charts` (after `pull_a_model`), and their pages join the tour through admin/nav.py.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from admin.nav import PAGES
+from core.ollama import list_jobs
+from core.providers.store import get_provider
+from tests.adminkit import PASSWORD
+from tests.conftest import Cli
+from tests.e2e.browserkit import AdminServer, Screens, chromium, require_chromium
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai import FakeOpenAI
+from tests.ollamakit import local_ollama
+
+__all__ = ["local_ollama"]  # the fixture, imported for pytest
+
+OPENAI_KEY = "sk-test-e2e-key-7890"
+WAIT_MS = 15_000
+
+
+@dataclass
+class Session:
+    page: Page
+    screens: Screens
+    openai: FakeOpenAI
+    ollama: FakeOllama
+
+    def go(self, title: str) -> None:
+        """Click a page in the sidebar (in-app navigation keeps the signed-in session)."""
+        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        expect(self.page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=WAIT_MS)
+
+    def settle(self) -> None:
+        """Wait until the page finished drawing (no script running, no placeholders), for a useful picture."""
+        expect(self.page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
+        self.page.wait_for_timeout(500)
+
+    def fill(self, label: str, value: str) -> None:
+        field = self.page.get_by_label(label, exact=True).first
+        field.fill(value)
+        field.press("Enter")  # Streamlit commits a text input on Enter (or blur)
+
+
+def sign_in(s: Session) -> None:
+    page = s.page
+    expect(page.get_by_role("heading", name="Switchboard admin")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no page but the login form
+    s.screens.shot("login")
+    page.get_by_label("Password", exact=True).fill("wrong password here")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Wrong username or password.")).to_be_visible(timeout=WAIT_MS)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=WAIT_MS)
+    s.screens.shot("overview")
+
+
+def add_a_provider(s: Session) -> None:
+    s.go("Providers")
+    form = s.page.get_by_test_id("stForm").filter(has_text="Add a provider")
+    form.get_by_label("Name", exact=True).fill("fakeai")
+    form.get_by_label("Base URL", exact=True).fill(f"{s.openai.url}/v1")
+    form.get_by_label("API key", exact=True).fill(OPENAI_KEY)
+    form.get_by_role("button", name="Add provider").click()
+    expect(s.page.get_by_text("Added provider 'fakeai' (OpenAI); 2 models listed.")).to_be_visible(timeout=WAIT_MS)
+    stored = get_provider("fakeai")
+    assert stored is not None and stored.base_url == f"{s.openai.url}/v1" and stored.key_hint.endswith("7890")
+    s.screens.shot("provider-added")
+
+
+def check_the_connection(s: Session) -> None:
+    s.page.get_by_role("button", name="Test connection").click()
+    result = s.page.get_by_text(re.compile(r"fakeai: Connected to OpenAI in \d+ ms: 2 chat models\."))
+    expect(result).to_be_visible(timeout=WAIT_MS)
+    expect(s.page.get_by_test_id("stMetric").filter(has_text="Connection latency")).to_contain_text(" ms")
+    assert s.openai.calls("/v1/models")[-1].headers["Authorization"] == f"Bearer {OPENAI_KEY}"
+    s.screens.shot("connection-tested")
+
+
+def pull_a_model(s: Session) -> None:
+    s.go("Ollama")
+    s.fill("Search the library", "qwen2.5")
+    picked = s.page.get_by_role("combobox", name="Model to install")
+    expect(picked).to_have_value(re.compile(r"^qwen2\.5:0\.5b \("), timeout=WAIT_MS)
+    s.page.get_by_role("button", name="Install", exact=True).click()
+    bar = s.page.get_by_test_id("stProgress").filter(has_text="qwen2.5:0.5b").first
+    expect(bar).to_contain_text("%", timeout=WAIT_MS)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (seen and "100%" in seen[-1]):
+        text = bar.inner_text()
+        if not seen or text != seen[-1]:
+            seen.append(text)
+            if len(seen) == 2:
+                s.screens.shot("pull-in-progress", bar)
+        time.sleep(0.1)
+    assert seen and "100%" in seen[-1], seen
+    assert len(seen) >= 3, f"the progress bar did not move live: {seen}"
+    assert any(re.search(r"of 400\.0 MB \((\d|[1-9]\d)%\)", t) for t in seen), seen  # bytes and percent on the way
+    installed = re.compile(r"qwen2\.5:0\.5b: 100% · Installed qwen2\.5:0\.5b \([\d.]+ MB\) in ")
+    expect(s.page.get_by_test_id("stProgress").filter(has_text=installed)).to_be_visible(timeout=WAIT_MS)
+    (job,) = list_jobs()
+    assert job.status == "done" and job.model == "qwen2.5:0.5b"
+    table = s.page.get_by_test_id("stDataFrame").first
+    expect(table).to_contain_text("qwen2.5:0.5b", timeout=WAIT_MS)  # the page refreshed when the job ended
+    s.screens.shot("pull-done", bar)
+
+
+def tour_every_page(s: Session) -> None:
+    for spec in PAGES:
+        s.go(spec.title)
+        s.settle()
+        s.screens.shot(f"page-{spec.url_path}")
+
+
+STEPS: list[Callable[[Session], None]] = [sign_in, add_a_provider, check_the_connection, pull_a_model, tour_every_page]
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=OPENAI_KEY) as fake:
+        yield fake
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(90)
+def test_admin_in_a_real_browser(
+    cli: Cli, sb_env: dict[str, str], tmp_path: Path, fake_openai: FakeOpenAI, local_ollama: FakeOllama
+) -> None:
+    require_chromium()
+    local_ollama.tick_s, local_ollama.bytes_per_tick = 0.05, 5_000_000  # ~4 s for qwen2.5:0.5b
+    made = cli.subprocess("admin", "set-password", input=f"{PASSWORD}\n")
+    assert made.returncode == 0, made.stderr
+
+    with AdminServer(sb_env, tmp_path, tmp_path / "admin.log") as server, chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(server.url)
+        session = Session(page, Screens(page), fake_openai, local_ollama)
+        for step in STEPS:
+            step(session)
