@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -160,21 +161,25 @@ async def measure(url: str, messages: int, levels: list[int], rounds: int) -> li
 def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
     rows = []
     for level in levels:
-        raw = [r for r in runs if r.path == "raw" and r.concurrency == level]
-        core = [r for r in runs if r.path == "core" and r.concurrency == level]
-        raw_ms = statistics.median(r.per_message_ms for r in raw)
-        core_ms = statistics.median(r.per_message_ms for r in core)
-        raw_tp = statistics.median(r.throughput for r in raw)
-        core_tp = statistics.median(r.throughput for r in core)
+
+        def median(path: str, attr: str, level: int = level) -> float:
+            return statistics.median(getattr(r, attr) for r in runs if r.path == path and r.concurrency == level)
+
+        raw_ms, router_ms, core_ms = (median(p, "per_message_ms") for p in ("raw", "router", "core"))
+        raw_tp, router_tp, core_tp = (median(p, "throughput") for p in ("raw", "router", "core"))
         rows.append(
             {
                 "concurrency": level,
                 "raw_ms": raw_ms,
+                "router_ms": router_ms,
                 "core_ms": core_ms,
                 "ratio": core_ms / raw_ms,
                 "raw_tp": raw_tp,
+                "router_tp": router_tp,
                 "core_tp": core_tp,
                 "tp_share": core_tp / raw_tp,
+                "router_share": router_tp / raw_tp,
+                "core_vs_router": core_tp / router_tp,
             }
         )
     return rows
@@ -241,6 +246,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    raw_file = ROOT / "bench" / "results" / f"runs-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
+    raw_file.write_text(json.dumps([{**r.__dict__, "latencies": r.latencies} for r in runs]))
     rows = summarise(runs, args.concurrency)
     report = write_report(rows, args, command)
     print(report)

@@ -17,6 +17,9 @@ from core.settings import get_settings
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+# SQLite allows one writer. Threads of one process queue on this lock (woken at once) instead of in SQLite's
+# busy handler (which sleeps in steps); other processes still wait through busy_timeout.
+_sqlite_writers: dict[str, threading.RLock] = {}
 _migrated: set[str] = set()
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -87,6 +90,17 @@ def dispose_engines() -> None:
 
 
 @contextmanager
+def _writer(engine: Engine, write: bool) -> Iterator[None]:
+    if not (write and engine.dialect.name == "sqlite"):
+        yield
+        return
+    with _lock:
+        lock = _sqlite_writers.setdefault(str(engine.url), threading.RLock())
+    with lock:
+        yield
+
+
+@contextmanager
 def session(*, write: bool = False) -> Iterator[Session]:
     """A session that commits on success and rolls back on error.
 
@@ -94,7 +108,7 @@ def session(*, write: bool = False) -> Iterator[Session]:
     """
     engine = get_engine()
     bind = engine.execution_options(sqlite_immediate=True) if write else engine
-    with Session(bind, expire_on_commit=False) as s:
+    with _writer(engine, write), Session(bind, expire_on_commit=False) as s:
         try:
             yield s
             s.commit()
@@ -108,7 +122,7 @@ def connection(*, write: bool = False) -> Iterator[Connection]:
     """A Core connection in a transaction (commit on success): for hot paths where ORM sessions cost too much."""
     engine = get_engine()
     bind = engine.execution_options(sqlite_immediate=True) if write else engine
-    with bind.begin() as conn:
+    with _writer(engine, write), bind.begin() as conn:
         yield conn
 
 
