@@ -116,6 +116,7 @@ class _Statements:
             sa_update(m).where(m.c.id == bindparam("reply_id")).values({k: bindparam(f"v_{k}") for k in REPLY_COLUMNS})
         )
         self.touch = sa_update(c).where(c.c.id == bindparam("conv_id")).values(updated_at=bindparam("now"))
+        self.save_partial = sa_update(m).where(m.c.id == bindparam("reply_id")).values(content=bindparam("text"))
         self.pin = (
             sa_update(c)
             .where(c.c.id == bindparam("conv_id"), c.c.current_model.is_(None))
@@ -138,7 +139,6 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
     sql = _sql(conn)
     key = {"platform": msg.platform, "workspace": msg.workspace, "channel": msg.channel, "thread": msg.thread}
     row = conn.execute(sql.find_conversation, key).first()
-    created = False
     if row is None:
         now = utcnow()
         new_id = conn.execute(
@@ -152,8 +152,11 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
                 "updated_at": now,
             },
         ).scalar()
-        created = new_id is not None
-        row = conn.execute(sql.find_conversation, key).first()
+        if new_id is not None:  # ours: we know every column already
+            return ConversationRef(
+                new_id, msg.platform, msg.workspace, msg.channel, msg.thread, None, None, None, False
+            ), True
+        row = conn.execute(sql.find_conversation, key).first()  # another worker created it a moment ago
         assert row is not None
     ref = ConversationRef(
         row.id,
@@ -166,7 +169,7 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
         row.preset,
         bool(row.trim_notified),
     )
-    return ref, created
+    return ref, False
 
 
 def start_turn(msg: IncomingMessage, *, role: str = "user", claim_reply: bool = True) -> TurnStart:
@@ -253,8 +256,8 @@ def finish_reply(
 
 def save_partial(reply_id: int, text: str) -> None:
     """Keep what has streamed so far, so a crash mid-reply loses nothing already shown."""
-    with session(write=True) as s:
-        s.exec(update(Message).where(col(Message.id) == reply_id).values(content=text))
+    with connection(write=True) as conn:
+        conn.execute(_sql(conn).save_partial, {"reply_id": reply_id, "text": text})
 
 
 def record_message(conversation_id: int, result: TurnResult, *, role: str, user: str | None = None) -> int:

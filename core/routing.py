@@ -183,7 +183,9 @@ async def route(
     With a budgeter, each attempt is admitted first (estimate, confirmation, reservation) and settled or
     released after it, also when the caller stops reading mid-stream.
     """
-    gw = await asyncio.to_thread(gateway, snap)
+    cached = _gateway
+    # the gateway is rebuilt only when config changes; don't hop to a thread for the cached one
+    gw = cached[1] if cached is not None and cached[0] == snap.version else await asyncio.to_thread(gateway, snap)
     started = time.perf_counter()
     failures: list[Attempt] = []
     skipped: list[str] = []
