@@ -184,3 +184,13 @@ async def test_conversations_are_keyed_by_platform_workspace_channel_and_thread(
     await Thread(workspace="A", platform="slack").say("hi")
     with session() as s:
         assert len(s.exec(select(Conversation)).all()) == 3
+
+
+async def test_tokens_are_counted_when_the_provider_reports_no_usage(world: World) -> None:
+    world.local.send_usage = False  # like servers that never send usage, streamed or not
+    world.local.script("llama-big", Reply(text="one two three four five six seven"))
+    said = await Thread().say("count to seven please")
+    assert said.done is not None and said.done.result.completion_tokens == 7
+    (reply,) = messages("assistant")
+    assert reply.prompt_tokens and reply.prompt_tokens > 0 and reply.completion_tokens == 7
+    assert "free (local)" in said.footer and "tokens" in said.footer
