@@ -287,3 +287,9 @@ def test_ollama_models_are_discovered_with_their_real_metadata(cli) -> None:  # 
     assert llama["size_bytes"] and llama["local"] and llama["price_known"] and llama["input_usd_per_mtok"] == 0
     assert llama["litellm_name"] == "ollama_chat/llama3.2:1b"
     assert "free (local)" in cli("models", "--local").stdout
+
+
+def test_an_ollama_provider_pointed_at_something_else_says_so(cli, openai_fake) -> None:  # type: ignore[no-untyped-def]
+    out = cli("providers", "add", "notollama", "--kind", "ollama", "--base-url", openai_fake.url)
+    assert out.returncode == 0  # saved, so the URL can be fixed; the warning explains
+    assert "answered an error: 404: Not Found. Is this an Ollama server? Check the base URL." in out.stderr

@@ -192,7 +192,10 @@ async def _list_ollama(cfg: ProviderConfig, timeout: float) -> list[DiscoveredMo
     try:
         listing = await client.list()
     except ollama.ResponseError as exc:
-        raise DiscoveryError("server_error", f"Ollama at {_host(cfg.url)} answered an error: {exc.error}") from None
+        detail = str(exc.error or "").strip() or f"HTTP {exc.status_code} without a message"
+        kind = "bad_url" if exc.status_code == 404 else "server_error"
+        hint = " Is this an Ollama server? Check the base URL." if exc.status_code in (404, 405) else ""
+        raise DiscoveryError(kind, f"Ollama at {_host(cfg.url)} answered an error: {detail}.{hint}") from None
 
     async def details(entry: Any) -> DiscoveredModel:
         name = str(entry.model)
