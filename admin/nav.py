@@ -26,11 +26,13 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview.py", "Overview", ":material/dashboard:", "Operate", default=True),
+    PageSpec("budgets.py", "Budgets & alerts", ":material/savings:", "Operate"),
     PageSpec("providers.py", "Providers", ":material/cloud:", "Configure"),
     PageSpec("models.py", "Models", ":material/neurology:", "Configure"),
     PageSpec("ollama.py", "Ollama", ":material/download:", "Configure"),
     PageSpec("conversations.py", "Conversations", ":material/forum:", "Observe"),
     PageSpec("performance.py", "Performance", ":material/speed:", "Observe"),
+    PageSpec("usage.py", "Usage", ":material/bar_chart:", "Observe"),
 )
 
 

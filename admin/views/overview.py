@@ -1,6 +1,5 @@
-"""Overview: provider health, recent alerts, active threads and downloads at a glance.
-
-The budgets follow-up adds spend today and this month against budgets as the first section (see `render`)."""
+"""Overview: spend today and this month against budgets, provider health, recent alerts, active threads and
+downloads at a glance."""
 
 from __future__ import annotations
 
@@ -9,13 +8,39 @@ from datetime import timedelta
 import streamlit as st
 
 from admin import ui
+from admin.budget_bars import budget_bars, literal
 from core.alerts import recent_alerts
 from core.browse import count_active_threads, list_threads
 from core.ollama import list_jobs
 from core.providers.store import list_providers
+from core.settings import get_settings
+from core.spend import budget_statuses, spend_now
 
 ACTIVE_WINDOW = timedelta(hours=24)
 SEVERITY_ICON = {"critical": "🛑", "error": "🛑", "warning": "⚠️", "info": "ℹ️"}
+
+
+def spend() -> None:
+    st.subheader("Spend")
+    now = spend_now()
+    c1, c2, c3, c4 = st.columns(4)
+    known = "Replies of known price only"
+    c1.metric("Spent today", ui.money(now.today.cost_usd), help=known)
+    c2.metric("Spent this month", ui.money(now.month.cost_usd), help=known)
+    c3.metric("Tokens today", f"{now.today.tokens:,}")
+    c4.metric("Tokens this month", f"{now.month.tokens:,}")
+    if now.month.unknown_cost:
+        n = now.month.unknown_cost
+        st.warning(
+            f"Plus {n} {'reply' if n == 1 else 'replies'} of unknown price this month ({now.today.unknown_cost} "
+            "today): not counted above, and not free. Set their price on the Models page."
+        )
+    statuses = budget_statuses(enabled_only=True)
+    if statuses:
+        budget_bars(statuses)
+    else:
+        st.caption("No budget is on: nothing limits spend. Add one on the Budgets & alerts page.")
+    st.caption(f"Days and months follow SWITCHBOARD_TIMEZONE ({get_settings().timezone}).")
 
 
 def provider_health() -> None:
@@ -54,7 +79,8 @@ def alerts() -> None:
     for a in found:
         delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
         st.markdown(
-            f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · {ui.ago(a.created_at)} · {delivered}  \n{a.text}"
+            f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · {ui.ago(a.created_at)} · {delivered}  \n"
+            + literal(a.text)  # budget alerts name amounts: "$5 of $10" is not a formula
         )
 
 
@@ -90,7 +116,7 @@ def downloads() -> None:
 
 def render() -> None:
     st.title("Overview")
-    # Follow-up (budgets): spend today and this month against budgets goes here, first.
+    spend()
     left, right = st.columns(2)
     with left:
         provider_health()

@@ -69,7 +69,12 @@ def _alert(budget: BudgetView, state: ledger.UsageState, threshold: int, tz: str
     _raised.add(seen)
     spent = _amount_text(budget, state.spent)
     limit = _amount_text(budget, budget.limit_units)
-    mode = "requests are now refused" if budget.hard else "warn only: requests continue"
+    if not budget.hard:
+        mode = "warn only: requests continue"
+    elif threshold >= 100:
+        mode = "requests that would go over are refused"
+    else:
+        mode = "hard stop at 100%"
     reached = "is used up" if threshold >= 100 else f"crossed {threshold}%"
     text = (
         f"The {budget.label} {reached}: {spent} of {limit} spent this period "

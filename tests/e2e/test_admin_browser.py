@@ -1,9 +1,9 @@
 """End to end, in a real headless Chromium: an admin signs in to the real `switchboard admin`, adds a provider
 that points at a loopback fake OpenAI, tests its connection, installs a model from a fake Ollama and watches
-the progress bar reach 100%, then visits every page. Screenshots land in test-artifacts/screenshots/.
+the progress bar reach 100%, adds a budget through its form, reads the usage charts and downloads their CSV for
+replies stored meanwhile, then visits every page. Screenshots land in test-artifacts/screenshots/.
 
-Each step is a function of `Session`; STEPS is the order. The budgets follow-up adds `create_budget` and
-`see_usage_charts` (after `pull_a_model`), and their pages join the tour through admin/nav.py.
+Each step is a function of `Session`; STEPS is the order.
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from admin.nav import PAGES
+from core.budgets import list_budgets
 from core.ollama import list_jobs
 from core.providers.store import get_provider
+from core.types import TurnResult
 from tests.adminkit import PASSWORD
 from tests.conftest import Cli
 from tests.e2e.browserkit import AdminServer, Screens, chromium, require_chromium
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.ollamakit import local_ollama
+from tests.test_admin_browse import turn
 
 __all__ = ["local_ollama"]  # the fixture, imported for pytest
 
@@ -121,6 +124,51 @@ def pull_a_model(s: Session) -> None:
     s.screens.shot("pull-done", bar)
 
 
+def create_budget(s: Session) -> None:
+    s.go("Budgets & alerts")
+    form = s.page.get_by_test_id("stForm").filter(has_text="New budget")
+    form.get_by_role("combobox", name="Scope", exact=True).click()
+    s.page.get_by_role("option", name="A workspace").click()
+    form.get_by_label("Scope id or name", exact=True).fill("T-E2E")
+    form.get_by_label("Limit", exact=True).fill("0")
+    form.get_by_role("button", name="Add budget").click()
+    expect(s.page.get_by_text("A limit of 0 would block every paid request.")).to_be_visible(timeout=WAIT_MS)
+    assert list_budgets() == []
+    form.get_by_label("Limit", exact=True).fill("25")
+    form.get_by_role("button", name="Add budget").click()
+    added = "Added the monthly budget for workspace T-E2E: $25.00 per month, hard stop, alerts at 50%, 80%, 100%."
+    expect(s.page.get_by_text(added)).to_be_visible(timeout=WAIT_MS)
+    (budget,) = list_budgets()
+    assert (budget.scope, budget.period, budget.limit, budget.hard) == ("workspace:T-E2E", "month", 25.0, True)
+    bar = s.page.get_by_test_id("stProgress").filter(has_text="Monthly budget for workspace T-E2E")
+    expect(bar).to_contain_text("$0 of $25.00 (0.0%) · hard stop · resets ", timeout=WAIT_MS)
+    s.screens.shot("budget-created", bar)
+
+
+def see_usage_charts(s: Session) -> None:
+    paid = TurnResult("fakeai/gpt-4o", "fakeai", "ok", "Ok.", prompt_tokens=1200, completion_tokens=300, cost_usd=0.75)
+    turn(("slack", "W-E2E", "C-E2E", "T-E2E"), "Plan the launch", paid)
+    unpriced = TurnResult("fakeai/mystery", "fakeai", "ok", "Hm.", prompt_tokens=40, completion_tokens=2, cost_usd=None)
+    turn(("slack", "W-E2E", "C-E2E", "T-E2E"), "And this?", unpriced)
+    s.go("Usage")
+    s.settle()
+    expect(s.page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=WAIT_MS)
+    expect(s.page.get_by_test_id("stMetric").filter(has_text="Cost")).to_contain_text("$0.75")
+    expect(s.page.get_by_text("1 reply of unknown price (fakeai/mystery (1))")).to_be_visible()
+    table = s.page.get_by_test_id("stDataFrame").filter(has_text="fakeai/gpt-4o").first
+    expect(table).to_contain_text("1200", timeout=WAIT_MS)
+    expect(table).to_contain_text("1500")
+    with s.page.expect_download() as download:
+        s.page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines == [
+        "model,replies,prompt tokens,completion tokens,tokens,cost (USD),unknown-price replies",
+        "fakeai/gpt-4o,1,1200,300,1500,0.75,0",
+        "fakeai/mystery,1,40,2,42,,1",
+    ], lines
+    s.screens.shot("usage", table)
+
+
 def tour_every_page(s: Session) -> None:
     for spec in PAGES:
         s.go(spec.title)
@@ -128,7 +176,15 @@ def tour_every_page(s: Session) -> None:
         s.screens.shot(f"page-{spec.url_path}")
 
 
-STEPS: list[Callable[[Session], None]] = [sign_in, add_a_provider, check_the_connection, pull_a_model, tour_every_page]
+STEPS: list[Callable[[Session], None]] = [
+    sign_in,
+    add_a_provider,
+    check_the_connection,
+    pull_a_model,
+    create_budget,
+    see_usage_charts,
+    tour_every_page,
+]
 
 
 @pytest.fixture

@@ -1,0 +1,139 @@
+"""Budgets & alerts: each budget's spend this period against its limit and when it resets; adding, editing and
+removing budgets; where alerts are sent; and the alert log with each alert's delivery state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from admin import budget_forms, ui
+from admin.budget_bars import budget_bars
+from core.alerts import AlertView, recent_alerts
+from core.budgets import list_budgets
+from core.settings import Settings, get_settings
+from core.spend import budget_statuses
+
+ALL = "all"
+KINDS = ("budget", "health", "platform")
+LOG_SIZE = 100
+
+
+def budgets_section() -> None:
+    st.subheader("Budgets")
+    st.caption(
+        f"Spend this period against each limit. Days, weeks (from Monday) and months follow "
+        f"SWITCHBOARD_TIMEZONE ({get_settings().timezone})."
+    )
+    budgets = list_budgets()
+    if budgets:
+        budget_bars(budget_statuses(budgets))
+    else:
+        st.info("No budgets yet: nothing limits spend. Add one below.")
+    budget_forms.editor(budgets)
+
+
+@dataclass(frozen=True)
+class Destination:
+    platform: str
+    channel_setting: str
+    channel: str
+    token_setting: str
+    has_token: bool
+
+    @property
+    def active(self) -> bool:
+        return bool(self.channel and self.has_token)
+
+    @property
+    def status(self) -> str:
+        if not self.channel:
+            return f"not set up ({self.channel_setting} is empty)"
+        if not self.has_token:
+            return f"not sent: {self.token_setting} is missing"
+        return "alerts are sent here"
+
+
+def destinations(s: Settings) -> list[Destination]:
+    """Where the scheduler sends alerts: a channel setting and its platform's bot token (as bot/alerting.py)."""
+    return [
+        Destination(
+            "Slack",
+            "SWITCHBOARD_ALERT_SLACK_CHANNEL",
+            s.alert_slack_channel,
+            "SLACK_BOT_TOKEN",
+            s.slack_bot_token is not None,
+        ),
+        Destination(
+            "Discord",
+            "SWITCHBOARD_ALERT_DISCORD_CHANNEL",
+            s.alert_discord_channel,
+            "DISCORD_BOT_TOKEN",
+            s.discord_bot_token is not None,
+        ),
+    ]
+
+
+def destinations_section(found: list[Destination]) -> None:
+    st.subheader("Alert destinations")
+    st.dataframe(
+        [{"platform": d.platform, "channel": d.channel or "–", "status": d.status} for d in found], hide_index=True
+    )
+    if not any(d.active for d in found):
+        st.warning("No alert destination is set up: alerts are only shown here.")
+    st.caption(
+        "To change them, set SWITCHBOARD_ALERT_SLACK_CHANNEL (a Slack channel id; needs SLACK_BOT_TOKEN) and/or "
+        "SWITCHBOARD_ALERT_DISCORD_CHANNEL (a Discord channel id; needs DISCORD_BOT_TOKEN) in .env, then restart "
+        "Switchboard. The scheduler sends each alert and retries until every destination has it."
+    )
+
+
+def delivery(a: AlertView, any_destination: bool) -> str:
+    if a.delivered_at is not None:
+        return "delivered"
+    if a.attempts:
+        return f"pending: {a.attempts} failed attempt{'s' if a.attempts != 1 else ''}, retrying"
+    return "pending" if any_destination else "not sent: no destination set up"
+
+
+def delivered_to(a: AlertView) -> str:
+    return ", ".join(f"{dest} at {ui.when(datetime.fromisoformat(at))}" for dest, at in sorted(a.deliveries.items()))
+
+
+def alert_log(any_destination: bool) -> None:
+    st.subheader("Alert log")
+    newest = recent_alerts(LOG_SIZE)
+    kind = st.selectbox("Kind", [ALL, *sorted({*KINDS, *(a.kind for a in newest)})], key="alert-kind")
+    found = newest if kind == ALL else recent_alerts(LOG_SIZE, kind)
+    if not found:
+        st.caption("No alerts yet." if kind == ALL else f"No {kind} alerts.")
+        return
+    st.dataframe(
+        [
+            {
+                "time": ui.when(a.created_at),
+                "kind": a.kind,
+                "severity": a.severity,
+                "alert": a.text,
+                "delivery": delivery(a, any_destination),
+                "delivered to": delivered_to(a),
+                "last error": a.last_error or "",
+            }
+            for a in found
+        ],
+        hide_index=True,
+    )
+    pending = sum(1 for a in found if a.delivered_at is None)
+    st.caption(f"The last {len(found)} alerts, newest first; {pending} not delivered everywhere yet.")
+
+
+def render() -> None:
+    st.title("Budgets & alerts")
+    budgets_section()
+    found = destinations(get_settings())
+    destinations_section(found)
+    alert_log(any(d.active for d in found))
+
+
+render()
