@@ -108,7 +108,7 @@ def masked_key(has_key: bool, hint: str, reveal: bool) -> str:
     return f"…{tail}" if tail else "…(too short to show)"
 
 
-NEW = "➕ New…"
+NEW = "+ New…"
 
 
 def pick(label: str, names: list[str], key: str, *, new: bool = True) -> str | None:

@@ -145,6 +145,9 @@ def build_messages(
     if system_prompt:
         head = [{"role": "system", "content": system_prompt}]
         budget -= _tokens(model.litellm_name, system_prompt)
+    # Every token covers at least one byte, so when the bytes fit, the tokens fit: no need to count them.
+    if sum(len(c.encode()) + PER_MESSAGE_OVERHEAD for _, c in history) <= budget:
+        return head + [{"role": r, "content": c} for r, c in history], 0
     kept: list[dict[str, Any]] = []
     for role, content in reversed(history):
         cost = _tokens(model.litellm_name, content)

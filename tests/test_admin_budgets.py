@@ -24,7 +24,7 @@ from tests.fakes.openai import FakeOpenAI, Reply
 from tests.fakes.slack import FakeSlack
 from tests.test_admin_browse import turn
 
-NEW = "➕ New…"
+NEW = "+ New…"
 
 
 def seen(text: str) -> str:

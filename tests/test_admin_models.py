@@ -17,7 +17,7 @@ from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY
 from tests.fakes.openai import FakeOpenAI
 
-NEW = "➕ New…"
+NEW = "+ New…"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ Findings pinned here (litellm 1.106, openai SDK 2.x underneath for `openai/...` 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -186,7 +185,7 @@ async def test_non_stream_without_usage_reports_zero(fake: FakeOpenAI) -> None:
 
 async def test_ttft_and_token_delay_are_measurable(fake: FakeOpenAI) -> None:
     await call(fake)  # warm litellm's client cache so only the fake's latency is measured
-    fake.script("gpt-4o", Reply(text="a b c", ttft_s=0.3, token_delay_s=0.05))
+    fake.script("gpt-4o", Reply(text="a b c", ttft_s=0.5, token_delay_s=0.1))
     start = time.perf_counter()
     stream = await call(fake, stream=True)
     returned = time.perf_counter() - start
@@ -194,10 +193,12 @@ async def test_ttft_and_token_delay_are_measurable(fake: FakeOpenAI) -> None:
     async for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             arrivals.append(time.perf_counter() - start)
-    # headers and the role chunk come at once; the first token after ttft
-    assert returned < 0.2
-    assert 0.3 <= arrivals[0] < 0.6
-    assert all(b - a >= 0.04 for a, b in itertools.pairwise(arrivals))
+    # headers come before the first token is due; no token comes before its time (a busy client can only
+    # receive them later, so these bounds are the fake's schedule, not the machine's speed)
+    assert returned < 0.5
+    assert len(arrivals) == 3
+    assert arrivals[0] >= 0.5
+    assert arrivals[2] >= 0.5 + 2 * 0.1
 
 
 # -- failures through bare litellm.acompletion ---------------------------------------------------------------
@@ -225,7 +226,7 @@ async def test_sdk_retries_honour_retry_after(fake: FakeOpenAI) -> None:
     elapsed = time.perf_counter() - start
     assert resp.choices[0].message.content == "echo: hi"
     assert fake.chat_count == 2
-    assert 1.0 <= elapsed < 1.4  # SDK backoff without the header would be <= 0.5 s
+    assert elapsed >= 1.0  # SDK backoff without the header would be <= 0.5 s
 
 
 async def test_default_acompletion_retries_twice(fake: FakeOpenAI) -> None:
@@ -256,7 +257,7 @@ async def test_hang_times_out(fake: FakeOpenAI) -> None:
     start = time.perf_counter()
     with pytest.raises(litellm.Timeout) as caught:
         await call(fake, stream=True, timeout=0.3)
-    assert 0.3 <= time.perf_counter() - start < 1.0
+    assert 0.3 <= time.perf_counter() - start < 3.0  # it gave up: the fake would hang forever
     assert isinstance(caught.value, openai.APITimeoutError)
     assert caught.value.status_code == 408
     await wait_idle(fake)  # the hung handler noticed the client leave
@@ -374,7 +375,7 @@ async def test_router_retry_waits_for_retry_after(fake: FakeOpenAI) -> None:
     assert text_of(chunks) == "echo: hi"
     assert fake.chat_count == 2  # the Router retried; the SDK underneath did not
     # Retry-After (integer seconds only) plus up to 0.75 s jitter; plain backoff would be 0.5-1.25 s
-    assert 2.0 <= elapsed < 3.0
+    assert elapsed >= 2.0
 
 
 async def test_router_retry_policy_per_error_type(fake: FakeOpenAI) -> None:
@@ -393,7 +394,7 @@ async def test_router_retry_policy_per_error_type(fake: FakeOpenAI) -> None:
 
 @pytest.mark.parametrize(
     "step",
-    [RateLimited(retry_after=1), ServerError(500), Hang(), Disconnect(), Disconnect(after_tokens=0)],
+    [RateLimited(retry_after=10), ServerError(500), Hang(), Disconnect(), Disconnect(after_tokens=0)],
     ids=["429", "500", "hang", "disconnect", "disconnect-after-role-chunk"],
 )
 async def test_router_stream_falls_back_before_first_token(fake: FakeOpenAI, step: Step) -> None:
@@ -403,7 +404,7 @@ async def test_router_stream_falls_back_before_first_token(fake: FakeOpenAI, ste
     chunks = await collect(await router.acompletion(model="a", messages=HI, stream=True, timeout=0.3))
     assert text_of(chunks) == "echo: hi"
     assert models_called(fake) == ["a", "b"]
-    assert time.perf_counter() - start < 1.0  # no Retry-After wait before a fallback
+    assert time.perf_counter() - start < 5.0  # no 10 s Retry-After wait before a fallback
     await wait_idle(fake)
 
 
