@@ -8,23 +8,24 @@ BIN    := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE :=
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint typecheck imports pytest bench migration clean
+.PHONY: run test lint typecheck imports pytest bench migration lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# uv installs in seconds; plain pip is the fallback if uv cannot be had.
+# uv installs in seconds; plain pip is the fallback if uv cannot be had. constraints.txt pins the versions the
+# tests last passed with, so a new upstream release cannot change a fresh install under us.
 define install
 	@$(BIN)/python -m pip install -q uv >/dev/null 2>&1 || true
-	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -e '$(1)'; \
-	 else $(BIN)/python -m pip install -q -e '$(1)'; fi
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '$(1)'; \
+	 else $(BIN)/python -m pip install -q -c constraints.txt -e '$(1)'; fi
 endef
 
-$(VENV)/.run-deps: pyproject.toml | $(BIN)/python
+$(VENV)/.run-deps: pyproject.toml constraints.txt | $(BIN)/python
 	$(call install,.)
 	@touch $@
 
-$(VENV)/.dev-deps: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-deps: pyproject.toml constraints.txt | $(BIN)/python
 	$(call install,.[dev])
 	@touch $@ $(VENV)/.run-deps
 
@@ -52,6 +53,12 @@ bench: $(VENV)/.dev-deps
 
 migration: $(VENV)/.dev-deps
 	$(BIN)/python -m core.migrate regenerate
+
+# Newest releases pyproject.toml allows, resolved afresh (the header is kept); run `make test` after it.
+lock: $(VENV)/.dev-deps
+	@head -2 constraints.txt > constraints.new
+	$(BIN)/uv pip compile -q --python $(BIN)/python --extra dev --no-header --no-annotate pyproject.toml >> constraints.new
+	mv constraints.new constraints.txt
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
