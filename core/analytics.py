@@ -38,19 +38,6 @@ class UsageRow:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True)
-class ThreadUsage:
-    conversation_id: int
-    platform: str
-    workspace: str
-    channel: str
-    thread: str
-    title: str
-    replies: int
-    tokens: int
-    cost_usd: float
-
-
 def _measures() -> list[Any]:
     answered = _M.c.status.in_(ANSWERED)
     return [
@@ -125,38 +112,3 @@ def _by_day(conn: Connection, since: datetime | None, until: datetime | None) ->
         for i, value in enumerate((r.replies, r.prompt, r.completion, r.cost, r.unknown)):
             acc[i] += value or 0
     return [UsageRow(day, int(v[0]), int(v[1]), int(v[2]), float(v[3]), int(v[4])) for day, v in sorted(days.items())]
-
-
-def top_threads(*, since: datetime | None = None, limit: int = 10) -> list[ThreadUsage]:
-    """The threads that cost the most (then used the most tokens)."""
-    measures = _measures()
-    stmt = _window(
-        select(_C.c.id, _C.c.platform, _C.c.workspace, _C.c.channel, _C.c.thread, _C.c.title, *measures).select_from(
-            _M.join(_C, _C.c.id == _M.c.conversation_id)
-        ),
-        since,
-        None,
-    )
-    with connection() as conn:
-        rows = conn.execute(
-            stmt.group_by(_C.c.id, _C.c.platform, _C.c.workspace, _C.c.channel, _C.c.thread, _C.c.title)
-            .order_by(
-                func.coalesce(func.sum(_M.c.cost_usd), 0.0).desc(),
-                func.coalesce(func.sum(_M.c.completion_tokens), 0).desc(),
-            )
-            .limit(limit)
-        ).all()
-    return [
-        ThreadUsage(
-            r.id,
-            r.platform,
-            r.workspace,
-            r.channel,
-            r.thread,
-            r.title,
-            int(r.replies or 0),
-            int(r.prompt) + int(r.completion),
-            float(r.cost),
-        )
-        for r in rows
-    ]

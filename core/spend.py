@@ -132,7 +132,7 @@ class ThreadCost:
     unknown_cost: int
 
 
-def costliest_threads(since: datetime, until: datetime | None = None, *, limit: int = 10) -> list[ThreadCost]:
+def costliest_threads(since: datetime | None, until: datetime | None = None, *, limit: int = 10) -> list[ThreadCost]:
     """The threads that cost the most between `since` and `until` (then used the most tokens). Counted with the
     same measures as `analytics.usage_by`, so the numbers agree with the breakdowns."""
     stmt = _window(

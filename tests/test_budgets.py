@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -252,5 +253,7 @@ async def test_usage_analytics_by_model_day_and_user_with_csv(world: World, cli)
     assert {line.split(",")[0] for line in csv_out[1:]} == {"oa", "local"}
     top = json.loads(cli("usage", "--top-threads", "1", "--json").stdout)["top_threads"]
     assert top[0]["thread"] == "T-1"
+    before_today = cli("usage", "--top-threads", "1", "--until", datetime.now(UTC).date().isoformat(), "--json").stdout
+    assert json.loads(before_today)["top_threads"] == []  # the threads list honours --until like the rows
     bad = cli("usage", "--group-by", "planet")
     assert bad.returncode == 2 and "Group by one of" in bad.stderr

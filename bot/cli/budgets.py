@@ -132,11 +132,12 @@ def usage(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """Spend and tokens, grouped; replies of unknown price are counted separately, never as free."""
-    from core.analytics import top_threads as costliest
     from core.analytics import usage_by
+    from core.spend import costliest_threads
 
-    rows = usage_by(group_by, since=_date(since, "--since"), until=_date(until, "--until"))
-    threads = costliest(since=_date(since, "--since"), limit=top_threads) if top_threads else []
+    first, last = _date(since, "--since"), _date(until, "--until")
+    rows = usage_by(group_by, since=first, until=last)
+    threads = costliest_threads(first, last, limit=top_threads) if top_threads else []
     fields = ["key", "replies", "prompt_tokens", "completion_tokens", "cost_usd", "unknown_cost"]
     if as_json:
         emit_json({"group_by": group_by, "rows": rows, "top_threads": threads} if top_threads else rows)
