@@ -7,9 +7,10 @@ bolt `AsyncApp` served by uvicorn through bolt's ASGI adapter (production HTTP m
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from tests import slackkit
 from tests.fakes.slack import AsgiServer, FakeSlack, SlackSender, Workspace, sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -38,15 +40,8 @@ def client(fake: FakeSlack) -> AsyncWebClient:
     return AsyncWebClient(token=fake.workspace().token, base_url=fake.api_url)
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until predicate() is truthy: bolt runs listeners after the HTTP ack."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
+# bolt runs listeners after the HTTP ack, so their effects are polled for (5 s here: these are bare bolt apps)
+wait_for = functools.partial(slackkit.wait_for, timeout=5.0)
 
 
 # ----------------------------------------------------------------------------------------- Web API
