@@ -34,6 +34,8 @@ class Run:
     messages: int
     seconds: float
     latencies: list[float]
+    cpu_seconds: float = 0.0  # process CPU (all threads) during the run
+    round: int = 0
 
     @property
     def per_message_ms(self) -> float:
@@ -43,8 +45,12 @@ class Run:
     def throughput(self) -> float:
         return self.messages / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / self.messages * 1000
 
-async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[float]]:
+
+async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[float], float]:
     latencies: list[float] = []
     counter = itertools.count()
 
@@ -54,9 +60,9 @@ async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[flo
             await one(i)  # type: ignore[operator]
             latencies.append(time.perf_counter() - t0)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
+    return time.perf_counter() - started, latencies, time.process_time() - cpu
 
 
 def make_raw(url: str):  # type: ignore[no-untyped-def]
@@ -142,19 +148,23 @@ def setup_core(url: str) -> None:
     asyncio.run(refresh())
 
 
-async def measure(url: str, messages: int, levels: list[int], rounds: int) -> list[Run]:
+async def measure(url: str, messages: int, levels: list[int], rounds: int, python_gc: str) -> list[Run]:
     raw, router, core = make_raw(url), make_router(url), make_core
     runs: list[Run] = []
     # warm every path (imports, connection pools, router, SQLite pages)
     await _drive(20, 5, raw)
     await _drive(20, 5, router)
     await _drive(20, 5, core("warm"))
+    if python_gc == "tuned":  # the bots' process setup (core.runtime), for every path alike
+        from core.runtime import tune_gc
+
+        tune_gc()
     for level in levels:
         for r in range(rounds):
             for name in ("raw", "router", "core"):
                 fn = {"raw": raw, "router": router}.get(name) or core(f"c{level}-{r}")
-                seconds, lat = await _drive(messages, level, fn)
-                runs.append(Run(name, level, messages, seconds, lat))
+                seconds, lat, cpu = await _drive(messages, level, fn)
+                runs.append(Run(name, level, messages, seconds, lat, cpu, r))
     return runs
 
 
@@ -165,8 +175,15 @@ def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
         def median(path: str, attr: str, level: int = level) -> float:
             return statistics.median(getattr(r, attr) for r in runs if r.path == path and r.concurrency == level)
 
+        def paired(path: str, base: str, level: int = level) -> float:
+            """Median over rounds of path's throughput / base's in the same round (drift cancels out)."""
+            by_round = {(r.path, r.round): r.throughput for r in runs if r.concurrency == level}
+            rounds = sorted({r.round for r in runs if r.concurrency == level})
+            return statistics.median(by_round[(path, i)] / by_round[(base, i)] for i in rounds)
+
         raw_ms, router_ms, core_ms = (median(p, "per_message_ms") for p in ("raw", "router", "core"))
         raw_tp, router_tp, core_tp = (median(p, "throughput") for p in ("raw", "router", "core"))
+        raw_cpu, router_cpu, core_cpu = (median(p, "cpu_ms") for p in ("raw", "router", "core"))
         rows.append(
             {
                 "concurrency": level,
@@ -177,9 +194,12 @@ def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
                 "raw_tp": raw_tp,
                 "router_tp": router_tp,
                 "core_tp": core_tp,
-                "tp_share": core_tp / raw_tp,
-                "router_share": router_tp / raw_tp,
-                "core_vs_router": core_tp / router_tp,
+                "tp_share": paired("core", "raw"),
+                "router_share": paired("router", "raw"),
+                "core_vs_router": paired("core", "router"),
+                "raw_cpu": raw_cpu,
+                "router_cpu": router_cpu,
+                "core_cpu": core_cpu,
             }
         )
     return rows
@@ -188,21 +208,24 @@ def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
 def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command: str) -> str:
     lines = [
         "| concurrent threads | raw acompletion ms/msg | bare Router ms/msg | core ms/msg | core / raw per msg "
-        "| raw msgs/s | Router msgs/s | core msgs/s | core throughput vs raw | Router vs raw | core vs Router |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| raw msgs/s | Router msgs/s | core msgs/s | core throughput vs raw | Router vs raw | core vs Router "
+        "| CPU ms/msg raw / Router / core |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['concurrency']:.0f} | {r['raw_ms']:.1f} | {r['router_ms']:.1f} | {r['core_ms']:.1f} "
             f"| {r['ratio']:.3f}x | {r['raw_tp']:.1f} | {r['router_tp']:.1f} | {r['core_tp']:.1f} "
-            f"| {r['tp_share'] * 100:.1f}% | {r['router_share'] * 100:.1f}% | {r['core_vs_router'] * 100:.1f}% |"
+            f"| {r['tp_share'] * 100:.1f}% | {r['router_share'] * 100:.1f}% | {r['core_vs_router'] * 100:.1f}% "
+            f"| {r['raw_cpu']:.1f} / {r['router_cpu']:.1f} / {r['core_cpu']:.1f} |"
         )
     table = "\n".join(lines)
     meta = (
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {args.messages} messages per run, {args.rounds} alternating rounds "
         f"per level; fake server: first token after {args.ttft * 1000:.0f} ms, {args.tokens} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL)."
+        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}. Shares are medians "
+        "of the per-round ratios."
     )
     return f"{meta}\n\nCommand: `{command}`\n\n{table}\n"
 
@@ -215,6 +238,12 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.05, help="fake time to first token, seconds")
     parser.add_argument("--token-delay", type=float, default=0.005, help="fake delay between tokens, seconds")
     parser.add_argument("--tokens", type=int, default=30, help="tokens per reply")
+    parser.add_argument(
+        "--python-gc",
+        choices=["tuned", "default"],
+        default="tuned",
+        help="tuned: the bots' collector settings (core.runtime), for all paths; default: Python's",
+    )
     parser.add_argument(
         "--write",
         type=Path,
@@ -242,7 +271,7 @@ def main() -> None:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         setup_core(url)
-        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds))
+        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds, args.python_gc))
     finally:
         server.terminate()
         server.wait(10)

@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.discord.permissions import invite_url
 from bot.discord.respond import CommandButton, send_private
 from core.logs import configure_logging, register_secret
+from core.runtime import prepare_worker
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("switchboard.discord")
@@ -179,6 +180,7 @@ def main() -> None:
     from core.db import get_engine
 
     get_engine()  # migrate and connect before going online
+    prepare_worker()
     try:
         bot.run(token, log_handler=None)
     except discord.PrivilegedIntentsRequired:

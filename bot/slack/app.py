@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import handlers, inflight, install
 from core.logs import configure_logging, register_secret
+from core.runtime import prepare_worker
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("switchboard.slack")
@@ -111,11 +112,18 @@ class SlackAsgi:
 
 
 def create_asgi_app() -> SlackAsgi:
-    """The HTTP-mode ASGI app (uvicorn factory): migrates the database, then serves."""
+    """The HTTP-mode ASGI app: migrates the database, then serves."""
     from core.db import get_engine
 
     get_engine()
     return SlackAsgi(build_app())
+
+
+def serve_asgi_app() -> SlackAsgi:
+    """The uvicorn factory, run in each worker process: the app, then the worker set up for serving."""
+    app = create_asgi_app()
+    prepare_worker()
+    return app
 
 
 def config_problems(settings: Settings) -> list[str]:
@@ -143,6 +151,7 @@ async def run_socket_mode(settings: Settings) -> None:
 
     get_engine()
     handler = AsyncSocketModeHandler(build_app(settings), _secret(settings.slack_app_token))
+    prepare_worker()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -170,7 +179,7 @@ def main() -> None:
 
     log.info("Slack bot serving %s on %s:%s", EVENTS_PATH, settings.slack_host, settings.port)
     uvicorn.run(
-        "bot.slack.app:create_asgi_app",
+        "bot.slack.app:serve_asgi_app",
         factory=True,
         host=settings.slack_host,
         port=settings.port,

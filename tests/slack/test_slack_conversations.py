@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-
-import pytest
 
 from core import conversations
-from tests.chatkit import CLOUD_KEY, World, make_world
-from tests.fakes.openai import FakeOpenAI, Reply, ServerError
+from tests.chatkit import World
+from tests.fakes.openai import Reply, ServerError
 from tests.fakes.slack import FakeSlack, Workspace
 from tests.slackkit import ADA, CHANNEL, Bot, block_of, footer_of, serve, stored, wait_for
 
 DM = "D0DM0000001"
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    with (
-        FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=CLOUD_KEY) as cloud,
-        FakeOpenAI(models=["llama-big", "llama-small"], api_key=None) as local,
-    ):
-        yield await make_world(cloud, local)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(world: World, fake: FakeSlack) -> AsyncIterator[Bot]:
-    async with serve(fake) as running:
-        yield running
 
 
 async def test_a_mention_gets_a_streamed_reply_in_its_thread(world: World, bot: Bot) -> None:

@@ -1,18 +1,8 @@
-"""The Discord bot as a process: settings, endpoints, command sync, sharding, the invite URL.
-
-Also the shared world of the Discord tests (imported by the other test_discord_* modules): the real bot, built
-by the product's own `create_bot` from settings that point it at a loopback FakeDiscord (REST and gateway),
-talking to the real core with a real database and real litellm calls to a FakeOpenAI.
-"""
+"""The Discord bot as a process: settings, endpoints, command sync, sharding, the invite URL."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import discord
@@ -23,111 +13,15 @@ import pytest
 from bot.discord.app import SwitchboardBot, create_bot, gateway_url, parse_ids
 from bot.discord.permissions import PERMISSIONS, invite_url, required_permissions
 from core.conversations import find_conversation
-from core.providers.store import add_provider
-from core.registry import refresh
 from core.settings import Settings, reload_settings
-from tests.fakes.discord import FakeDiscord, FakeMessage, running
+from tests.conftest import ROOT
+from tests.discordkit import READY_S, Person, replied
+from tests.fakes.discord import FakeDiscord, running
 from tests.fakes.openai import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ["llama-3.2-3b", "qwen2.5-coder-7b", "mistral-small-24b", "phi-4-mini", "gemma-3-12b"]
 COMMANDS = {"chat", "model", "models", "usage", "compare", "preset", "help"}
-READY_S = 0.05  # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE
 
 
-# ---------------------------------------------------------------------- the world
-@contextlib.contextmanager
-def endpoints_restored() -> Iterator[None]:
-    """The bot points discord.py's class-level endpoints at DISCORD_API_BASE; put them back afterwards."""
-    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        yield
-    finally:
-        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
-
-
-@pytest.fixture
-def llm() -> Iterator[FakeOpenAI]:
-    """A self-hosted OpenAI-compatible server on loopback: its models are local and free."""
-    with FakeOpenAI(models=MODELS, api_key=None) as fake:
-        add_provider("lab", "openai_compatible", base_url=fake.url + "/v1")
-        asyncio.run(refresh())
-        yield fake
-
-
-@pytest.fixture
-def discord_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake, endpoints_restored():
-        monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
-        monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
-        monkeypatch.setenv("DISCORD_GUILD_IDS", fake.guild["id"])
-        reload_settings()
-        yield fake
-
-
-@pytest.fixture
-async def bot(discord_fake: FakeDiscord, llm: FakeOpenAI) -> AsyncIterator[SwitchboardBot]:
-    client = create_bot(ready_timeout=READY_S, identify_delay_s=0)
-    async with running(client, discord_fake):
-        yield client
-
-
-@dataclass
-class Person:
-    """Someone on the fake Discord, doing what users do."""
-
-    fake: FakeDiscord
-    user: dict[str, Any]
-
-    def says(self, channel: dict[str, Any], text: str, *, mention: bool = False) -> dict[str, Any]:
-        payload = self.fake.message_create(channel, self.user, text, mentions=[self.fake.bot] if mention else None)
-        self.fake.dispatch("MESSAGE_CREATE", payload)
-        return payload
-
-    def uses(
-        self, command: str, options: dict[str, Any] | None = None, *, channel: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        payload = self.fake.slash_command(command, options, channel=channel, user=self.user)
-        self.fake.dispatch("INTERACTION_CREATE", payload)
-        return payload
-
-    def types(self, command: str, option: str, value: str, *, channel: dict[str, Any] | None = None) -> dict[str, Any]:
-        payload = self.fake.autocomplete(command, option, value, channel=channel, user=self.user)
-        self.fake.dispatch("INTERACTION_CREATE", payload)
-        return payload
-
-    def clicks(self, label: str, message: FakeMessage) -> dict[str, Any]:
-        custom_id = next(
-            b["custom_id"] for row in message.data["components"] for b in row["components"] if b.get("label") == label
-        )
-        payload = self.fake.component_click(custom_id, message.id, user=self.user)
-        self.fake.dispatch("INTERACTION_CREATE", payload)
-        return payload
-
-
-@pytest.fixture
-def alice(discord_fake: FakeDiscord) -> Person:
-    return Person(discord_fake, discord_fake.user)
-
-
-def bot_messages(fake: FakeDiscord, channel: dict[str, Any] | int) -> list[FakeMessage]:
-    return [m for m in fake.messages_in(channel) if m.data["author"]["id"] == fake.bot["id"]]
-
-
-def footers(fake: FakeDiscord, channel: dict[str, Any] | int) -> list[str]:
-    return [line for m in bot_messages(fake, channel) for line in m.content.splitlines() if line.startswith("-# ")]
-
-
-async def replied(fake: FakeDiscord, channel: dict[str, Any] | int, count: int = 1, timeout: float = 15) -> None:
-    """Until `count` replies (messages with a footer) are complete in `channel`."""
-    await fake.wait_until(lambda: len([f for f in footers(fake, channel) if "tokens" in f]) >= count, timeout)
-
-
-def callbacks(fake: FakeDiscord, interaction: dict[str, Any]) -> list[Any]:
-    return [c for c in fake.api_calls("interaction_callback") if c.params["interaction_id"] == interaction["id"]]
-
-
-# ---------------------------------------------------------------------- tests
 async def test_bot_connects_with_the_intents_it_needs_and_syncs_commands_to_the_dev_guild(
     bot: SwitchboardBot, discord_fake: FakeDiscord
 ) -> None:

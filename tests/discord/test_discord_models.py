@@ -14,11 +14,9 @@ from core.conversations import find_conversation
 from core.providers.store import add_provider
 from core.registry import refresh
 from core.scopes import ScopeKey, load_all, update_scope
+from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord
 from tests.fakes.openai import FakeOpenAI, Reply
-from tests.test_discord_app import Person, bot_messages, callbacks, footers, replied
-
-pytest_plugins = ("tests.test_discord_app",)  # the Discord world's fixtures
 
 CLOUD_MODELS = [f"gpt-{v}-{size}" for v in ("4o", "4.1", "5", "5.1") for size in ("nano", "mini", "pro")] + [
     f"o{n}-{kind}" for n in range(1, 8) for kind in ("mini", "preview", "deep")

@@ -9,11 +9,9 @@ import re
 from core.alerts import recent_alerts
 from core.chains import save_chain
 from core.conversations import find_conversation
+from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord
 from tests.fakes.openai import FakeOpenAI, Reply, ServerError
-from tests.test_discord_app import Person, bot_messages, callbacks, footers, replied
-
-pytest_plugins = ("tests.test_discord_app",)  # the Discord world's fixtures
 
 FOOTER = re.compile(r"^-# lab/[\w.-]+ · \d+ tokens · free \(local\)$")
 DEFAULT = "lab/gemma-3-12b"  # nothing configured: the first local model answers

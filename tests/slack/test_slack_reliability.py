@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlmodel import select
@@ -17,33 +15,12 @@ from bot.slack.render import MESSAGE_LIMIT
 from core import conversations
 from core.db import get_engine, session
 from core.tables import Conversation, ScopeSetting, Secret
-from tests.chatkit import CLOUD_KEY, World, make_world
-from tests.fakes.openai import FakeOpenAI, Reply
+from tests.chatkit import World
+from tests.fakes.openai import Reply
 from tests.fakes.slack import FakeSlack, Workspace
 from tests.slackkit import CHANNEL, Bot, FakeSlackOAuth, footer_of, serve, stored, wait_for
 
 NO_AI_SCOPES = "app_mentions:read,channels:history,chat:write,commands,im:history,users:read"
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    with (
-        FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=CLOUD_KEY) as cloud,
-        FakeOpenAI(models=["llama-big", "llama-small"], api_key=None) as local,
-    ):
-        yield await make_world(cloud, local)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(world: World, fake: FakeSlack) -> AsyncIterator[Bot]:
-    async with serve(fake) as running:
-        yield running
 
 
 def nothing_stored() -> bool:

@@ -10,13 +10,11 @@ from core import snapshot
 from core.budgets import add_budget
 from core.registry import set_model_overrides
 from tests.chatkit import CLOUD_KEY, World, make_world
+from tests.discordkit import Person, bot_messages, footers
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack
 from tests.slackkit import Bot, footer_of, serve, wait_for
-from tests.test_discord_app import Person, bot_messages, footers
-
-pytest_plugins = ("tests.test_discord_app",)  # the Discord world's fixtures
 
 COSTLY = {"SWITCHBOARD_CONFIRM_OVER_USD": "0.05", "SWITCHBOARD_MAX_OUTPUT_TOKENS": "100"}
 

@@ -3,31 +3,15 @@ reply, the "Switch model for this thread" shortcut and buttons, through the real
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bot.slack.render import CHANNEL_MODEL, THREAD_MODEL
-from tests.chatkit import CLOUD_KEY, World, make_world
-from tests.fakes.openai import FakeOpenAI
+from tests.chatkit import World
 from tests.fakes.slack import FakeSlack
 from tests.slackkit import ADA, CHANNEL, Bot, block_of, footer_of, serve, wait_for
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
-    with (
-        FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=CLOUD_KEY) as cloud,
-        FakeOpenAI(models=["llama-big", "llama-small"], api_key=None) as local,
-    ):
-        yield await make_world(cloud, local)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""The Discord tests' world: the real bot, built by the product's own `create_bot` from settings that point it
+at a loopback FakeDiscord (REST and gateway), talking to the real core with a real database and real litellm
+calls to a FakeOpenAI. Helpers are in tests/discordkit.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bot.discord.app import SwitchboardBot, create_bot
+from core.providers.store import add_provider
+from core.registry import refresh
+from core.settings import reload_settings
+from tests.discordkit import MODELS, READY_S, Person, endpoints_restored
+from tests.fakes.discord import FakeDiscord, running
+from tests.fakes.openai import FakeOpenAI
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    """A self-hosted OpenAI-compatible server on loopback: its models are local and free."""
+    with FakeOpenAI(models=MODELS, api_key=None) as fake:
+        add_provider("lab", "openai_compatible", base_url=fake.url + "/v1")
+        asyncio.run(refresh())
+        yield fake
+
+
+@pytest.fixture
+def discord_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake, endpoints_restored():
+        monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
+        monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
+        monkeypatch.setenv("DISCORD_GUILD_IDS", fake.guild["id"])
+        reload_settings()
+        yield fake
+
+
+@pytest.fixture
+async def bot(discord_fake: FakeDiscord, llm: FakeOpenAI) -> AsyncIterator[SwitchboardBot]:
+    client = create_bot(ready_timeout=READY_S, identify_delay_s=0)
+    async with running(client, discord_fake):
+        yield client
+
+
+@pytest.fixture
+def alice(discord_fake: FakeDiscord) -> Person:
+    return Person(discord_fake, discord_fake.user)
