@@ -240,9 +240,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=30, help="tokens per reply")
     parser.add_argument(
         "--python-gc",
-        choices=["tuned", "default"],
+        choices=["tuned", "default", "compare"],
         default="tuned",
-        help="tuned: the bots' collector settings (core.runtime), for all paths; default: Python's",
+        help="tuned: the bots' collector settings (core.runtime), for all paths; default: Python's; "
+        "compare: raw and core each under both, alternating (first --concurrency level only)",
     )
     parser.add_argument(
         "--write",
@@ -271,6 +272,9 @@ def main() -> None:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         setup_core(url)
+        if args.python_gc == "compare":
+            gc_report(url, args, command)
+            return
         runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds, args.python_gc))
     finally:
         server.terminate()
@@ -285,16 +289,36 @@ def main() -> None:
         update_doc(args.write, report)
 
 
-MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+def gc_report(url: str, args: argparse.Namespace, command: str) -> None:
+    from bench import collector
+
+    async def run() -> list[dict[str, float | str]]:
+        raw = make_raw(url)
+        await _drive(20, 5, raw)
+        await _drive(20, 5, make_core("warm"))
+        paths = {"raw": lambda _key: raw, "core": lambda key: make_core(f"gc-{key}")}
+        return await collector.compare(paths, _drive, args.messages, args.concurrency[0], args.rounds)
+
+    rows = asyncio.run(run())
+    meta = (
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {args.concurrency[0]} concurrent threads, {args.messages} messages per run, "
+        f"{args.rounds} rounds alternating Python's collector settings and the bots' in one process."
+    )
+    report = collector.report(rows, meta, command)
+    print(report)
+    if str(args.write) != "-":
+        update_doc(args.write, report, "gc")
 
 
-def update_doc(path: Path, report: str) -> None:
-    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{MARK_START}\n{MARK_END}\n"
-    if MARK_START not in text:
-        text += f"\n{MARK_START}\n{MARK_END}\n"
-    head, rest = text.split(MARK_START, 1)
-    _, tail = rest.split(MARK_END, 1)
-    path.write_text(f"{head}{MARK_START}\n{report}{MARK_END}{tail}")
+def update_doc(path: Path, report: str, block: str = "bench") -> None:
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{report}{end}{tail}")
 
 
 if __name__ == "__main__":

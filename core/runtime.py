@@ -4,7 +4,7 @@
 - The garbage collector is tuned for a server whose heap is mostly import-time objects (litellm's model map,
   pydantic schemas, SQLAlchemy metadata): those are frozen out of collections, and young collections run
   every 50,000 net allocations instead of every 700. A streamed reply allocates thousands of short-lived
-  objects, so with the defaults a busy worker spent 15-20% of its CPU in the collector, mostly in full
+  objects, so with the defaults a busy worker spent 14-17% of its CPU in the collector, mostly in full
   collections that walked the whole import-time heap (docs/benchmarks.md has the measurement).
 """
 

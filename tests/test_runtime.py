@@ -1,7 +1,7 @@
 """The bots' process setup (core.runtime): litellm loaded before the first message, the collector tuned.
 
 Run in a fresh interpreter, because freezing the collector is process-wide. `switchboard slack` (both modes)
-and the Discord bot call it on start; tests/test_slack_processes.py runs those processes end to end.
+and the Discord bot call it on start; tests/slack/test_slack_processes.py runs those processes end to end.
 """
 
 from __future__ import annotations
