@@ -48,12 +48,18 @@ def _button(message: object, label: str) -> tuple[dict, dict]:
     raise AssertionError(f"no {label!r} button in {blocks}")
 
 
-async def test_slack_confirm_button_sends_the_expensive_reply(slack_bot: Bot, world: World) -> None:
-    bot = slack_bot
-    ts = (await bot.mention("hello"))["ts"]
+async def thread_on_gpt4o(bot: Bot) -> str:
+    """A Slack thread switched to the costly model; its ts."""
+    ts: str = (await bot.mention("hello"))["ts"]
     await bot.finished(ts)
     await bot.say("!model gpt-4o", thread_ts=ts)
     await wait_for(lambda: [m for m in bot.replies(ts) if "now uses" in m.text])
+    return ts
+
+
+async def test_slack_confirm_button_sends_the_expensive_reply(slack_bot: Bot, world: World) -> None:
+    bot = slack_bot
+    ts = await thread_on_gpt4o(bot)
     await bot.say("write me a long essay", thread_ts=ts)
 
     def asking() -> list[object]:
@@ -82,10 +88,7 @@ async def test_slack_budget_refusal_says_why_and_what_to_do(slack_bot: Bot, worl
     add_budget("global", "month", 0.01)
     snapshot.invalidate()
     bot = slack_bot
-    ts = (await bot.mention("hello"))["ts"]
-    await bot.finished(ts)
-    await bot.say("!model gpt-4o", thread_ts=ts)
-    await wait_for(lambda: [m for m in bot.replies(ts) if "now uses" in m.text])
+    ts = await thread_on_gpt4o(bot)
     await bot.say("hello", thread_ts=ts)
     (refusal,) = await wait_for(lambda: [m for m in bot.replies(ts) if "would go over" in m.text])
     assert "monthly budget for everything" in refusal.text and "resets" in refusal.text
