@@ -16,6 +16,7 @@ from tests.slackkit import ADA, CHANNEL, Bot, block_of, footer_of, serve, wait_f
 
 @pytest.fixture
 async def bot(world: World, fake: FakeSlack) -> AsyncIterator[Bot]:
+    """conftest's bot, with replies updated every 0.3 s so that picker tests do not wait on edits."""
     async with serve(fake, SWITCHBOARD_SLACK_UPDATE_INTERVAL="0.3") as running:
         yield running
 
