@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -106,12 +107,18 @@ def discord_costly(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[No
     yield
 
 
+async def discord_thread_on_gpt4o(fake: FakeDiscord, alice: Person, name: str) -> dict[str, Any]:
+    """A new Discord thread that Alice switched to the costly model."""
+    thread = fake.add_thread(fake.channel, name)
+    alice.says(thread, "!model gpt-4o", mention=True)
+    await fake.wait_until(lambda: [m for m in bot_messages(fake, thread) if "now uses" in m.content])
+    return thread
+
+
 async def test_discord_confirm_button_sends_the_expensive_reply(
     discord_costly: None, bot, discord_fake: FakeDiscord, world: World, alice: Person
 ) -> None:
-    thread = discord_fake.add_thread(discord_fake.channel, "essays")
-    alice.says(thread, "!model gpt-4o", mention=True)
-    await discord_fake.wait_until(lambda: [m for m in bot_messages(discord_fake, thread) if "now uses" in m.content])
+    thread = await discord_thread_on_gpt4o(discord_fake, alice, "essays")
     alice.says(thread, "write me a long essay")
     (question,) = await discord_fake.wait_until(
         lambda: [m for m in bot_messages(discord_fake, thread) if "could cost up to" in m.content]
@@ -128,9 +135,7 @@ async def test_discord_budget_refusal_says_why(
 ) -> None:
     add_budget("global", "month", 0.01)
     snapshot.invalidate()
-    thread = discord_fake.add_thread(discord_fake.channel, "budget")
-    alice.says(thread, "!model gpt-4o", mention=True)
-    await discord_fake.wait_until(lambda: [m for m in bot_messages(discord_fake, thread) if "now uses" in m.content])
+    thread = await discord_thread_on_gpt4o(discord_fake, alice, "budget")
     alice.says(thread, "hello")
     (refusal,) = await discord_fake.wait_until(
         lambda: [m for m in bot_messages(discord_fake, thread) if "would go over" in m.content]
