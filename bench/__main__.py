@@ -27,6 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+RAW_READS = {"end": "to its end", "usage": "up to the usage chunk, like the core"}
+
+
 @dataclass
 class Run:
     path: str
@@ -65,7 +68,17 @@ async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[flo
     return time.perf_counter() - started, latencies, time.process_time() - cpu
 
 
-def make_raw(url: str):  # type: ignore[no-untyped-def]
+async def _read(response: object, stop_at_usage: bool) -> None:
+    """Read a litellm stream to its end, or, as core.llm.Gateway.stream does, up to the chunk with the usage."""
+    try:
+        async for chunk in response:  # type: ignore[attr-defined]
+            if stop_at_usage and getattr(chunk, "usage", None) is not None:
+                break
+    finally:
+        await response.aclose()  # type: ignore[attr-defined]
+
+
+def make_raw(url: str, stop_at_usage: bool = False):  # type: ignore[no-untyped-def]
     import litellm
 
     async def one(i: int) -> None:
@@ -78,14 +91,14 @@ def make_raw(url: str):  # type: ignore[no-untyped-def]
             stream_options={"include_usage": True},
             max_tokens=1024,
         )
-        async for _ in response:
-            pass
+        await _read(response, stop_at_usage)
 
     return one
 
 
 def make_router(url: str):  # type: ignore[no-untyped-def]
-    """A bare litellm Router with one deployment, set up like ours (retry policy, no cooldowns, callbacks off)."""
+    """A bare litellm Router with one deployment, set up and read like ours: retry policy, no cooldowns, callbacks
+    off, and reading stops at the usage chunk (see core.llm.Gateway.stream)."""
     import litellm
     from litellm.types.router import RetryPolicy
 
@@ -111,8 +124,7 @@ def make_router(url: str):  # type: ignore[no-untyped-def]
             stream_options={"include_usage": True},
             max_tokens=1024,
         )
-        async for _ in response:
-            pass
+        await _read(response, stop_at_usage=True)
 
     return one
 
@@ -148,8 +160,10 @@ def setup_core(url: str) -> None:
     asyncio.run(refresh())
 
 
-async def measure(url: str, messages: int, levels: list[int], rounds: int, python_gc: str) -> list[Run]:
-    raw, router, core = make_raw(url), make_router(url), make_core
+async def measure(
+    url: str, messages: int, levels: list[int], rounds: int, python_gc: str, raw_read: str = "end"
+) -> list[Run]:
+    raw, router, core = make_raw(url, stop_at_usage=raw_read == "usage"), make_router(url), make_core
     runs: list[Run] = []
     # warm every path (imports, connection pools, router, SQLite pages)
     await _drive(20, 5, raw)
@@ -224,8 +238,8 @@ def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {args.messages} messages per run, {args.rounds} alternating rounds "
         f"per level; fake server: first token after {args.ttft * 1000:.0f} ms, {args.tokens} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}. Shares are medians "
-        "of the per-round ratios."
+        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}; raw stream read "
+        f"{RAW_READS[args.raw_read]}. Shares are medians of the per-round ratios."
     )
     return f"{meta}\n\nCommand: `{command}`\n\n{table}\n"
 
@@ -244,6 +258,13 @@ def main() -> None:
         default="tuned",
         help="tuned: the bots' collector settings (core.runtime), for all paths; default: Python's; "
         "compare: raw and core each under both, alternating (first --concurrency level only)",
+    )
+    parser.add_argument(
+        "--raw-read",
+        choices=sorted(RAW_READS),
+        default="end",
+        help="end: read the raw stream to its end, as litellm documents (the baseline of the targets); usage: stop "
+        "at the usage chunk, as the core does (written to its own section of the markdown file)",
     )
     parser.add_argument(
         "--write",
@@ -275,7 +296,7 @@ def main() -> None:
         if args.python_gc == "compare":
             gc_report(url, args, command)
             return
-        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds, args.python_gc))
+        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds, args.python_gc, args.raw_read))
     finally:
         server.terminate()
         server.wait(10)
@@ -286,7 +307,7 @@ def main() -> None:
     report = write_report(rows, args, command)
     print(report)
     if str(args.write) != "-":
-        update_doc(args.write, report)
+        update_doc(args.write, report, "bench" if args.raw_read == "end" else "bench-raw-usage")
 
 
 def gc_report(url: str, args: argparse.Namespace, command: str) -> None:

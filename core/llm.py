@@ -309,6 +309,12 @@ class Gateway:
         if router is None or not self.has(name):
             raise LLMError("not_found", f"{name} is not configured for routing")
         text: list[str] = []
+        # litellm delivers the provider's usage in one last chunk, then, when the stream is read once more,
+        # assembles the whole reply again from its chunks and dispatches its success logging. The main router's
+        # callbacks are unregistered (see __init__), so that pass feeds nothing: stop at the usage chunk. Virtual
+        # routers read to the end, because their routing strategies learn from that success logging. (litellm
+        # strips usage from every earlier chunk; the finish reason, real or its synthetic "stop", comes first.)
+        stop_at_usage = router is self._main
         try:
             response = await router.acompletion(
                 model=name,
@@ -333,6 +339,8 @@ class Gateway:
                     chunk_usage = getattr(chunk, "usage", None)
                     if chunk_usage is not None:
                         usage = chunk_usage
+                        if stop_at_usage and finish is not None:
+                            break
             finally:  # release the HTTP connection now, also when our caller stops reading
                 close = getattr(response, "aclose", None)
                 if close is not None:
