@@ -6,7 +6,7 @@ import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.alerts import Notifier
+from core.alerts import Notifier, alert_routes
 from core.settings import Settings
 
 DISCORD_API = "https://discord.com/api/v10"
@@ -42,20 +42,14 @@ class DiscordNotifier:
 
 
 def notifiers(settings: Settings) -> list[Notifier]:
-    """The destinations that are configured (a channel and a token for its platform)."""
+    """A notifier for each active alert route (a channel and a token for its platform)."""
     found: list[Notifier] = []
-    if settings.alert_slack_channel and settings.slack_bot_token:
-        found.append(
-            SlackNotifier(
-                settings.slack_bot_token.get_secret_value(), settings.alert_slack_channel, settings.slack_api_url
-            )
-        )
-    if settings.alert_discord_channel and settings.discord_bot_token:
-        found.append(
-            DiscordNotifier(
-                settings.discord_bot_token.get_secret_value(),
-                settings.alert_discord_channel,
-                settings.discord_api_base or DISCORD_API,
-            )
-        )
+    for route in alert_routes(settings):
+        if not route.active or route.token is None:
+            continue
+        token = route.token.get_secret_value()
+        if route.platform == "Slack":
+            found.append(SlackNotifier(token, route.channel, settings.slack_api_url))
+        else:
+            found.append(DiscordNotifier(token, route.channel, settings.discord_api_base or DISCORD_API))
     return found

@@ -2,8 +2,9 @@
 
 An alert is stored once per `dedupe_key` (a unique column), so every process can raise the same alert and
 only one row results. Delivery is retried until every configured destination has it; a row is claimed with a
-lease before sending, so two schedulers never send it twice. Destinations (Slack, Discord) are supplied by the
-caller as Notifiers: core knows no chat platform.
+lease before sending, so two schedulers never send it twice. `alert_routes` reads which Slack and Discord
+channels the settings name (the scheduler and the admin pages share that rule); the caller turns them into
+Notifiers, so core uses no chat platform's API.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pydantic import SecretStr
 from sqlalchemy import or_, select, update
 from sqlmodel import col
 
 from core.db import connection, insert_ignoring_conflicts, session
 from core.logs import redact
+from core.settings import Settings
 from core.tables import Alert, utcnow
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,50 @@ def recent_alerts(limit: int = 100, kind: str | None = None) -> list[AlertView]:
 
 
 # ---------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class AlertRoute:
+    """A platform channel that alerts go to: its channel setting, and the bot token that platform needs."""
+
+    platform: str
+    channel_setting: str
+    channel: str
+    token_setting: str
+    token: SecretStr | None  # stays wrapped, so a logged or printed route shows no secret
+
+    @property
+    def active(self) -> bool:
+        return bool(self.channel) and self.token is not None
+
+    @property
+    def status(self) -> str:
+        if not self.channel:
+            return f"not set up ({self.channel_setting} is empty)"
+        if self.token is None:
+            return f"not sent: {self.token_setting} is missing"
+        return "alerts are sent here"
+
+
+def alert_routes(settings: Settings) -> list[AlertRoute]:
+    """Every alert channel the settings can name, set up or not: the scheduler sends to the active ones, the
+    admin pages show all of them with their status."""
+    return [
+        AlertRoute(
+            "Slack",
+            "SWITCHBOARD_ALERT_SLACK_CHANNEL",
+            settings.alert_slack_channel,
+            "SLACK_BOT_TOKEN",
+            settings.slack_bot_token,
+        ),
+        AlertRoute(
+            "Discord",
+            "SWITCHBOARD_ALERT_DISCORD_CHANNEL",
+            settings.alert_discord_channel,
+            "DISCORD_BOT_TOKEN",
+            settings.discord_bot_token,
+        ),
+    ]
 
 
 class Notifier(Protocol):

@@ -3,16 +3,15 @@ removing budgets; where alerts are sent; and the alert log with each alert's del
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import streamlit as st
 
 from admin import budget_forms, ui
 from admin.budget_bars import budget_bars
-from core.alerts import AlertView, recent_alerts
+from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts
 from core.budgets import list_budgets
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from core.spend import budget_statuses
 
 ALL = "all"
@@ -34,48 +33,7 @@ def budgets_section() -> None:
     budget_forms.editor(budgets)
 
 
-@dataclass(frozen=True)
-class Destination:
-    platform: str
-    channel_setting: str
-    channel: str
-    token_setting: str
-    has_token: bool
-
-    @property
-    def active(self) -> bool:
-        return bool(self.channel and self.has_token)
-
-    @property
-    def status(self) -> str:
-        if not self.channel:
-            return f"not set up ({self.channel_setting} is empty)"
-        if not self.has_token:
-            return f"not sent: {self.token_setting} is missing"
-        return "alerts are sent here"
-
-
-def destinations(s: Settings) -> list[Destination]:
-    """Where the scheduler sends alerts: a channel setting and its platform's bot token (as bot/alerting.py)."""
-    return [
-        Destination(
-            "Slack",
-            "SWITCHBOARD_ALERT_SLACK_CHANNEL",
-            s.alert_slack_channel,
-            "SLACK_BOT_TOKEN",
-            s.slack_bot_token is not None,
-        ),
-        Destination(
-            "Discord",
-            "SWITCHBOARD_ALERT_DISCORD_CHANNEL",
-            s.alert_discord_channel,
-            "DISCORD_BOT_TOKEN",
-            s.discord_bot_token is not None,
-        ),
-    ]
-
-
-def destinations_section(found: list[Destination]) -> None:
+def destinations_section(found: list[AlertRoute]) -> None:
     st.subheader("Alert destinations")
     st.dataframe(
         [{"platform": d.platform, "channel": d.channel or "–", "status": d.status} for d in found], hide_index=True
@@ -131,7 +89,7 @@ def alert_log(any_destination: bool) -> None:
 def render() -> None:
     st.title("Budgets & alerts")
     budgets_section()
-    found = destinations(get_settings())
+    found = alert_routes(get_settings())
     destinations_section(found)
     alert_log(any(d.active for d in found))
 
