@@ -154,7 +154,7 @@ def make_core(run_id: str):  # type: ignore[no-untyped-def]
 
 def setup_core(url: str) -> None:
     from core.providers.store import add_provider
-    from core.registry import refresh
+    from core.refresh import refresh
 
     add_provider("bench", "openai_compatible", base_url=url + "/v1")
     asyncio.run(refresh())

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from core import commands, conversations, registry
+from core import commands, conversations, modelstats
 from core.budgets.gate import budgeter_for
 from core.chains import chain_for
 from core.policy import choose_model
@@ -239,4 +239,4 @@ def _refresh_stats_soon(outcome: RouteOutcome) -> None:
     for n in due:
         _stats_due[n] = now
     if due:
-        asyncio.get_running_loop().run_in_executor(None, registry.update_stats, due)
+        asyncio.get_running_loop().run_in_executor(None, modelstats.update_stats, due)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core import ollama, registry
+from core import modelstats, ollama, refresh
 from core.providers.store import list_providers, test_provider
 from core.settings import get_settings
 
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 async def refresh_registry() -> None:
     """Rediscover every provider's models; log what failed, never raise."""
-    results = await registry.refresh()
+    results = await refresh.refresh()
     for r in results:
         if r.ok:
             log.info(
@@ -63,7 +63,7 @@ async def conversation_upkeep() -> None:
     stale = await asyncio.to_thread(interrupt_stale_replies, timedelta(minutes=get_settings().stale_reply_minutes))
     if stale:
         log.warning("conversations: %d replies were interrupted by a stopped process", stale)
-    await asyncio.to_thread(registry.update_stats)
+    await asyncio.to_thread(modelstats.update_stats)
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,24 @@
 """The model registry: discovered models merged with litellm's metadata, admin overrides, search and resolve.
 
-This module owns the Model table. Names users type are `<provider>/<model id>` (or an alias).
+This module owns the Model table; core.refresh adds the discovered rows and core.modelstats keeps their measured
+performance columns. Names users type are `<provider>/<model id>` (or an alias).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from rapidfuzz import fuzz, process
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 
-from core import llm
 from core.db import session
 from core.errors import UserError
 from core.meta import bump_config_version
-from core.providers.discovery import CheckResult, DiscoveredModel, list_models
 from core.providers.kinds import get_kind
-from core.providers.store import list_providers, provider_config, record_health
-from core.settings import get_settings
-from core.tables import Model, Provider, utcnow
+from core.tables import Model, Provider
 
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -341,202 +336,6 @@ def _manual_model(s: object, name: str) -> tuple[Model, Provider]:
         available=True,
     )
     return row, prov
-
-
-# ---------------------------------------------------------------- refresh
-
-
-@dataclass
-class RefreshResult:
-    provider: str
-    ok: bool
-    source: str  # api | static | none
-    models: int
-    added: int
-    unavailable: int
-    seconds: float
-    message: str
-    error_kind: str | None = None
-
-
-def _merged(kind_provider: str, found: DiscoveredModel) -> DiscoveredModel:
-    """Fill what the provider's API did not say from litellm's metadata."""
-    meta = llm.model_metadata(kind_provider, found.model_id)
-    if meta is None:
-        return found
-    return replace(
-        found,
-        context_window=found.context_window or meta.context_window,
-        max_output=found.max_output or meta.max_output,
-        input_usd_per_mtok=found.input_usd_per_mtok
-        if found.input_usd_per_mtok is not None
-        else meta.input_usd_per_mtok,
-        output_usd_per_mtok=found.output_usd_per_mtok
-        if found.output_usd_per_mtok is not None
-        else meta.output_usd_per_mtok,
-        supports_tools=found.supports_tools if found.supports_tools is not None else meta.supports_tools,
-        supports_vision=found.supports_vision if found.supports_vision is not None else meta.supports_vision,
-    )
-
-
-def _apply(provider_name: str, result: CheckResult, static: list[str]) -> RefreshResult:
-    """Write one provider's discovery outcome. Unreachable: keep history, mark unavailable."""
-    now = utcnow()
-    with session(write=True) as s:
-        prov = s.exec(select(Provider).where(Provider.name == provider_name)).first()
-        if prov is None:
-            return RefreshResult(provider_name, False, "none", 0, 0, 0, 0.0, "provider was removed")
-        kind = get_kind(prov.kind)
-        prefix = kind.litellm_provider if kind else prov.kind
-        rows = {m.model_id: m for m in s.exec(select(Model).where(Model.provider_id == prov.id)).all()}
-        static_kind = kind is not None and kind.listing == "static"
-        if result.ok and not static_kind:
-            source, available, found_models = "api", True, list(result.models)
-        elif static_kind:
-            source, available, found_models = "static", True, [DiscoveredModel(model_id=m) for m in static]
-        elif not rows:  # failing and never listed: show litellm's list, marked static and unavailable
-            source, available, found_models = "static", False, [DiscoveredModel(model_id=m) for m in static]
-        else:  # failing: keep history, mark everything unavailable below
-            source, available, found_models = "none", False, []
-        discovered = [_merged(prefix, m) for m in found_models]
-        seen: set[str] = set()
-        added = 0
-        changed = False
-        for found in discovered:
-            seen.add(found.model_id)
-            row = rows.get(found.model_id)
-            if row is None:
-                row = Model(
-                    provider_id=prov.id or 0,
-                    name=f"{prov.name}/{found.model_id}",
-                    model_id=found.model_id,
-                    litellm_name=f"{prefix}/{found.model_id}",
-                    first_seen=now,
-                )
-                rows[found.model_id] = row
-                added += 1
-                changed = True
-            changed |= row.available != available
-            row.available = available
-            row.source = source if row.source != "manual" else "manual"
-            row.is_local = prov.is_local
-            row.context_window = found.context_window
-            row.max_output = found.max_output
-            row.input_usd_per_mtok = 0.0 if prov.is_local else found.input_usd_per_mtok
-            row.output_usd_per_mtok = 0.0 if prov.is_local else found.output_usd_per_mtok
-            row.supports_tools = bool(found.supports_tools)
-            row.supports_vision = bool(found.supports_vision)
-            row.size_bytes, row.family, row.digest = found.size_bytes, found.family, found.digest
-            row.parameter_size, row.quantization = found.parameter_size, found.quantization
-            if available:
-                row.last_seen = now
-            s.add(row)
-        gone = 0
-        for model_id, row in rows.items():
-            if model_id in seen or (row.source == "manual" and result.ok):
-                continue
-            if row.available:
-                row.available = False
-                gone += 1
-                changed = True
-                s.add(row)
-        prov.last_refresh_at = now
-        prov.last_refresh_source = source if discovered else "none"
-        s.add(prov)
-        if changed:
-            bump_config_version(s)
-    total = len(discovered)
-    return RefreshResult(
-        provider=provider_name,
-        ok=result.ok,
-        source=source if discovered else "none",
-        models=total,
-        added=added,
-        unavailable=gone,
-        seconds=0.0,
-        message=result.message,
-        error_kind=result.error_kind,
-    )
-
-
-async def refresh_provider(name: str, timeout: float | None = None) -> RefreshResult:
-    """Discover one provider's models (bounded by `timeout`) and merge them into the registry."""
-    started = time.perf_counter()
-    timeout = timeout or get_settings().provider_timeout_s
-    cfg = await asyncio.to_thread(provider_config, name)
-    try:
-        result = await asyncio.wait_for(list_models(cfg, timeout=timeout), timeout + 0.5)
-    except TimeoutError:
-        result = CheckResult(ok=False, message=f"No answer within {timeout:g} s.", error_kind="timeout")
-    static = await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []
-    if cfg.kind.name == "openai_compatible":
-        static = []  # litellm's OpenAI list says nothing about a self-hosted server
-    if cfg.kind.listing != "static":
-        record_health(name, result)
-    outcome = await asyncio.to_thread(_apply, name, result, static)
-    outcome.seconds = time.perf_counter() - started
-    return outcome
-
-
-async def refresh(names: list[str] | None = None, timeout: float | None = None) -> list[RefreshResult]:
-    """Refresh providers concurrently: total time is that of the slowest, not the sum."""
-    providers = [p for p in list_providers() if p.enabled and (names is None or p.name in names)]
-    return list(await asyncio.gather(*(refresh_provider(p.name, timeout) for p in providers)))
-
-
-# ---------------------------------------------------------------- measured performance
-
-STATS_WINDOW = 200
-
-
-def _percentile(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def update_stats(names: list[str] | None = None) -> int:
-    """Roll p50/p95 latency, TTFT, tokens/s and error rate per model over its last replies. Returns models
-    updated. Reads Message rows; writes only the Model stats columns (no config version bump)."""
-    from core.tables import Message
-
-    with session() as s:
-        rows = s.exec(
-            select(Model.id, Model.name).where(col(Model.name).in_(names)) if names else select(Model.id, Model.name)
-        ).all()
-    updated = 0
-    for model_id, name in rows:
-        with session() as s:
-            recent = s.exec(
-                select(Message.status, Message.latency_ms, Message.ttft_ms, Message.completion_tokens)
-                .where(
-                    Message.model == name,
-                    col(Message.role).in_(("assistant", "compare")),
-                    col(Message.status).in_(("ok", "error", "partial")),
-                )
-                .order_by(col(Message.id).desc())
-                .limit(STATS_WINDOW)
-            ).all()
-        if not recent:
-            continue
-        ok = [r for r in recent if r[0] == "ok" and r[1] is not None]
-        speeds = [c / ((lat - (t or 0)) / 1000) for _, lat, t, c in ok if c and lat and lat - (t or 0) > 0]
-        with session(write=True) as s:
-            row = s.get(Model, model_id)
-            if row is None:
-                continue
-            row.latency_p50_ms = _percentile([r[1] for r in ok], 50)
-            row.latency_p95_ms = _percentile([r[1] for r in ok], 95)
-            row.ttft_p50_ms = _percentile([r[2] for r in ok if r[2] is not None], 50)
-            row.tokens_per_s = _percentile(speeds, 50)
-            row.error_rate = sum(1 for r in recent if r[0] == "error") / len(recent)
-            row.stats_samples = len(recent)
-            row.stats_updated_at = utcnow()
-            s.add(row)
-        updated += 1
-    return updated
 
 
 def forget_model(name: str) -> bool:

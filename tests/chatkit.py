@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from core.chat import handle
 from core.providers.store import add_provider
-from core.registry import refresh
+from core.refresh import refresh
 from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply
 from tests.fakes.openai import FakeOpenAI
 

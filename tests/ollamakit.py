@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.providers.store import add_provider
-from core.registry import refresh
+from core.refresh import refresh
 from core.settings import get_settings
 from tests.fakes.ollama import FakeOllama
 

@@ -11,8 +11,9 @@ import pytest
 from core.alerts import raise_alert
 from core.browse import count_active_threads, list_threads, performance_series, scopes_seen, thread_messages
 from core.conversations import finish_reply, start_turn
+from core.modelstats import update_stats
 from core.providers.store import add_provider, mark_unhealthy
-from core.registry import set_model_overrides, update_stats
+from core.registry import set_model_overrides
 from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp
 

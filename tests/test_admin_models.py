@@ -11,7 +11,8 @@ import pytest
 from core.chains import list_chains
 from core.prompts import list_presets, list_templates
 from core.providers.store import add_provider
-from core.registry import get_model, refresh, set_model_overrides
+from core.refresh import refresh
+from core.registry import get_model, set_model_overrides
 from core.scopes import ScopeKey, load_all
 from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY

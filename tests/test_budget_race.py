@@ -16,7 +16,8 @@ from core.budgets import add_budget, ledger
 from core.budgets.store import MICROS
 from core.db import session
 from core.providers.store import add_provider
-from core.registry import refresh, set_model_overrides
+from core.refresh import refresh
+from core.registry import set_model_overrides
 from core.tables import Alert, BudgetReservation, BudgetUsage, Message
 from tests.conftest import ROOT
 from tests.fakes.openai import FakeOpenAI, Hang

@@ -84,7 +84,7 @@ async def test_model_in_a_channel_sets_the_default_and_a_paid_default_needs_an_a
 async def test_nothing_configured_and_only_paid_models_is_not_silently_paid() -> None:
     with FakeOpenAI(models=["gpt-4o"], api_key=CLOUD_KEY) as cloud:
         from core.providers.store import add_provider
-        from core.registry import refresh
+        from core.refresh import refresh
 
         add_provider("oa", "openai", base_url=cloud.url + "/v1", api_key=CLOUD_KEY)
         await refresh()

@@ -168,7 +168,7 @@ async def test_a_removed_model_gets_a_clear_message_and_suggestions(world: World
 
 
 async def test_model_stats_roll_up_in_the_registry(world: World) -> None:
-    from core.registry import update_stats
+    from core.modelstats import update_stats
 
     thread = Thread()
     for i in range(3):

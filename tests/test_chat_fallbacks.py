@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from core.chains import save_chain
 from core.db import session
 from core.providers.store import add_provider, get_provider
-from core.registry import refresh, set_model_overrides
+from core.refresh import refresh
+from core.registry import set_model_overrides
 from core.settings import get_settings
 from core.snapshot import invalidate
 from core.tables import Message

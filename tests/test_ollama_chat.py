@@ -8,7 +8,7 @@ from sqlmodel import select
 from core import ollama as manager
 from core.db import session
 from core.ollama import list_jobs
-from core.registry import refresh
+from core.refresh import refresh
 from core.tables import Message
 from tests.chatkit import Thread
 from tests.fakes.ollama import FakeOllama

@@ -259,7 +259,7 @@ def test_planted_key_never_appears_in_logs_db_or_output(  # type: ignore[no-unty
         # and in-process, with every logger at DEBUG
         caplog.set_level(logging.DEBUG)
         from core.providers.store import test_provider
-        from core.registry import refresh
+        from core.refresh import refresh
 
         asyncio.run(test_provider("leaky"))
         asyncio.run(refresh())

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from core.providers.store import add_provider, get_provider
-from core.registry import get_model, refresh, resolve_model, search_models, set_model_overrides
+from core.refresh import refresh
+from core.registry import get_model, resolve_model, search_models, set_model_overrides
 from tests.fakes.openai import FakeOpenAI
 from tests.helpers import closed_port
 

@@ -17,7 +17,8 @@ from core.db import get_engine, session
 from core.meta import bump_config_version, config_version
 from core.migrate import current_revision
 from core.providers.store import add_provider, get_provider, provider_config
-from core.registry import get_model, refresh, set_model_overrides
+from core.refresh import refresh
+from core.registry import get_model, set_model_overrides
 from core.settings import Settings, get_settings
 from core.tables import Provider, Secret
 from tests.conftest import ROOT

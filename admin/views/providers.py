@@ -15,7 +15,7 @@ from core.providers.store import (
     test_provider,
     update_provider,
 )
-from core.registry import refresh_provider
+from core.refresh import refresh_provider
 
 PICKED = "provider-pick"
 

@@ -172,7 +172,7 @@ def refresh(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Discover every provider's models concurrently and merge them with litellm's metadata."""
-    from core.registry import refresh as run_refresh
+    from core.refresh import refresh as run_refresh
 
     results = asyncio.run(run_refresh(provider or None))
     if as_json:

@@ -75,7 +75,7 @@ def add(
     )
     outcome = None
     if refresh:
-        from core.registry import refresh_provider
+        from core.refresh import refresh_provider
 
         outcome = asyncio.run(refresh_provider(view.name))
     if as_json:

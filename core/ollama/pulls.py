@@ -17,7 +17,7 @@ from typing import Any
 
 import ollama
 
-from core import registry, snapshot
+from core import refresh, snapshot
 from core.ollama.catalog import approx_size, unknown_model_text
 from core.ollama.errors import explain
 from core.ollama.jobstore import (
@@ -269,7 +269,7 @@ async def _digest(client: ollama.AsyncClient, model: str) -> str | None:
 async def sync_registry(server: Server) -> None:
     """Make /models and `switchboard models` show the change now (other processes: via the config version)."""
     try:
-        await registry.refresh_provider(server.name)
+        await refresh.refresh_provider(server.name)
     except Exception:
         log.warning("registry refresh of %s after an Ollama change failed", server.name, exc_info=True)
     snapshot.invalidate()

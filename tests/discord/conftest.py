@@ -11,7 +11,7 @@ import pytest
 
 from bot.discord.app import SwitchboardBot, create_bot
 from core.providers.store import add_provider
-from core.registry import refresh
+from core.refresh import refresh
 from core.settings import reload_settings
 from tests.discordkit import MODELS, READY_S, Person, endpoints_restored
 from tests.fakes.discord import FakeDiscord, running

@@ -12,7 +12,7 @@ import pytest
 from core import snapshot
 from core.conversations import find_conversation
 from core.providers.store import add_provider
-from core.registry import refresh
+from core.refresh import refresh
 from core.scopes import ScopeKey, load_all, update_scope
 from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord
