@@ -11,6 +11,7 @@ from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
 from sqlmodel import col
 
 from core.db import session
+from core.modelstats import percentile
 from core.tables import Conversation, Message, utcnow
 
 REPLY_ROLES = ("assistant", "compare")
@@ -260,15 +261,6 @@ class PerfPoint:
     @property
     def error_rate(self) -> float:
         return self.errors / self.replies if self.replies else 0.0
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    """Nearest-rank percentile (as the registry's rolling stats compute it); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _bucket(at: datetime, size: timedelta, origin: datetime) -> datetime:

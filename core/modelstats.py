@@ -11,7 +11,8 @@ from core.tables import Message, Model, utcnow
 STATS_WINDOW = 200
 
 
-def _percentile(values: list[float], pct: float) -> float | None:
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile; None for no values. The analytics pages use it too, so their figures match."""
     if not values:
         return None
     ordered = sorted(values)
@@ -47,10 +48,10 @@ def update_stats(names: list[str] | None = None) -> int:
             row = s.get(Model, model_id)
             if row is None:
                 continue
-            row.latency_p50_ms = _percentile([r[1] for r in ok], 50)
-            row.latency_p95_ms = _percentile([r[1] for r in ok], 95)
-            row.ttft_p50_ms = _percentile([r[2] for r in ok if r[2] is not None], 50)
-            row.tokens_per_s = _percentile(speeds, 50)
+            row.latency_p50_ms = percentile([r[1] for r in ok], 50)
+            row.latency_p95_ms = percentile([r[1] for r in ok], 95)
+            row.ttft_p50_ms = percentile([r[2] for r in ok if r[2] is not None], 50)
+            row.tokens_per_s = percentile(speeds, 50)
             row.error_rate = sum(1 for r in recent if r[0] == "error") / len(recent)
             row.stats_samples = len(recent)
             row.stats_updated_at = utcnow()
