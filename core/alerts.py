@@ -127,13 +127,13 @@ class AlertRoute:
 
     @property
     def active(self) -> bool:
-        return bool(self.channel) and self.token is not None
+        return bool(self.channel) and bool(self.token)  # an empty SecretStr is falsy
 
     @property
     def status(self) -> str:
         if not self.channel:
             return f"not set up ({self.channel_setting} is empty)"
-        if self.token is None:
+        if not self.token:
             return f"not sent: {self.token_setting} is missing"
         return "alerts are sent here"
 
