@@ -248,6 +248,7 @@ class Gateway:
         )
         by_name = {d.name: d for d in deployments}
         self.names = set(by_name)
+        self._litellm_names = {d.name: d.litellm_name for d in deployments}
         self._main = (
             lib.Router(
                 model_list=[self._entry(d.name, d) for d in deployments],
@@ -315,6 +316,7 @@ class Gateway:
         # routers read to the end, because their routing strategies learn from that success logging. (litellm
         # strips usage from every earlier chunk; the finish reason, real or its synthetic "stop", comes first.)
         stop_at_usage = router is self._main
+        cap = OutputCap(self._litellm_names.get(name, name), max_tokens) if max_tokens else None
         try:
             response = await router.acompletion(
                 model=name,
@@ -332,10 +334,17 @@ class Gateway:
                     if choices:
                         delta = getattr(choices[0], "delta", None)
                         piece = getattr(delta, "content", None) if delta is not None else None
+                        if piece and cap is not None:
+                            piece = cap.take(piece)
                         if piece:
                             text.append(piece)
                             yield piece
                         finish = getattr(choices[0], "finish_reason", None) or finish
+                        if cap is not None and cap.full:
+                            # The provider ignored max_tokens: stop reading. What it sends past the limit is
+                            # neither shown nor paid for by the reservation, so we do not take it.
+                            finish, usage = "length", None
+                            break
                     chunk_usage = getattr(chunk, "usage", None)
                     if chunk_usage is not None:
                         usage = chunk_usage
@@ -355,6 +364,52 @@ class Gateway:
             finish_reason=finish,
             served_by=served,
         )
+
+
+class OutputCap:
+    """Holds a streamed reply to `limit` tokens, whatever the provider does with max_tokens.
+
+    A budget reservation covers `limit` output tokens, so a provider that ignores max_tokens must not stream
+    past it. Counting every delta would cost a tokenizer pass per chunk; instead, since every token covers at
+    least one byte, the text can grow by as many bytes as tokens are left before it needs counting again.
+    """
+
+    def __init__(self, litellm_name: str, limit: int) -> None:
+        self.litellm_name = litellm_name
+        self.limit = limit
+        self.parts: list[str] = []
+        self.tokens = 0  # tokens of the text when last counted
+        self.uncounted = 0  # bytes added since: at most that many more tokens
+        self.full = False
+
+    def _fits(self, text: str) -> int | None:
+        n = count_text_tokens(self.litellm_name, text)
+        return n if n <= self.limit else None
+
+    def take(self, piece: str) -> str:
+        """The part of `piece` that fits; sets `full` once the limit is reached."""
+        if self.full:
+            return ""
+        size = len(piece.encode())
+        if self.tokens + self.uncounted + size <= self.limit:
+            self.parts.append(piece)
+            self.uncounted += size
+            return piece
+        so_far = "".join(self.parts)
+        total = self._fits(so_far + piece)
+        if total is not None:
+            self.parts, self.tokens, self.uncounted = [so_far + piece], total, 0
+            self.full = total == self.limit
+            return piece
+        lo, hi = 0, len(piece)  # the piece crosses the limit: keep its longest prefix that fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._fits(so_far + piece[:mid]) is not None:
+                lo = mid
+            else:
+                hi = mid - 1
+        self.full = True
+        return piece[:lo]
 
 
 def count_tokens(litellm_name: str, messages: list[dict[str, Any]]) -> int:

@@ -38,7 +38,13 @@ def render_footer(r: TurnResult) -> str:
     if r.fallback_from:
         parts.append(f"fallback from {r.fallback_from}: {r.fallback_reason}")
     if r.status == "partial":
-        parts.append("cut off")
+        parts.append(f"cut off ({r.error})" if r.error else "cut off")
     elif r.status == "interrupted":
         parts.append("interrupted")
+    elif r.finish_reason == "length":
+        parts.append("stopped at the output limit")
+    if r.status in ("partial", "interrupted"):
+        parts.append("`!retry` for a full answer")
+    elif r.finish_reason == "length":
+        parts.append('say "continue" for more')
     return " · ".join(parts)

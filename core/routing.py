@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -221,7 +221,8 @@ async def route(
                     continue
                 if adm.notice:
                     yield Notice(adm.notice)
-            async with aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
+            alive = spec.budgeter.kept_alive(adm) if spec.budgeter is not None else nullcontext()
+            async with alive, aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
                 async for piece in pieces:
                     if isinstance(piece, StreamEnd):
                         end = piece
@@ -244,7 +245,7 @@ async def route(
                     ttft,
                     failures,
                     "partial",
-                    error=f"{err.message}. The reply was cut off.",
+                    error=err.message,
                 )
                 if adm is not None and spec.budgeter is not None:
                     await spec.budgeter.settle(adm, partial)

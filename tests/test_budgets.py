@@ -94,7 +94,7 @@ async def test_a_hard_budget_refuses_clearly_and_points_to_a_free_model(world: W
     with session() as s:  # the message is kept; no half reply
         assert [(m.role, m.status) for m in s.exec(select(Message)).all() if m.role != "command"] == [("user", "ok")]
     (alert,) = recent_alerts(kind="budget")
-    assert alert.text.startswith("The monthly budget for workspace W1 is used up")
+    assert alert.text.startswith("The monthly budget for workspace W1 is refusing replies it cannot cover: $0 spent")
 
 
 async def test_spend_is_settled_to_the_real_cost_and_thresholds_alert_once(world: World) -> None:

@@ -8,7 +8,10 @@ cannot be estimated, so a hard money budget refuses it (it is never counted as f
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +23,8 @@ from core.registry import ModelInfo
 from core.render import money
 from core.settings import get_settings
 from core.types import Choice, IncomingMessage, Reply, TurnResult
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the snapshot imports budgets: annotations only, to avoid an import cycle
     from core.snapshot import Snapshot
@@ -61,26 +66,45 @@ def _amount_text(budget: BudgetView, units: int) -> str:
 _raised: set[tuple[str, str]] = set()
 
 
-def _alert(budget: BudgetView, state: ledger.UsageState, threshold: int, tz: str) -> None:
-    key = f"budget:{budget.id}:{state.period_start.isoformat()}:{threshold}"
+def _raise_once(budget: BudgetView, state: ledger.UsageState, what: str, text: str, severity: str) -> None:
+    key = f"budget:{budget.id}:{state.period_start.isoformat()}:{what}"
     seen = (get_settings().effective_database_url, key)
     if seen in _raised:
         return
     _raised.add(seen)
-    spent = _amount_text(budget, state.spent)
-    limit = _amount_text(budget, budget.limit_units)
+    alerts.raise_alert("budget", key, text, severity=severity, budget_id=budget.id)
+
+
+def _mode(budget: BudgetView, threshold: int) -> str:
     if not budget.hard:
-        mode = "warn only: requests continue"
-    elif threshold >= 100:
-        mode = "requests that would go over are refused"
-    else:
-        mode = "hard stop at 100%"
+        return "warn only: requests continue"
+    return "requests that would go over are refused" if threshold >= 100 else "hard stop at 100%"
+
+
+def _alert(budget: BudgetView, state: ledger.UsageState, threshold: int, tz: str) -> None:
+    """Spend crossed `threshold` percent of the limit (100: the budget is used up)."""
     reached = "is used up" if threshold >= 100 else f"crossed {threshold}%"
     text = (
-        f"The {budget.label} {reached}: {spent} of {limit} spent this period "
-        f"(resets {describe_reset(state.period_end, tz)}; {mode})."
+        f"The {budget.label} {reached}: {_amount_text(budget, state.spent)} of "
+        f"{_amount_text(budget, budget.limit_units)} spent this period "
+        f"(resets {describe_reset(state.period_end, tz)}; {_mode(budget, threshold)})."
     )
-    alerts.raise_alert("budget", key, text, severity="critical" if threshold >= 100 else "warning", budget_id=budget.id)
+    _raise_once(budget, state, str(threshold), text, "critical" if threshold >= 100 else "warning")
+
+
+def _refusing_alert(over: ledger.Exceeded, tz: str) -> None:
+    """The budget began refusing replies it cannot cover, though spend may still be under the limit."""
+    b, st = over.budget, over.state
+    if st.spent >= b.limit_units:  # refused because it is used up: that is the 100% alert
+        _alert(b, st, 100, tz)
+        return
+    in_flight = f" and {_amount_text(b, st.reserved)} held by replies being written" if st.reserved else ""
+    text = (
+        f"The {b.label} is refusing replies it cannot cover: {_amount_text(b, st.spent)} spent{in_flight} "
+        f"of {_amount_text(b, b.limit_units)}, and a reply needed up to {_amount_text(b, over.amount)} "
+        f"(resets {describe_reset(st.period_end, tz)})."
+    )
+    _raise_once(b, st, "refusing", text, "warning")
 
 
 def check_thresholds(pairs: list[tuple[BudgetView, ledger.UsageState]], tz: str) -> None:
@@ -150,7 +174,7 @@ class Budgeter:
             over = await asyncio.to_thread(ledger.would_exceed, amounts, tz=get_settings().timezone)
             if over is not None:
                 adm.refusal = self._exceeded(over)
-                await asyncio.to_thread(_alert, over.budget, over.state, 100, get_settings().timezone)
+                await asyncio.to_thread(_refusing_alert, over, get_settings().timezone)
                 return adm
             assert usd is not None and self.confirm_over_usd is not None
             adm.refusal = Reply(
@@ -171,7 +195,7 @@ class Budgeter:
             )
         except ledger.Exceeded as over:
             adm.refusal = self._exceeded(over)
-            await asyncio.to_thread(_alert, over.budget, over.state, 100, s.timezone)
+            await asyncio.to_thread(_refusing_alert, over, s.timezone)
             return adm
         adm.budgets = [b for b, _ in amounts]
         adm.notice = await asyncio.to_thread(self._warn_only_notice, amounts)
@@ -207,6 +231,29 @@ class Budgeter:
             kind="refusal",
             data={"budget_id": b.id, "spent": st.spent, "limit": b.limit_units, "resets": reset},
         )
+
+    @asynccontextmanager
+    async def kept_alive(self, adm: Admission | None) -> AsyncIterator[None]:
+        """While the attempt runs, renew its reservations every third of their lifetime, so only a holder that
+        died (and stopped renewing) ever loses its hold to expiry."""
+        if adm is None or not adm.hold.items:
+            yield
+            return
+        ttl = get_settings().reservation_ttl_s
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                try:
+                    await asyncio.to_thread(ledger.extend, adm.hold, ttl)
+                except Exception:  # a database hiccup: try again next round, the reply goes on
+                    log.warning("could not renew a budget reservation", exc_info=True)
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
 
     async def settle(self, adm: Admission, result: TurnResult) -> None:
         """Charge what the attempt really cost (its tokens for token budgets)."""

@@ -98,6 +98,11 @@ _MOVE = (
         spent_micros=_U.c.spent_micros + bindparam("actual"),
     )
 )
+_EXTEND = (
+    update(_R)
+    .where(_R.c.id.in_(bindparam("rids", expanding=True)), _R.c.status == "held")
+    .values(expires_at=bindparam("until"))
+)
 _CLOSE = update(_R).where(_R.c.id == bindparam("rid"), _R.c.status == "held").values(status=bindparam("status"))
 
 
@@ -132,6 +137,17 @@ def reserve(amounts: list[tuple[BudgetView, int]], *, tz: str, ttl_s: float, mes
             ).scalar_one()
             hold.items.append(Held(int(rid), usage_id, budget.id, amount))
     return hold
+
+
+def extend(hold: Hold, ttl_s: float) -> None:
+    """Keep a live request's reservations from expiring: its holder is alive and still streaming. A reservation
+    already expired (its holder looked dead) stays expired; settling still records the spend."""
+    if hold.items:
+        with connection(write=True) as conn:
+            conn.execute(
+                _EXTEND,
+                {"rids": [i.reservation_id for i in hold.items], "until": utcnow() + timedelta(seconds=ttl_s)},
+            )
 
 
 def settle(hold: Hold, actual: dict[int, int]) -> list[UsageState]:

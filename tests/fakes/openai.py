@@ -162,7 +162,8 @@ class FakeOpenAI(FakeServer):
     """OpenAI-style server. `api_key=None` accepts any (or no) key.
 
     Chat settings (plain attributes, safe to change between requests): `ttft_s`, `token_delay_s`, `send_usage`
-    (False: like servers that never report usage), `context_windows` {model: tokens}.
+    (False: like servers that never report usage), `context_windows` {model: tokens}, `honours_max_tokens`
+    (False: like some local servers and proxies, the reply runs past the request's max_tokens).
     Counters: `in_flight`, `max_in_flight`, `chat_count` (updated on the server loop only).
     """
 
@@ -179,6 +180,7 @@ class FakeOpenAI(FakeServer):
         token_delay_s: float = 0.0,
         send_usage: bool = True,
         context_windows: dict[str, int] | None = None,
+        honours_max_tokens: bool = True,
     ) -> None:
         super().__init__()
         self.models = models if models is not None else ["gpt-4o", "gpt-4o-mini", "text-embedding-3-small"]
@@ -191,6 +193,7 @@ class FakeOpenAI(FakeServer):
         self.token_delay_s = token_delay_s
         self.send_usage = send_usage
         self.context_windows: dict[str, int] = dict(context_windows or {})
+        self.honours_max_tokens = honours_max_tokens
         self.in_flight = 0
         self.max_in_flight = 0
         self.chat_count = 0
@@ -417,7 +420,7 @@ class FakeOpenAI(FakeServer):
             text = reply.text if reply.text is not None else echo_text(messages)
         tokens = split_tokens(text)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(limit, int) and 0 < limit < len(tokens):
+        if self.honours_max_tokens and isinstance(limit, int) and 0 < limit < len(tokens):
             tokens, finish_reason = tokens[:limit], "length"
 
         ttft = self.ttft_s if reply.ttft_s is None else reply.ttft_s
