@@ -14,6 +14,7 @@ from sqlmodel import Session, create_engine
 
 from core.errors import UserError
 from core.settings import get_settings
+from core.storable import storable_params
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -71,6 +72,7 @@ def get_engine(url: str | None = None) -> Engine:
                 engine = _sqlite_engine(url)
             else:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40)
+            event.listen(engine, "before_cursor_execute", _storable_statement, retval=True)
             _engines[url] = engine
     if settings.auto_migrate and url not in _migrated:
         from core.migrate import upgrade
@@ -78,6 +80,14 @@ def get_engine(url: str | None = None) -> Engine:
         upgrade(engine)
         _migrated.add(url)
     return engine
+
+
+def _storable_statement(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    # The last line of defence for text from anywhere (forms, names, provider errors): PostgreSQL would refuse a
+    # NUL that SQLite keeps, so both get U+FFFD (see core.storable).
+    return statement, storable_params(parameters)
 
 
 def dispose_engines() -> None:

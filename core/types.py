@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from core.storable import storable_text
+
+
+def _make_storable(obj: Any) -> None:
+    """Replace, in place, every text field of a frozen dataclass with its storable form (see core.storable)."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, str):
+            cleaned = storable_text(value)
+            if cleaned is not value:
+                object.__setattr__(obj, f.name, cleaned)
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,11 @@ class IncomingMessage:
     user_name: str = ""
     user_is_admin: bool = False
     is_dm: bool = False
+
+    def __post_init__(self) -> None:
+        # Every adapter comes through here: text the databases cannot store (NUL) becomes U+FFFD once, so the
+        # model, the replies and the stored message all see the same text.
+        _make_storable(self)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,9 @@ class TurnResult:
     is_local: bool = False
     via: str | None = None  # the virtual model the user picked, when a member answered
 
+    def __post_init__(self) -> None:
+        _make_storable(self)  # a provider's reply or error may carry NUL: shown and stored as U+FFFD
+
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
@@ -52,6 +72,12 @@ class Delta:
     """A piece of the reply's text, in order."""
 
     text: str
+
+    def __post_init__(self) -> None:
+        # once per streamed piece, so only the cheap check: a provider may stream NUL, shown and stored as U+FFFD
+        cleaned = storable_text(self.text)
+        if cleaned is not self.text:
+            object.__setattr__(self, "text", cleaned)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+# Property tests (hypothesis): every example is a real turn against a real database, so CI, which runs them on
+# both engines within its time limit, takes fewer than a developer's run. SWITCHBOARD_HYPOTHESIS_PROFILE picks one.
+settings.register_profile("dev", max_examples=100, deadline=None, database=None)
+settings.register_profile("ci", max_examples=40, deadline=None, database=None)
+settings.load_profile(os.environ.get("SWITCHBOARD_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "SWITCHBOARD_TEST_POSTGRES_URL"

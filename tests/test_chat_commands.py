@@ -1,4 +1,4 @@
-"""Chat commands, answered in core: what a user types and what they see."""
+"""Chat commands, answered in core: what a user types and what they see, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.fakes.openai import FakeOpenAI, Reply
 
 
 @pytest.fixture
-async def world():  # type: ignore[no-untyped-def]
+async def world(any_db: str):  # type: ignore[no-untyped-def]
     with (
         FakeOpenAI(models=["gpt-4o", "gpt-4o-mini", "o3-mini", "gpt-4.1"], api_key=CLOUD_KEY) as cloud,
         FakeOpenAI(models=["llama-big", "llama-small", "qwen-vision"], api_key=None) as local,
@@ -81,7 +81,7 @@ async def test_model_in_a_channel_sets_the_default_and_a_paid_default_needs_an_a
     assert (await Thread(thread="T-new").say("again")).footer.startswith("local/llama-small")
 
 
-async def test_nothing_configured_and_only_paid_models_is_not_silently_paid() -> None:
+async def test_nothing_configured_and_only_paid_models_is_not_silently_paid(any_db: str) -> None:
     with FakeOpenAI(models=["gpt-4o"], api_key=CLOUD_KEY) as cloud:
         from core.providers.store import add_provider
         from core.refresh import refresh
