@@ -43,7 +43,7 @@ class ModelInfo:
     price_source: str  # local | free | override | provider | unknown
     supports_tools: bool
     supports_vision: bool
-    is_local: bool
+    is_local: bool  # on a local server and costing nothing: free, offered in local-only channels, `[local]`
     available: bool
     enabled: bool
     provider_enabled: bool
@@ -61,6 +61,12 @@ class ModelInfo:
     tokens_per_s: float | None = None
     error_rate: float | None = None
     provider_error: str | None = None
+    on_local_server: bool = False  # where it runs, whatever its price (a local server may proxy a paid API)
+
+    @property
+    def priced_local(self) -> bool:
+        """On a local server, but an admin gave it a price: it counts as paid (see `_effective`)."""
+        return self.on_local_server and not self.is_local
 
     @property
     def price_known(self) -> bool:
@@ -97,20 +103,28 @@ class ModelInfo:
 
 
 def _effective(row: Model, prov: Provider) -> ModelInfo:
+    """What everyone else sees of a row. Prices: `--free` first, then prices an admin set, then "a model of a local
+    server costs nothing", then the provider's price. An admin's price beats the local guess because a loopback
+    server can be a proxy to a paid API; such a model is then treated as paid everywhere (budgets, footers,
+    local-only policy), since Switchboard cannot tell where the proxy sends prompts."""
     price_in: float | None
     price_out: float | None
-    if row.is_local:
-        price_in, price_out, source = 0.0, 0.0, "local"
-    elif row.free:
+    overridden = row.input_usd_per_mtok_override is not None or row.output_usd_per_mtok_override is not None
+    if row.free:
         price_in, price_out, source = 0.0, 0.0, "free"
+    elif overridden:
+        # the half an admin did not set comes from the provider; a local server's "0" is a guess, not a price
+        fallback_in = None if row.is_local else row.input_usd_per_mtok
+        fallback_out = None if row.is_local else row.output_usd_per_mtok
+        price_in = _first(row.input_usd_per_mtok_override, fallback_in)
+        price_out = _first(row.output_usd_per_mtok_override, fallback_out)
+        source = "override" if price_in is not None and price_out is not None else "unknown"
+    elif row.is_local:
+        price_in, price_out, source = 0.0, 0.0, "local"
     else:
-        price_in = row.input_usd_per_mtok_override
-        price_out = row.output_usd_per_mtok_override
-        overridden = price_in is not None or price_out is not None
-        price_in = price_in if price_in is not None else row.input_usd_per_mtok
-        price_out = price_out if price_out is not None else row.output_usd_per_mtok
-        known = price_in is not None and price_out is not None
-        source = ("override" if overridden else "provider") if known else "unknown"
+        price_in, price_out = row.input_usd_per_mtok, row.output_usd_per_mtok
+        source = "provider" if price_in is not None and price_out is not None else "unknown"
+    local = row.is_local and price_in == 0 and price_out == 0
     return ModelInfo(
         name=row.name,
         provider=prov.name,
@@ -124,7 +138,7 @@ def _effective(row: Model, prov: Provider) -> ModelInfo:
         price_source=source,
         supports_tools=row.supports_tools,
         supports_vision=row.supports_vision,
-        is_local=row.is_local,
+        is_local=local,
         available=row.available,
         enabled=row.enabled,
         provider_enabled=prov.enabled,
@@ -142,7 +156,12 @@ def _effective(row: Model, prov: Provider) -> ModelInfo:
         tokens_per_s=row.tokens_per_s,
         error_rate=row.error_rate,
         provider_error=None if prov.last_check_ok is not False else prov.last_check_error,
+        on_local_server=row.is_local,
     )
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 # ---------------------------------------------------------------- reading
@@ -268,7 +287,10 @@ def set_model_overrides(
     free: bool | None = None,
     clear_prices: bool = False,
 ) -> ModelInfo:
-    """Fill in or override a model's metadata; these survive refreshes. Validates before writing."""
+    """Fill in or override a model's metadata; these survive refreshes. Validates before writing.
+
+    `name` is resolved like everywhere else (`resolve_model`): a unique bare id or alias works, an ambiguous one
+    is refused with the candidates. A price set without `free` ends an earlier `--free`: the latest wins."""
     for label, value in (("input price", input_usd_per_mtok), ("output price", output_usd_per_mtok)):
         if value is not None and (value < 0 or value != value or value > 10_000):
             raise RegistryError(f"The {label} must be between 0 and 10000 USD per million tokens.")
@@ -276,12 +298,16 @@ def set_model_overrides(
         raise RegistryError("The context window must be a positive number of tokens.")
     if alias is not None and alias != "" and not ALIAS_RE.match(alias):
         raise RegistryError(f"'{alias}' is not a valid alias: letters, digits, '-', '_', '.', ':' (max 64).")
+    res = resolve_model(name)
+    if res.model is None and res.candidates:
+        raise _not_found(name, res)
+    if free is None and (input_usd_per_mtok is not None or output_usd_per_mtok is not None):
+        free = False
     with session(write=True) as s:
-        found = s.exec(
-            select(Model, Provider).join(Provider).where((Model.name == name) | (Model.alias == name))
-        ).first()
+        target = res.model.name if res.model is not None else name
+        found = s.exec(select(Model, Provider).join(Provider).where(Model.name == target)).first()
         if found is None:
-            row, prov = _manual_model(s, name)
+            row, prov = _manual_model(s, name, res)
         else:
             row, prov = found
         if alias:
@@ -311,7 +337,7 @@ def set_model_overrides(
         return _effective(row, prov)
 
 
-def _manual_model(s: object, name: str) -> tuple[Model, Provider]:
+def _manual_model(s: object, name: str, res: Resolution) -> tuple[Model, Provider]:
     """`models set provider/id` for a model discovery did not list (e.g. a server without /models)."""
     from sqlmodel import Session
 
@@ -321,10 +347,7 @@ def _manual_model(s: object, name: str) -> tuple[Model, Provider]:
     kind = get_kind(prov.kind) if prov else None
     # Only servers whose listing we cannot trust get hand-made entries; elsewhere a typo must not add a model.
     if prov is None or kind is None or not (kind.listing == "static" or kind.name == "openai_compatible"):
-        suggestion = resolve_model(name)
-        near = suggestion.suggestions or tuple(c.name for c in suggestion.candidates)
-        hint = f" Did you mean {', '.join(near[:3])}?" if near else ""
-        raise RegistryError(f"No model named '{name}'.{hint}")
+        raise _not_found(name, res)
     prefix = kind.litellm_provider
     row = Model(
         provider_id=prov.id or 0,
@@ -355,7 +378,13 @@ def require_model(name: str, models: list[ModelInfo] | None = None) -> ModelInfo
     res = resolve_model(name, models)
     if res.model is not None:
         return res.model
+    raise _not_found(name, res)
+
+
+def _not_found(name: str, res: Resolution) -> RegistryError:
+    """What to say when `name` is not one model: the candidates it matches, or close names (or none)."""
     if res.candidates:
-        raise RegistryError(f"'{name}' is ambiguous: {', '.join(c.name for c in res.candidates[:5])}.")
-    hint = f" Did you mean {', '.join(res.suggestions[:3])}?" if res.suggestions else ""
-    raise RegistryError(f"No model named '{name}'.{hint}")
+        names = ", ".join(c.name for c in res.candidates[:10])
+        return RegistryError(f"'{name}' matches several models: {names}. Use the full name.")
+    hint = f" Did you mean {', '.join(res.suggestions[:3])}?" if res.suggestions else " No model has a close name."
+    return RegistryError(f"No model named '{name}'.{hint} `switchboard models` lists them.")

@@ -74,39 +74,53 @@ def overrides_form(models: list[ModelInfo]) -> None:
         st.markdown(f"**{m.name}**")
         c1, c2, c3 = st.columns(3)
         enabled = c1.checkbox("Enabled", value=m.enabled, help="Disabled models are not offered to anyone.")
-        free = c2.checkbox("Free", value=m.price_source == "free", disabled=m.is_local, help="No cost is counted.")
+        free = c2.checkbox(
+            "Free", value=m.price_source == "free", help="No cost is counted, whatever the prices below say."
+        )
         alias = c3.text_input("Alias", value=m.alias or "", help="A short name users can type, e.g. fast.")
         c4, c5, c6 = st.columns(3)
-        known = m.price_source in ("override", "provider")
+        shown_in, shown_out = (None, None) if m.price_source in ("local", "free") else _prices(m)
+        price_help = "USD per million tokens. Set by you, it wins over the provider's price and the local guess."
         price_in = c4.number_input(
             "Input $/Mtok",
             min_value=0.0,
-            value=m.input_usd_per_mtok if known else None,
+            value=shown_in,
             format="%g",
-            disabled=m.is_local,
+            help=price_help,
         )
         price_out = c5.number_input(
             "Output $/Mtok",
             min_value=0.0,
-            value=m.output_usd_per_mtok if known else None,
+            value=shown_out,
             format="%g",
-            disabled=m.is_local,
+            help=price_help,
         )
         context = c6.number_input("Context window", min_value=1, value=m.context_window, step=1024)
+        clear = st.checkbox(
+            "Forget the prices set here",
+            help="Go back to the provider's price (or, on a local server, free).",
+            key=f"models-clear-{m.name}",
+        )
+        if m.on_local_server:
+            st.caption(_local_price_note(m))
         submitted = st.form_submit_button("Save model")
     if not submitted:
         return
     changes: dict[str, object] = {}
     if enabled != m.enabled:
         changes["enabled"] = enabled
-    if not m.is_local and free != (m.price_source == "free"):
+    if free != (m.price_source == "free"):
         changes["free"] = free
     if alias.strip() != (m.alias or ""):
         changes["alias"] = alias.strip()
-    if price_in is not None and (not known or price_in != m.input_usd_per_mtok):
+    if price_in is not None and price_in != shown_in:
         changes["input_usd_per_mtok"] = float(price_in)
-    if price_out is not None and (not known or price_out != m.output_usd_per_mtok):
+    if price_out is not None and price_out != shown_out:
         changes["output_usd_per_mtok"] = float(price_out)
+    if clear:
+        changes["clear_prices"] = True
+        changes.pop("input_usd_per_mtok", None)
+        changes.pop("output_usd_per_mtok", None)
     if context is not None and context != m.context_window:
         changes["context_window"] = int(context)
     if not changes:
@@ -116,6 +130,23 @@ def overrides_form(models: list[ModelInfo]) -> None:
         set_model_overrides(m.name, **changes)  # type: ignore[arg-type]
         ui.flash(f"Saved {m.name}.")
         st.rerun()
+
+
+def _prices(m: ModelInfo) -> tuple[float | None, float | None]:
+    return m.input_usd_per_mtok, m.output_usd_per_mtok
+
+
+def _local_price_note(m: ModelInfo) -> str:
+    if m.priced_local:
+        return (
+            "This model runs on a local server but has a price you set, so it counts as paid: budgets count its "
+            "cost and local-only channels do not offer it. Tick 'Forget the prices set here' to make it free "
+            "(local) again."
+        )
+    return (
+        "This model runs on a local server, so it counts as free (local). If the server is a proxy to a paid "
+        "API, set its prices: they win, and the model then counts as paid (budgets, local-only channels)."
+    )
 
 
 def registry_tab(models: list[ModelInfo]) -> None:

@@ -47,6 +47,7 @@ def model_row(m: Any) -> dict[str, Any]:
         "supports_tools": m.supports_tools,
         "supports_vision": m.supports_vision,
         "local": m.is_local,
+        "on_local_server": m.on_local_server,
         "available": m.available,
         "enabled": m.enabled,
         "source": m.source,
@@ -63,7 +64,14 @@ def _price(m: Any) -> str:
         return "free (local)"
     if not m.price_known:
         return "unknown price"
-    return f"${money(m.input_usd_per_mtok)} / ${money(m.output_usd_per_mtok)}"
+    set_by = " (set by an admin)" if m.price_source == "override" else ""
+    return f"${money(m.input_usd_per_mtok)} / ${money(m.output_usd_per_mtok)}{set_by}"
+
+
+def _where(m: Any) -> str:
+    if m.priced_local:
+        return "local server, paid"
+    return "local" if m.is_local else "cloud"
 
 
 @app.callback()
@@ -112,7 +120,7 @@ def list_models(
                 f"{m.context_window:,}" if m.context_window else "?",
                 _price(m),
                 ",".join(c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on),
-                "local" if m.is_local else "cloud",
+                _where(m),
                 ("yes" if m.usable else f"no: {m.unusable_reason}") + (" [static]" if m.source == "static" else ""),
             )
             for m in found
@@ -163,6 +171,11 @@ def set_model(
         + (f", alias {info.alias}" if info.alias else "")
         + ("" if info.enabled else ", disabled")
     )
+    if info.priced_local:
+        typer.echo(
+            "  It runs on a local server, but with a price it counts as paid: budgets count its cost, replies show "
+            "it, and local-only channels no longer offer it. `--clear-prices` makes it free (local) again."
+        )
 
 
 @registry_app.command("refresh")
