@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from typing import Any
 from urllib.parse import urlsplit
@@ -165,6 +166,17 @@ def create_bot(settings: Settings | None = None, **overrides: Any) -> Switchboar
     return SwitchboardBot(**options)
 
 
+async def run_until_stopped(bot: SwitchboardBot, token: str) -> None:
+    """Run the bot until SIGTERM or SIGINT, then close it: a stopped process exits 0, as Procfile runners
+    expect (discord.py's own `run` handles only Ctrl-C and dies of SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(token)
+    log.info("Discord bot stopped")
+
+
 def main() -> None:
     """Run the Discord bot until stopped."""
     s = get_settings()
@@ -182,7 +194,7 @@ def main() -> None:
     get_engine()  # migrate and connect before going online
     prepare_worker()
     try:
-        bot.run(token, log_handler=None)
+        asyncio.run(run_until_stopped(bot, token))
     except discord.PrivilegedIntentsRequired:
         sys.exit(
             "Discord refused the Message Content intent. Enable it: Developer Portal → your app → Bot → "

@@ -163,6 +163,10 @@ async def run_socket_mode(settings: Settings) -> None:
     await inflight.drain(DRAIN_S)
 
 
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def main() -> None:
     """`switchboard slack`: run the bot in the configured mode."""
     settings = get_settings()
@@ -177,6 +181,9 @@ def main() -> None:
         return
     import uvicorn
 
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again to die of it; exit 0 instead
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
     log.info("Slack bot serving %s on %s:%s", EVENTS_PATH, settings.slack_host, settings.port)
     uvicorn.run(
         "bot.slack.app:serve_asgi_app",
