@@ -22,6 +22,7 @@ _lock = threading.Lock()
 # busy handler (which sleeps in steps); other processes still wait through busy_timeout.
 _sqlite_writers: dict[str, threading.RLock] = {}
 _migrated: set[str] = set()
+_upgrading = threading.local()  # urls this thread is upgrading: it may use them meanwhile
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -74,10 +75,17 @@ def get_engine(url: str | None = None) -> Engine:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40)
             event.listen(engine, "before_cursor_execute", _storable_statement, retval=True)
             _engines[url] = engine
-    if settings.auto_migrate and url not in _migrated:
+    upgrading: set[str] | None = getattr(_upgrading, "urls", None)
+    if upgrading is None:
+        upgrading = _upgrading.urls = set()
+    if settings.auto_migrate and url not in _migrated and url not in upgrading:
         from core.migrate import upgrade
 
-        upgrade(engine)
+        upgrading.add(url)  # the upgrade's data steps (core.migrate.upgrade_data) open sessions in this thread
+        try:
+            upgrade(engine, data=url == settings.effective_database_url)
+        finally:
+            upgrading.discard(url)
         _migrated.add(url)
     return engine
 

@@ -1,5 +1,5 @@
-"""Providers: add, edit, remove, test the connection. Keys are write-only here: the page never reads one back,
-and a reveal shows only the last 4 characters (kept masked in the database as `key_hint`)."""
+"""Providers: add, edit, remove, test the connection. Keys and header values are write-only here: the page never
+reads one back, and a reveal shows only the last 4 characters (kept masked in the database)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def providers_table(providers: list[ProviderView], reveal: bool) -> None:
                 "base URL": p.base_url or "",
                 "organization": p.organization or "",
                 "key": ui.masked_key(p.has_key, p.key_hint, reveal),
+                "headers": ", ".join(
+                    f"{n}: {ui.masked_key(True, hint, reveal)}" for n, hint in p.extra_headers.items()
+                ),
                 "enabled": p.enabled,
                 "health": p.health,
                 "latency": ui.ms(p.last_check_latency_ms),

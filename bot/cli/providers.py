@@ -31,8 +31,40 @@ def _read_key(api_key_env: str | None, from_stdin: bool, needs_key: bool) -> str
 def _header(value: str) -> tuple[str, str]:
     name, sep, val = value.partition(":")
     if not sep or not name.strip():
-        fail(f"--header must look like 'Name: value', got {value!r}.")
+        fail("--header must look like 'Name: value'.")  # never echo it: the value is a secret
     return name.strip(), val.strip()
+
+
+def _read_headers(
+    given: list[str], from_env: list[str], from_stdin: str | None, key_from_stdin: bool
+) -> dict[str, str]:
+    """Header values are secrets, like keys: from an environment variable or stdin. `--header 'Name: value'`
+    still works, with a warning that argv is visible to other users of the machine (`ps`, shell history)."""
+    headers = dict(_header(h) for h in given)
+    for name in headers:
+        typer.echo(
+            f"Warning: the value of header '{name}' was typed on the command line, where `ps` and your shell history "
+            f"show it. Next time use --header-env {name}=VAR or --header-stdin {name}.",
+            err=True,
+        )
+    for item in from_env:
+        name, sep, var = item.partition("=")
+        if not sep or not name.strip() or not var.strip():
+            fail(f"--header-env must look like NAME=ENV_VAR (e.g. api-key=AZURE_KEY), got {item!r}.")
+        if var.strip() not in os.environ:
+            fail(f"Environment variable {var.strip()} is not set.")
+        headers[name.strip()] = os.environ[var.strip()]
+    if from_stdin:
+        if key_from_stdin and not stdin_is_tty():
+            fail(
+                "Only one secret can come from stdin: pass the API key with --api-key-env, or the header with "
+                "--header-env."
+            )
+        if stdin_is_tty():
+            headers[from_stdin] = getpass.getpass(f"Value of header {from_stdin} (input hidden): ")
+        else:
+            headers[from_stdin] = sys.stdin.read() if sys.stdin else ""
+    return headers
 
 
 @app.command("add")
@@ -52,18 +84,29 @@ def add(
         bool,
         typer.Option("--api-key-stdin", help="Read the API key from stdin (default when the kind needs one)."),
     ] = False,
-    header: Annotated[list[str] | None, typer.Option("--header", help="Extra HTTP header 'Name: value'.")] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", help="Extra HTTP header 'Name: value' (visible in `ps`: prefer --header-env)."),
+    ] = None,
+    header_env: Annotated[
+        list[str] | None,
+        typer.Option("--header-env", help="Extra HTTP header NAME=VAR: its value from environment variable VAR."),
+    ] = None,
+    header_stdin: Annotated[
+        str | None, typer.Option("--header-stdin", help="Extra HTTP header NAME: its value read from stdin.")
+    ] = None,
     privacy_note: Annotated[str | None, typer.Option("--privacy-note", help="Where data goes.")] = None,
     refresh: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Discover models right away.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Add a provider. Its key goes to the secret store; the CLI never takes it as an argument."""
+    """Add a provider. Its key and header values go to the secret store; the CLI never takes a key as an argument."""
     from core.providers.kinds import get_kind
     from core.providers.store import add_provider
 
     pkind = get_kind(kind)
+    key_from_stdin = not api_key_env and (api_key_stdin or bool(pkind and pkind.needs_key))
+    headers = _read_headers(header or [], header_env or [], header_stdin, key_from_stdin)
     key = _read_key(api_key_env, api_key_stdin, bool(pkind and pkind.needs_key))
-    headers = dict(_header(h) for h in header or [])
     view = add_provider(
         name,
         kind,
@@ -96,7 +139,7 @@ def add(
 @app.command("list")
 @command
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List providers with their health. Keys are shown masked."""
+    """List providers with their health. Keys and header values are shown masked."""
     from core.providers.store import list_providers
 
     views = list_providers()
@@ -114,12 +157,13 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                 "local" if v.is_local else "cloud",
                 v.base_url or "",
                 v.key_hint or "-",
+                ", ".join(f"{n}: {hint}" for n, hint in v.extra_headers.items()) or "-",
                 v.health + (f" ({v.last_check_latency_ms:.0f} ms)" if v.last_check_ok else ""),
                 "" if v.enabled else "disabled",
             )
             for v in views
         ],
-        ["NAME", "KIND", "WHERE", "BASE URL", "KEY", "HEALTH", ""],
+        ["NAME", "KIND", "WHERE", "BASE URL", "KEY", "HEADERS", "HEALTH", ""],
     )
     failing = [v for v in views if v.last_check_ok is False]
     for v in failing:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import ollama
 
 from core.errors import UserError
-from core.providers.store import ProviderView, is_loopback_url, list_providers
+from core.providers.store import ProviderView, is_loopback_url, list_providers, provider_headers
 from core.settings import get_settings
 
 KIND = "ollama"
@@ -50,7 +50,8 @@ class Server:
 
 def _from_view(view: ProviderView) -> Server:
     url = (view.base_url or DEFAULT_URL).rstrip("/")
-    return Server(view.name, url, tuple(sorted(view.extra_headers.items())), view.enabled)
+    headers = provider_headers(view.name) if view.extra_headers else {}  # the view holds masked values only
+    return Server(view.name, url, tuple(sorted(headers.items())), view.enabled)
 
 
 def servers(*, enabled_only: bool = False) -> list[Server]:

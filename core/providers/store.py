@@ -16,6 +16,7 @@ from core import secrets
 from core.db import session
 from core.errors import UserError
 from core.meta import bump_config_version
+from core.providers import headers as header_store
 from core.providers.discovery import CheckResult, ProviderConfig, list_models
 from core.providers.kinds import ProviderKind, get_kind, kind_names
 from core.settings import get_settings
@@ -35,7 +36,7 @@ class ProviderView:
     label: str
     base_url: str | None
     organization: str | None
-    extra_headers: dict[str, str]
+    extra_headers: dict[str, str]  # header name -> masked value; the values are in the secret store
     privacy_note: str
     is_local: bool
     enabled: bool
@@ -140,10 +141,11 @@ def add_provider(
         raise ProviderError(f"{pkind.label} needs an API key: pass --api-key-env VAR or pipe it on stdin.")
     if key and any(ch.isspace() for ch in key):
         raise ProviderError("The API key contains whitespace; check what you pasted.")
+    headers = _valid_headers(extra_headers or {})
     with session() as s:
         if s.exec(select(Provider.id).where(Provider.name == name)).first() is not None:
             raise ProviderError(f"A provider named '{name}' already exists. Remove it first or pick another name.")
-    if key:
+    if key or headers:
         secrets.get_backend()  # a wrong or missing master key fails here, before anything is written
     is_local = pkind.local or (kind == "openai_compatible" and is_loopback_url(url))
     row = Provider(
@@ -151,7 +153,7 @@ def add_provider(
         kind=kind,
         base_url=url,
         organization=organization or None,
-        extra_headers=extra_headers or {},
+        extra_headers=header_store.masked(headers),
         privacy_note=privacy_note or pkind.privacy_note,
         is_local=is_local,
         has_key=bool(key),
@@ -159,6 +161,7 @@ def add_provider(
     )
     if key:
         secrets.set_api_key(name, key)
+    header_store.save_headers(name, headers)
     try:
         with session(write=True) as s:
             s.add(row)
@@ -166,6 +169,7 @@ def add_provider(
     except IntegrityError:
         if key:
             secrets.delete_api_key(name)
+        header_store.delete_headers(name)
         raise ProviderError(f"A provider named '{name}' already exists.") from None
     return _view(row)
 
@@ -206,7 +210,9 @@ def update_provider(
         secrets.set_api_key(name, key)
         row.has_key, row.key_hint = True, secrets.mask(key)
     if extra_headers is not None:
-        row.extra_headers = extra_headers
+        headers = _valid_headers(extra_headers)
+        header_store.save_headers(name, headers)
+        row.extra_headers = header_store.masked(headers)
     if privacy_note is not None:
         row.privacy_note = privacy_note
     if enabled is not None:
@@ -228,6 +234,7 @@ def remove_provider(name: str) -> None:
         s.delete(row)
         bump_config_version(s)
     secrets.delete_api_key(name)
+    header_store.delete_headers(name)
 
 
 def list_providers() -> list[ProviderView]:
@@ -253,8 +260,41 @@ def provider_config(name: str) -> ProviderConfig:
         base_url=view.base_url,
         api_key=secrets.get_api_key(name) if view.has_key else None,
         organization=view.organization,
-        extra_headers=view.extra_headers,
+        extra_headers=provider_headers(name) if view.extra_headers else {},
     )
+
+
+def provider_headers(name: str) -> dict[str, str]:
+    """The provider's extra HTTP headers with their real values, from the secret store (for calling it)."""
+    return header_store.load_headers(name) or {}
+
+
+def _valid_headers(headers: dict[str, str]) -> dict[str, str]:
+    try:
+        return header_store.validate_headers(headers)
+    except UserError as exc:
+        raise ProviderError(str(exc)) from None
+
+
+def secure_stored_headers() -> int:
+    """Move header values that older versions stored in the clear (in Provider.extra_headers) into the secret
+    store, leaving masked values. Run at startup; returns how many providers it moved."""
+    with session() as s:
+        found = [(r.name, dict(r.extra_headers)) for r in s.exec(select(Provider)).all() if r.extra_headers]
+    moved = 0
+    for name, stored in found:
+        if header_store.load_headers(name) is not None:
+            continue  # already in the secret store: the row holds masked values
+        # secret first, row second: a process that sees masked values in the row also finds the secret
+        header_store.save_headers(name, stored)
+        with session(write=True) as s:
+            row = s.exec(select(Provider).where(Provider.name == name).with_for_update()).first()
+            if row is not None and row.extra_headers == stored:
+                row.extra_headers = header_store.masked(stored)
+                s.add(row)
+                bump_config_version(s)
+        moved += 1
+    return moved
 
 
 def record_health(name: str, result: CheckResult) -> bool:
