@@ -8,11 +8,9 @@ platform we serve shares.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
+from core.names import CLOSE, best_closeness, close_names
 from core.policy import allowed_here, policy_for
 from core.registry import ModelInfo
 from core.render import per_mtok
@@ -21,7 +19,6 @@ from core.snapshot import Snapshot
 
 MAX_PICKS = 25
 MAX_TEXT = 100
-MIN_SCORE = 55.0
 
 
 @dataclass(frozen=True)
@@ -33,31 +30,8 @@ class Pick:
     usable: bool = True
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 def _clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _score(needle: str, m: ModelInfo) -> float:
-    """How well what the user typed matches a model: substrings win, then fuzzy similarity."""
-    low = needle.lower().strip()
-    names = [m.name.lower(), m.model_id.lower(), (m.alias or "").lower()]
-    if any(n == low for n in names if n):
-        return 300.0
-    if any(n.startswith(low) for n in names if n):
-        return 250.0
-    if any(low in n for n in names if n):
-        return 200.0
-    norm = _norm(low)
-    if not norm:
-        return 0.0
-    targets = [_norm(n) for n in names if n]
-    if any(norm in t for t in targets):
-        return 150.0
-    return max(max(fuzz.WRatio(norm, t), fuzz.partial_ratio(norm, t)) for t in targets)
 
 
 def _label(m: ModelInfo) -> str:
@@ -74,7 +48,7 @@ def model_picks(snap: Snapshot, key: ScopeKey, typed: str, *, limit: int = MAX_P
     """Models to offer while the user types `typed` in scope `key`: at most `limit`, best first.
 
     Only models that policy allows here and an admin left enabled; usable ones rank before unavailable ones.
-    With nothing typed, local and free models come first; otherwise the closest names do.
+    With nothing typed, local and free models come first; otherwise close names (`core.names`), closest first.
     """
     policy = policy_for(snap, key)
     pool = [
@@ -84,9 +58,9 @@ def model_picks(snap: Snapshot, key: ScopeKey, typed: str, *, limit: int = MAX_P
     ]
     typed = typed.strip()
     if typed:
-        scored = [(m, _score(typed, m)) for m in pool]
+        scored = [(m, best_closeness(typed, (m.name, m.model_id, m.alias))) for m in pool]
         ranked = sorted(
-            ((m, s) for m, s in scored if s >= MIN_SCORE), key=lambda ms: (not ms[0].usable, -ms[1], ms[0].name)
+            ((m, s) for m, s in scored if s >= CLOSE), key=lambda ms: (not ms[0].usable, -ms[1], ms[0].name)
         )
         found = [m for m, _ in ranked]
     else:
@@ -96,12 +70,9 @@ def model_picks(snap: Snapshot, key: ScopeKey, typed: str, *, limit: int = MAX_P
 
 def provider_picks(snap: Snapshot, typed: str, *, limit: int = MAX_PICKS) -> list[Pick]:
     """Providers by name, for filters such as `/models provider:`."""
-    low = typed.strip().lower()
     names = sorted(p.name for p in snap.providers.values() if p.enabled)
-    if low:
-        names = [n for n in names if low in n.lower()] or [
-            n for n in names if fuzz.partial_ratio(low, n.lower()) >= MIN_SCORE
-        ]
+    if typed.strip():
+        names = close_names(typed, names)
     return [Pick(n, _clip(n)) for n in names[:limit] if len(n) <= MAX_TEXT]
 
 

@@ -10,13 +10,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from core.db import session
 from core.errors import UserError
 from core.meta import bump_config_version
+from core.names import close_matches, normalize
 from core.providers.kinds import get_kind
 from core.tables import Model, Provider
 
@@ -193,7 +193,8 @@ def search_models(
     usable_only: bool = False,
     models: list[ModelInfo] | None = None,
 ) -> list[ModelInfo]:
-    """Filter the registry; free text matches names fuzzily (best matches first)."""
+    """Filter the registry; free text matches names containing it, else close names (`core.names`), closest
+    first."""
     found = models if models is not None else all_models()
     if provider:
         found = [m for m in found if m.provider == provider or m.provider_kind == provider]
@@ -214,19 +215,12 @@ def search_models(
         direct = [m for m in found if needle in m.name.lower() or needle in (m.alias or "").lower()]
         if direct:
             return direct
-        scored = process.extract(
-            _norm(text),
-            {i: _norm(m.name) for i, m in enumerate(found)},
-            scorer=fuzz.partial_ratio,
-            score_cutoff=75,
-            limit=None,
-        )
-        return [found[i] for _, _, i in scored]
+        return close_matches(text, found, _names)
     return found
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+def _names(m: ModelInfo) -> tuple[str, str, str | None]:
+    return m.name, m.model_id, m.alias
 
 
 @dataclass(frozen=True)
@@ -239,7 +233,8 @@ class Resolution:
 
 
 def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolution:
-    """Resolve a typed name: exact name or alias, a unique model id, a unique normalised match, then fuzzy."""
+    """Resolve a typed name: exact name or alias, a unique model id, a unique normalised match, a unique prefix
+    of an id or alias (3+ characters); else the candidates it matches, or close names (`core.names`)."""
     text = text.strip()
     pool = models if models is not None else all_models()
     if not text or not pool:
@@ -253,20 +248,18 @@ def resolve_model(text: str, models: list[ModelInfo] | None = None) -> Resolutio
         return Resolution(model=by_id[0])
     if len(by_id) > 1:
         return Resolution(candidates=tuple(_prefer_usable(by_id)))
-    norm = _norm(text)
-    by_norm = [m for m in pool if norm in (_norm(m.model_id), _norm(m.name), _norm(m.alias or "-"))]
+    norm = normalize(text)
+    by_norm = [m for m in pool if norm in (normalize(m.model_id), normalize(m.name), normalize(m.alias or "-"))]
     if len(by_norm) == 1:
         return Resolution(model=by_norm[0])
     if len(by_norm) > 1:
         return Resolution(candidates=tuple(_prefer_usable(by_norm)))
-    prefixed = [m for m in pool if _norm(m.model_id).startswith(norm) or _norm(m.alias or "-").startswith(norm)]
+    prefixed = [m for m in pool if normalize(m.model_id).startswith(norm) or normalize(m.alias or "-").startswith(norm)]
     if len(prefixed) == 1 and len(norm) >= 3:
         return Resolution(model=prefixed[0])
     if 1 < len(prefixed) <= 10 and len(norm) >= 3:
         return Resolution(candidates=tuple(_prefer_usable(prefixed)))
-    choices = {i: _norm(m.model_id) for i, m in enumerate(pool)}
-    scored = process.extract(norm, choices, scorer=fuzz.WRatio, limit=5, score_cutoff=55)
-    return Resolution(suggestions=tuple(pool[i].name for _, _, i in scored))
+    return Resolution(suggestions=tuple(m.name for m in close_matches(text, pool, _names, limit=5)))
 
 
 def _prefer_usable(models: list[ModelInfo]) -> list[ModelInfo]:

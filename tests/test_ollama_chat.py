@@ -66,7 +66,7 @@ async def test_install_of_an_unknown_model_from_chat_says_so_and_suggests(local_
     assert final.kind == "error"
     assert final.text == (
         "Installing llamma3.2:1b failed: There is no model called 'llamma3.2:1b' in the Ollama library. "
-        "Did you mean `llama3.2`, `llama3.2-vision`, `llama3.1`? "
+        "Did you mean `llama3.2`, `llama3.2-vision`, `llama3`? "
         "`switchboard ollama library TEXT` searches the catalog."
     )
     usage = await Thread(thread="T-typo", admin=True).say("!install")

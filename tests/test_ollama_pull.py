@@ -224,7 +224,7 @@ async def test_pulling_a_model_that_does_not_exist_says_so_and_suggests(
     assert typo.status == "failed"
     assert typo.error == (
         "There is no model called 'llamma3.2:1b' in the Ollama library. Did you mean `llama3.2`, "
-        "`llama3.2-vision`, `llama3.1`? `switchboard ollama library TEXT` searches the catalog."
+        "`llama3.2-vision`, `llama3`? `switchboard ollama library TEXT` searches the catalog."
     )
     _, tag = await pull_model("llama3.2:70b", "local")
     assert tag.error == (

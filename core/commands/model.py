@@ -54,8 +54,8 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
                 choices=tuple(Choice(n, f"!model {n}") for n in names),
             )
             return
-        near = list(res.suggestions) or suggestions(ctx.snap, ctx.policy)
-        hint = f" Did you mean {', '.join(f'`{n}`' for n in near[:3])}?" if near else ""
+        near = list(res.suggestions)  # only close names (core.names): never unrelated ones
+        hint = f" Did you mean {', '.join(f'`{n}`' for n in near[:3])}?" if near else " No model has a close name."
         yield Reply(
             f"There is no model called '{args}'.{hint} `!models` lists them all.",
             kind="error",

@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
+from core.names import close_matches, close_names
 from core.ollama.names import DEFAULT_TAG, parse_name
 from core.settings import get_settings
 
@@ -175,10 +174,8 @@ def suggest(model: str, catalog: Catalog | None = None, limit: int = 3) -> list[
     """Catalog names closest to what the user typed."""
     cat = catalog or load_catalog()
     name = parse_name(model)
-    typed = (name.model if name else model).lower()
-    choices = {i: e.name.lower() for i, e in enumerate(cat.entries)}
-    scored = process.extract(typed, choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=60)
-    return [cat.entries[i].name for _, _, i in scored]
+    typed = name.model if name else model
+    return close_names(typed, [e.name for e in cat.entries], limit=limit)
 
 
 def _gb(n: int | None) -> str:
@@ -289,5 +286,4 @@ def _text_match(text: str, entries: list[CatalogEntry]) -> list[CatalogEntry]:
             ranked.append((3, e))
     if ranked:
         return [e for _, e in sorted(ranked, key=lambda r: r[0])]
-    scored = process.extract(base, {i: e.name.lower() for i, e in enumerate(entries)}, scorer=fuzz.WRatio, limit=5)
-    return [entries[i] for _, score, i in scored if score >= 70]
+    return close_matches(base, entries, lambda e: (e.name,), limit=5)

@@ -7,9 +7,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
-
 from core.conversations import last_used_by_model
+from core.names import close_names
 from core.ollama.errors import explain
 from core.ollama.jobstore import active_job_for
 from core.ollama.names import parse_name
@@ -152,7 +151,7 @@ async def remove_model(model: str, provider: str | None = None) -> Removal:
 
 
 def _not_installed(model: str, server: Server, installed: list[str]) -> str:
-    near = [n for n, _, _ in process.extract(model, installed, scorer=fuzz.WRatio, limit=3, score_cutoff=60)]
+    near = close_names(model, installed, limit=3)
     hint = f" Did you mean {', '.join(f'`{n}`' for n in near)}?" if near else ""
     listed = ", ".join(installed[:10]) or "none"
     return f"{model} is not installed on '{server.name}'.{hint} Installed: {listed}."
