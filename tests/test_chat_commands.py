@@ -103,7 +103,12 @@ async def test_models_lists_by_provider_with_details_and_marks_the_current_one(w
     assert reply.kind == "models"
     groups = {g["provider"]: g for g in reply.data["groups"]}
     assert set(groups) == {"local", "oa"}
-    assert "Cloud: prompts and replies are sent to OpenAI" in groups["oa"]["privacy"]
+    host = world.cloud.url.removeprefix("http://")
+    assert groups["oa"]["privacy"] == (
+        f"Prompts and replies are sent to {host} on this machine (the base URL you configured), "
+        "not to OpenAI's own API."
+    )
+    assert f"**oa** (OpenAI) — Prompts and replies are sent to {host} on this machine" in reply.text
     local = {m["name"]: m for m in groups["local"]["models"]}
     assert local["local/llama-big"]["current"] and local["local/llama-big"]["local"]
     assert "`local/llama-big` [local] ← current — ? ctx · free (local)" in reply.text

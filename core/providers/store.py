@@ -56,16 +56,42 @@ class ProviderView:
         return "ok" if self.last_check_ok else "failing"
 
 
+def where_data_goes(kind: ProviderKind, base_url: str | None) -> str:
+    """Where a provider's prompts and replies go. The kind's own note holds for its own API; a custom base URL
+    sends them somewhere else, so the note names that host instead."""
+    default = (kind.default_base_url or "").rstrip("/")
+    if not base_url or base_url.rstrip("/") == default:
+        return kind.privacy_note
+    parts = urlsplit(base_url)
+    host = (parts.hostname or base_url) + (f":{parts.port}" if parts.port else "")  # never user:password@
+    here = is_loopback_url(base_url)
+    if kind.local:
+        return f"Local: prompts and replies stay on the {kind.label} server you run at {host}."
+    if kind.default_base_url is None:  # a kind that is only ever a base URL (OpenAI-compatible servers)
+        if here:
+            return f"Local: prompts and replies are sent to {host} on this machine."
+        return f"Self-hosted or third-party: prompts and replies are sent to {host}."
+    # what listens there may forward anywhere (a proxy, a gateway): say where it goes, and that it is not the
+    # kind's own API, rather than guess "local" or "cloud"
+    where = f"{host} on this machine" if here else host
+    return f"Prompts and replies are sent to {where} (the base URL you configured), not to {kind.label}'s own API."
+
+
 def _view(row: Provider) -> ProviderView:
     kind = get_kind(row.kind)
+    base_url = row.base_url or (kind.default_base_url if kind else None)
+    # an admin's own note wins; a kind's default note (what older versions stored) is worked out from the base URL
+    custom_note = (
+        row.privacy_note if row.privacy_note and (kind is None or row.privacy_note != kind.privacy_note) else ""
+    )
     return ProviderView(
         name=row.name,
         kind=row.kind,
         label=kind.label if kind else row.kind,
-        base_url=row.base_url or (kind.default_base_url if kind else None),
+        base_url=base_url,
         organization=row.organization,
         extra_headers=dict(row.extra_headers or {}),
-        privacy_note=row.privacy_note,
+        privacy_note=custom_note or (where_data_goes(kind, base_url) if kind else ""),
         is_local=row.is_local,
         enabled=row.enabled,
         has_key=row.has_key,
@@ -154,7 +180,7 @@ def add_provider(
         base_url=url,
         organization=organization or None,
         extra_headers=header_store.masked(headers),
-        privacy_note=privacy_note or pkind.privacy_note,
+        privacy_note=privacy_note or "",  # none given: worked out from the kind and base URL when shown
         is_local=is_local,
         has_key=bool(key),
         key_hint=secrets.mask(key),
