@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import prompt_forms, scope_forms, ui
+from core.listing import ModelFilter, filter_models
 from core.providers.store import list_providers
-from core.registry import ModelInfo, all_models, search_models, set_model_overrides
+from core.registry import ModelInfo, all_models, set_model_overrides
 
 
 def _status(m: ModelInfo) -> str:
@@ -51,17 +52,17 @@ def filtered_models(models: list[ModelInfo]) -> list[ModelInfo]:
     usable = c6.checkbox("Usable only", key="models-usable")
     max_price = c7.number_input("Max input $/Mtok", min_value=0.0, value=None, key="models-max-price")
     min_context = c8.number_input("Min context", min_value=0, value=None, step=1000, key="models-min-context")
-    return search_models(
-        text or None,
+    chosen = ModelFilter(
+        text=text.split(),
         provider=None if provider == "all" else provider,
         local={"anywhere": None, "local": True, "cloud": False}[where],
         tools=tools,
         vision=vision,
-        max_input_usd_per_mtok=max_price,
+        max_price=max_price,
         min_context=int(min_context) if min_context else None,
         usable_only=usable,
-        models=models,
     )
+    return filter_models(models, chosen)
 
 
 def overrides_form(models: list[ModelInfo]) -> None:

@@ -94,24 +94,30 @@ def list_models(
     available: Annotated[bool, typer.Option("--available", help="Only models usable now.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List models with context window, price per million tokens, capabilities and availability."""
-    from core.registry import search_models
+    """List models (virtual ones too) with context window, price per million tokens, capabilities and
+    availability. SEARCH takes the filter words of `!models` as well: `switchboard models "local under:$1"`."""
+    from core import snapshot
+    from core.listing import ModelFilter, filter_models, parse_filter
 
-    found = search_models(
-        search,
-        provider=provider,
-        local=True if local else None,
-        tools=tools,
-        vision=vision,
-        max_input_usd_per_mtok=max_price,
-        min_context=min_context,
+    words = parse_filter(search or "")
+    f = ModelFilter(
+        text=words.text,
+        local=True if local else words.local,
+        tools=tools or words.tools,
+        vision=vision or words.vision,
+        free=words.free,
+        provider=provider or words.provider,
+        max_price=max_price if max_price is not None else words.max_price,
+        min_context=min_context if min_context is not None else words.min_context,
         usable_only=available,
     )
+    found = filter_models(snapshot.current(max_age_s=0).models, f)
     if as_json:
         emit_json([model_row(m) for m in found])
         return
     if not found:
-        typer.echo("No models match." if search or provider or local else "No models yet: add a provider first.")
+        asked = f.describe() + (" (usable now)" if available else "")
+        typer.echo(f"No models match `{asked.strip()}`." if asked else "No models yet: add a provider first.")
         return
     table(
         [

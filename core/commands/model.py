@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from core import conversations, snapshot
 from core.commands.base import Context, command
+from core.listing import FILTER_HELP, FilterError, filter_models, parse_filter
 from core.policy import allowed_here, choose_model, may_set_default, suggestions
 from core.providers.kinds import get_kind
-from core.registry import ModelInfo, resolve_model, search_models
+from core.registry import ModelInfo, resolve_model
 from core.render import per_mtok
 from core.scopes import update_scope
 from core.settings import get_settings
@@ -121,76 +120,21 @@ def _show_current(ctx: Context) -> Reply:
 # ---------------------------------------------------------------- !models
 
 
-@dataclass
-class ModelFilter:
-    text: list[str] = field(default_factory=list)
-    local: bool | None = None
-    tools: bool = False
-    vision: bool = False
-    free: bool = False
-    provider: str | None = None
-    max_price: float | None = None
-    min_context: int | None = None
-    page: int = 1
-
-    def describe(self) -> str:
-        parts = [*self.text]
-        parts += ["local"] if self.local else (["cloud"] if self.local is False else [])
-        parts += [w for w, on in (("tools", self.tools), ("vision", self.vision), ("free", self.free)) if on]
-        parts += [f"provider:{self.provider}"] if self.provider else []
-        parts += [f"under:${self.max_price:g}"] if self.max_price is not None else []
-        parts += [f"ctx:{self.min_context}"] if self.min_context else []
-        return " ".join(parts)
-
-
-def parse_filter(args: str) -> ModelFilter:
-    """`local vision provider:groq under:$1 ctx:32k page:2 llama` and friends."""
-    f = ModelFilter()
-    for word in args.split():
-        low = word.lower()
-        key, _, value = low.partition(":")
-        if low in ("local", "cloud"):
-            f.local = low == "local"
-        elif low in ("tools", "vision", "free"):
-            setattr(f, low, True)
-        elif key in ("provider", "p") and value:
-            f.provider = value
-        elif key in ("under", "max", "price") and value:
-            number = re.sub(r"[^0-9.]", "", value)
-            f.max_price = float(number) if number else None
-        elif key in ("ctx", "context") and value:
-            number = re.sub(r"[^0-9.k]", "", value)
-            mult = 1000 if number.endswith("k") else 1
-            f.min_context = int(float(number.rstrip("k") or 0) * mult)
-        elif key == "page" and value.isdigit():
-            f.page = max(1, int(value))
-        else:
-            f.text.append(word)
-    return f
-
-
 @command(
     "models",
     "!models [FILTER]",
-    "List models by provider. Filters: local, cloud, vision, tools, free, "
-    "provider:NAME, under:$1, ctx:32k, page:N, or any text.",
+    "List models by provider. " + FILTER_HELP,
 )
 async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
-    f = parse_filter(args)
+    try:
+        f = parse_filter(args)
+    except FilterError as exc:
+        yield Reply(str(exc), kind="error", ephemeral=True)
+        return
     policy = ctx.policy
     current = ctx.conversation.current_model if ctx.conversation else None
     choice = choose_model(ctx.snap, current if ctx.in_thread else None, ctx.key)
-    found = search_models(
-        " ".join(f.text) or None,
-        provider=f.provider,
-        local=True if policy.local_only else f.local,
-        tools=f.tools,
-        vision=f.vision,
-        max_input_usd_per_mtok=f.max_price,
-        min_context=f.min_context,
-        models=[m for m in ctx.snap.models if m.enabled and m.provider_enabled],
-    )
-    found = [m for m in found if allowed_here(m, policy) is None and (not f.free or m.is_free)]
+    found = filter_models([m for m in ctx.snap.models if m.enabled and m.provider_enabled], f, policy)
     found.sort(key=lambda m: (m.provider, not m.usable, m.name))
     size = get_settings().models_page_size
     pages = max(1, math.ceil(len(found) / size))
