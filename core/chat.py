@@ -20,7 +20,7 @@ from core.chains import chain_for
 from core.policy import choose_model
 from core.registry import ModelInfo
 from core.render import render_footer
-from core.routing import RouteOutcome, RouteSpec, route
+from core.routing import RouteOutcome, RouteSpec, Writing, route
 from core.scopes import ScopeKey
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
@@ -59,6 +59,15 @@ async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator
         if start.user_message_id is None:
             return  # a redelivery of a command we already answered
         conversation = start.conversation
+        if conversation.pending_notice:
+            notice = await asyncio.to_thread(conversations.take_notice, conversation.id)
+            if notice and name != "retry":  # a retry is the answer to the notice
+                yield Notice(notice)
+    if name == "retry" and conversation is not None:
+        async with aclosing(_retry(msg, conversation)) as events:
+            async for event in events:
+                yield event
+        return
     if name in ("confirm", "cancel"):  # answers to a budget confirmation: they resume (or drop) a turn
         async with aclosing(_confirmation(msg, name, conversation)) as events:
             async for event in events:
@@ -91,22 +100,45 @@ async def _confirmation(
             yield event
 
 
+async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> AsyncGenerator[Event, None]:
+    """Answer the thread's last message again (after a reply was cut off, interrupted or failed)."""
+    history = await asyncio.to_thread(conversations.history, conv.id)
+    if not any(role == "user" for role, _ in history):
+        yield Reply("There is nothing to answer again in this thread yet.", kind="info", ephemeral=True)
+        return
+    reply_id = await asyncio.to_thread(conversations.claim_reply, conv.id, msg.event_id, msg.user)
+    if reply_id is None:
+        return  # a redelivered `!retry`: its answer is already claimed
+    async with aclosing(_answer(msg, conv, reply_id, created=False)) as events:
+        async for event in events:
+            yield event
+
+
 async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     start = await asyncio.to_thread(conversations.start_turn, msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
+    if start.conversation.pending_notice:  # e.g. the previous reply was interrupted: say so first
+        notice = await asyncio.to_thread(conversations.take_notice, start.conversation.id)
+        if notice:
+            yield Notice(notice)
     async with aclosing(_answer(msg, start.conversation, start.reply_id, created=start.created)) as events:
         async for event in events:
             yield event
 
 
 def _spec(
-    msg: IncomingMessage, conv: conversations.ConversationRef, snap: Snapshot, model: ModelInfo, confirmed: bool
+    msg: IncomingMessage,
+    conv: conversations.ConversationRef,
+    snap: Snapshot,
+    model: ModelInfo,
+    confirmed: bool,
+    reply_id: int,
 ) -> RouteSpec:
     key = ScopeKey(msg.platform, msg.workspace, msg.channel)
     chain = chain_for(snap.chains, model.name, key)
     settings = get_settings()
-    budgeter = budgeter_for(snap, msg, model, confirmed=confirmed)
+    budgeter = budgeter_for(snap, msg, model, confirmed=confirmed, message_key=conversations.budget_key(reply_id))
     return RouteSpec(
         target=model,
         chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
@@ -136,8 +168,11 @@ async def _answer(
         return
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
-    spec = _spec(msg, conv, snap, model, confirmed)
+    spec = _spec(msg, conv, snap, model, confirmed, reply_id)
     history = [("user", msg.text)] if created else await asyncio.to_thread(conversations.history, conv.id)
+    while history and history[-1][0] == "assistant":  # a retry answers the last message again
+        history.pop()
+    writing = model
     streamed: list[str] = []
     finished = False
     last_save = time.monotonic()
@@ -153,6 +188,10 @@ async def _answer(
                     continue
                 if isinstance(event, Notice):
                     yield event
+                    continue
+                if isinstance(event, Writing):
+                    writing = event.model
+                    await asyncio.to_thread(conversations.save_attempt, reply_id, writing.name, writing.provider)
                     continue
                 outcome: RouteOutcome = event
                 if outcome.refusal is not None:  # the budget gate said no (or asks first): nothing was called
@@ -197,8 +236,8 @@ async def _answer(
             conversations.finish_reply(
                 reply_id,
                 TurnResult(
-                    model=model.name,
-                    provider=model.provider,
+                    model=writing.name,
+                    provider=writing.provider,
                     status="interrupted",
                     text="".join(streamed),
                     error="the reply was interrupted before it finished",

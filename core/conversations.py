@@ -50,6 +50,7 @@ class ConversationRef:
     system_prompt: str | None
     preset: str | None
     trim_notified: bool
+    pending_notice: str | None = None  # something to tell the thread first (see take_notice)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def _ref(c: Conversation) -> ConversationRef:
         system_prompt=c.system_prompt,
         preset=c.preset,
         trim_notified=c.trim_notified,
+        pending_notice=c.pending_notice,
     )
 
 
@@ -108,7 +110,7 @@ class _Statements:
             c.c.thread == bindparam("thread"),
         )
         self.find_conversation = sa_select(
-            c.c.id, c.c.current_model, c.c.system_prompt, c.c.preset, c.c.trim_notified
+            c.c.id, c.c.current_model, c.c.system_prompt, c.c.preset, c.c.trim_notified, c.c.pending_notice
         ).where(*key)
         self.add_conversation = insert_ignoring_conflicts(c, conn).returning(c.c.id)
         self.add_message = insert_ignoring_conflicts(m, conn).returning(m.c.id)
@@ -117,6 +119,11 @@ class _Statements:
         )
         self.touch = sa_update(c).where(c.c.id == bindparam("conv_id")).values(updated_at=bindparam("now"))
         self.save_partial = sa_update(m).where(m.c.id == bindparam("reply_id")).values(content=bindparam("text"))
+        self.save_attempt = (
+            sa_update(m)
+            .where(m.c.id == bindparam("reply_id"))
+            .values(model=bindparam("model"), provider=bindparam("provider"))
+        )
         self.pin = (
             sa_update(c)
             .where(c.c.id == bindparam("conv_id"), c.c.current_model.is_(None))
@@ -168,6 +175,7 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
         row.system_prompt,
         row.preset,
         bool(row.trim_notified),
+        row.pending_notice,
     )
     return ref, False
 
@@ -254,6 +262,35 @@ def finish_reply(
                 conn.execute(sql.pin, {"conv_id": conversation_id, "pin": pin})
 
 
+def budget_key(reply_id: int) -> str:
+    """What a reply's budget reservations are filed under, so they can be found again after a crash."""
+    return f"reply-row:{reply_id}"
+
+
+def save_attempt(reply_id: int, model: str, provider: str) -> None:
+    """Record which model is writing a pending reply, so a crash mid-reply can still be charged to it."""
+    with connection(write=True) as conn:
+        conn.execute(_sql(conn).save_attempt, {"reply_id": reply_id, "model": model, "provider": provider})
+
+
+def claim_reply(conversation_id: int, event_id: str | None, user: str) -> int | None:
+    """Claim a reply row for a turn started by a command (`!retry`); None when this event already claimed one.
+    Without an event id (no redeliveries to tell apart) every call claims a new row."""
+    with connection(write=True) as conn:
+        return conn.execute(
+            _sql(conn).add_message,
+            {
+                "conversation_id": conversation_id,
+                "role": "assistant",
+                "content": "",
+                "user_id": user,
+                "event_id": f"reply:{event_id}" if event_id else None,
+                "status": "pending",
+                "created_at": utcnow(),
+            },
+        ).scalar()
+
+
 def save_partial(reply_id: int, text: str) -> None:
     """Keep what has streamed so far, so a crash mid-reply loses nothing already shown."""
     with connection(write=True) as conn:
@@ -315,21 +352,27 @@ def drop_reply(reply_id: int) -> None:
             s.delete(row)
 
 
-def history(conversation_id: int, limit: int = 200) -> list[tuple[str, str]]:
-    """(role, content) of the thread's turns, oldest first; failed attempts and commands left out."""
+def history(conversation_id: int, limit: int = 200, *, before: int | None = None) -> list[tuple[str, str]]:
+    """(role, content) of the thread's turns, oldest first; failed attempts and commands left out. Of two
+    answers in a row (a cut-off reply, then its `!retry`), only the later one is kept. `before`: only rows
+    older than that message id."""
+    query = select(Message.role, Message.content).where(
+        Message.conversation_id == conversation_id,
+        col(Message.role).in_(HISTORY_ROLES),
+        col(Message.status).in_(("ok", "partial", "interrupted")),
+        Message.content != "",
+    )
+    if before is not None:
+        query = query.where(col(Message.id) < before)
     with session() as s:
-        rows = s.exec(
-            select(Message.role, Message.content)
-            .where(
-                Message.conversation_id == conversation_id,
-                col(Message.role).in_(HISTORY_ROLES),
-                col(Message.status).in_(("ok", "partial", "interrupted")),
-                Message.content != "",
-            )
-            .order_by(col(Message.id).desc())
-            .limit(limit)
-        ).all()
-    return [(r, c) for r, c in reversed(rows)]
+        rows = s.exec(query.order_by(col(Message.id).desc()).limit(limit)).all()
+    turns: list[tuple[str, str]] = []
+    for role, content in reversed(rows):
+        if turns and role == "assistant" and turns[-1][0] == "assistant":
+            turns[-1] = (role, content)
+        else:
+            turns.append((role, content))
+    return turns
 
 
 def last_user_text(conversation_id: int) -> str | None:
@@ -380,16 +423,53 @@ def mark_trim_notified(conversation_id: int) -> None:
         s.exec(update(Conversation).where(col(Conversation.id) == conversation_id).values(trim_notified=True))
 
 
-def interrupt_stale_replies(older_than: timedelta) -> int:
-    """Replies still pending long after they started belong to a process that died: mark them interrupted."""
+@dataclass(frozen=True)
+class StaleReply:
+    id: int
+    conversation_id: int
+    model: str | None
+    content: str
+
+
+def stale_replies(older_than: timedelta) -> list[StaleReply]:
+    """Replies still pending long after they started: the process writing them died."""
     cutoff = utcnow() - older_than
+    with session() as s:
+        rows = s.exec(
+            select(Message.id, Message.conversation_id, Message.model, Message.content).where(
+                col(Message.status) == "pending", col(Message.created_at) < cutoff
+            )
+        ).all()
+    return [StaleReply(int(i or 0), c, m, t) for i, c, m, t in rows]
+
+
+def interrupt_reply(reply_id: int, result: TurnResult, notice: str) -> bool:
+    """Mark a dead process's pending reply interrupted with what it cost, and leave its thread a notice. False
+    when another process did it first (only one may charge it)."""
+    values = {k: v for k, v in _reply_values(result, "assistant").items() if k not in ("role", "content")}
     with session(write=True) as s:
-        result = s.exec(
-            update(Message)
-            .where(col(Message.status) == "pending", col(Message.created_at) < cutoff)
-            .values(status="interrupted", error="The process writing this reply stopped before it finished.")
+        taken = s.exec(
+            update(Message).where(col(Message.id) == reply_id, col(Message.status) == "pending").values(**values)
         )
-        return int(result.rowcount or 0)
+        if not taken.rowcount:
+            return False
+        conv_id = s.exec(select(Message.conversation_id).where(Message.id == reply_id)).one()
+        s.exec(update(Conversation).where(col(Conversation.id) == conv_id).values(pending_notice=notice))
+        return True
+
+
+def take_notice(conversation_id: int) -> str | None:
+    """The thread's pending notice, cleared as it is taken: one process, one delivery."""
+    with session(write=True) as s:
+        text = s.exec(select(Conversation.pending_notice).where(Conversation.id == conversation_id)).first()
+        if not text:
+            return None
+        taken = s.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id, col(Conversation.pending_notice) == text)
+            .values(pending_notice=None)
+        )
+        return text if taken.rowcount else None
 
 
 def last_used_by_model() -> dict[str, datetime]:

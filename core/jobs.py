@@ -55,12 +55,10 @@ async def budget_upkeep() -> None:
 
 
 async def conversation_upkeep() -> None:
-    """Mark replies left pending by a dead process as interrupted, and roll the models' latency stats."""
-    from datetime import timedelta
+    """Settle replies left pending by a dead process (charged, thread told), and roll the models' latency stats."""
+    from core.recovery import recover_stale_replies
 
-    from core.conversations import interrupt_stale_replies
-
-    stale = await asyncio.to_thread(interrupt_stale_replies, timedelta(minutes=get_settings().stale_reply_minutes))
+    stale = await asyncio.to_thread(recover_stale_replies)
     if stale:
         log.warning("conversations: %d replies were interrupted by a stopped process", stale)
     await asyncio.to_thread(modelstats.update_stats)

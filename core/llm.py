@@ -248,7 +248,6 @@ class Gateway:
         )
         by_name = {d.name: d for d in deployments}
         self.names = set(by_name)
-        self._litellm_names = {d.name: d.litellm_name for d in deployments}
         self._main = (
             lib.Router(
                 model_list=[self._entry(d.name, d) for d in deployments],
@@ -316,7 +315,6 @@ class Gateway:
         # routers read to the end, because their routing strategies learn from that success logging. (litellm
         # strips usage from every earlier chunk; the finish reason, real or its synthetic "stop", comes first.)
         stop_at_usage = router is self._main
-        cap = OutputCap(self._litellm_names.get(name, name), max_tokens) if max_tokens else None
         try:
             response = await router.acompletion(
                 model=name,
@@ -334,17 +332,10 @@ class Gateway:
                     if choices:
                         delta = getattr(choices[0], "delta", None)
                         piece = getattr(delta, "content", None) if delta is not None else None
-                        if piece and cap is not None:
-                            piece = cap.take(piece)
                         if piece:
                             text.append(piece)
                             yield piece
                         finish = getattr(choices[0], "finish_reason", None) or finish
-                        if cap is not None and cap.full:
-                            # The provider ignored max_tokens: stop reading. What it sends past the limit is
-                            # neither shown nor paid for by the reservation, so we do not take it.
-                            finish, usage = "length", None
-                            break
                     chunk_usage = getattr(chunk, "usage", None)
                     if chunk_usage is not None:
                         usage = chunk_usage
@@ -367,11 +358,10 @@ class Gateway:
 
 
 class OutputCap:
-    """Holds a streamed reply to `limit` tokens, whatever the provider does with max_tokens.
+    """Counts a streamed reply's tokens against `limit`, whatever the provider does with max_tokens.
 
-    A budget reservation covers `limit` output tokens, so a provider that ignores max_tokens must not stream
-    past it. Counting every delta would cost a tokenizer pass per chunk; instead, since every token covers at
-    least one byte, the text can grow by as many bytes as tokens are left before it needs counting again.
+    Counting every delta would cost a tokenizer pass per chunk; instead, since every token covers at least one
+    byte, the text can grow by as many bytes as tokens are left before it needs counting again.
     """
 
     def __init__(self, litellm_name: str, limit: int) -> None:
@@ -410,6 +400,10 @@ class OutputCap:
                 hi = mid - 1
         self.full = True
         return piece[:lo]
+
+    def raise_limit(self, more: int) -> None:
+        self.limit += more
+        self.full = False
 
 
 def count_tokens(litellm_name: str, messages: list[dict[str, Any]]) -> int:

@@ -43,6 +43,8 @@ def render_footer(r: TurnResult) -> str:
         parts.append("interrupted")
     elif r.finish_reason == "length":
         parts.append("stopped at the output limit")
+    elif r.finish_reason == "budget":
+        parts.append("stopped: the budget cannot cover a longer reply")
     if r.status in ("partial", "interrupted"):
         parts.append("`!retry` for a full answer")
     elif r.finish_reason == "length":

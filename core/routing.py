@@ -41,6 +41,13 @@ class Attempt:
     latency_ms: float
 
 
+@dataclass(frozen=True)
+class Writing:
+    """An attempt is about to stream: which model writes the reply now (stored, so a crash can be charged)."""
+
+    model: ModelInfo
+
+
 @dataclass
 class RouteOutcome:
     result: TurnResult
@@ -164,6 +171,43 @@ def build_messages(
     return head + kept, len(history) - len(kept)
 
 
+# ---------------------------------------------------------------- output within what is held
+
+
+class _OutputFit:
+    """Keeps a streamed reply within what its budget reservation holds, for any provider behaviour.
+
+    A reservation covers `max_out` output tokens, which we ask the provider for. Tokenizers differ, so an honest
+    reply may count a little over by ours: the hold then grows (atomically, like the reservation itself) in
+    quarter steps up to twice `max_out`. A provider that ignores max_tokens is stopped there ("length"), or
+    sooner where a hard budget cannot cover more ("budget"). Without a budget, only the ceiling applies.
+    """
+
+    def __init__(self, model: ModelInfo, max_out: int, budgeter: Budgeter | None, adm: Admission | None) -> None:
+        self.cap = llm.OutputCap(model.litellm_name, max_out)
+        self.ceiling = 2 * max_out
+        self.step = max(16, max_out // 4)
+        self.budgeter, self.adm = budgeter, adm
+
+    async def take(self, piece: str) -> tuple[str, str | None]:
+        """(the part of `piece` to show, why the reply must stop now or None)."""
+        cap = self.cap
+        shown = cap.take(piece)
+        rest = piece[len(shown) :]
+        while cap.full:
+            if cap.limit >= self.ceiling:
+                return shown, "length"
+            more = min(self.step, self.ceiling - cap.limit)
+            if self.budgeter is not None and self.adm is not None and not await self.budgeter.grow(self.adm, more):
+                return shown, "budget"
+            cap.raise_limit(more)
+            if not rest:
+                break
+            taken = cap.take(rest)
+            shown, rest = shown + taken, rest[len(taken) :]
+        return shown, None
+
+
 # ---------------------------------------------------------------- the fallback walk
 
 
@@ -180,7 +224,7 @@ def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], nee
 
 async def route(
     spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
-) -> AsyncGenerator[Delta | Notice | RouteOutcome, None]:
+) -> AsyncGenerator[Delta | Notice | Writing | RouteOutcome, None]:
     """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome.
 
     With a budgeter, each attempt is admitted first (estimate, confirmation, reservation) and settled or
@@ -221,16 +265,23 @@ async def route(
                     continue
                 if adm.notice:
                     yield Notice(adm.notice)
+            yield Writing(model)
             alive = spec.budgeter.kept_alive(adm) if spec.budgeter is not None else nullcontext()
+            fit = _OutputFit(model, max_out, spec.budgeter, adm)
             async with alive, aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
                 async for piece in pieces:
                     if isinstance(piece, StreamEnd):
                         end = piece
                         continue
-                    if ttft is None:
-                        ttft = (time.perf_counter() - started) * 1000
-                    text.append(piece)
-                    yield Delta(piece)
+                    shown, stop = await fit.take(piece)
+                    if shown:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - started) * 1000
+                        text.append(shown)
+                        yield Delta(shown)
+                    if stop is not None:  # past what may be streamed: stop reading (closes the stream)
+                        end = StreamEnd(None, None, stop, None)
+                        break
         except LLMError as err:
             latency = (time.perf_counter() - attempt_started) * 1000
             if text or err.partial_text:  # the user already saw part of it: no restart on another model

@@ -202,6 +202,8 @@ class Conversation(SQLModel, table=True):
     title: str = Field(default="", max_length=200)
     created_by: str | None = Field(default=None, max_length=64)
     trim_notified: bool = False
+    # What the thread must be told before anything else (e.g. that a reply was interrupted); cleared once said
+    pending_notice: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 

@@ -28,7 +28,8 @@ PRICE = 1000.0  # USD per million tokens, in and out: one token costs $0.001
 def _env(sb_env: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     # a small max output keeps each reservation close to the real cost, so the race really fills the budget
-    env.update(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="8", SWITCHBOARD_CONFIRM_OVER_USD="1000", **extra)
+    env.update(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="8", SWITCHBOARD_CONFIRM_OVER_USD="1000")
+    env.update(extra)
     return env
 
 
@@ -112,3 +113,69 @@ async def test_a_killed_process_releases_its_reservation_after_the_expiry(sb_env
             alerts = s.exec(select(Alert)).all()
         assert usage.reserved_micros == 0 and usage.spent_micros == 0 and r.status == "expired"
         assert alerts == []
+
+
+@pytest.mark.parametrize("reservation", ["held", "expired"])
+async def test_a_reply_killed_mid_stream_is_charged_kept_and_told(
+    sb_env: dict[str, str], reservation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from core.recovery import recover_stale_replies
+    from core.settings import get_settings
+    from core.snapshot import invalidate
+    from tests.chatkit import Thread
+    from tests.fakes.openai import Reply
+
+    words = " ".join(f"word{i}" for i in range(300))
+    with FakeOpenAI(models=["gpt-4o"], api_key=None) as fake:
+        await _paid_provider(fake)
+        fake.set_default(Reply(text=words, token_delay_s=0.05), model="gpt-4o")
+        budget = add_budget("global", "day", 5.0, hard=True)
+        env = _env(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="400", SWITCHBOARD_RESERVATION_TTL="1")
+        worker = _worker("doomed", 1, "paid/gpt-4o", env)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # wait until the reply's text has been saved once
+                with session() as s:
+                    saved = s.exec(select(Message).where(Message.role == "assistant", Message.content != "")).first()
+                if saved is not None:
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the worker never saved a partial reply")
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        if reservation == "expired":  # the scheduler's budget upkeep got there first: nothing was charged then
+            time.sleep(1.2)
+            assert ledger.expire_stale() == 1
+        invalidate()
+        assert recover_stale_replies(timedelta(seconds=-1)) == 1
+        assert recover_stale_replies(timedelta(seconds=-1)) == 0  # charged once
+        with session() as s:
+            (reply,) = s.exec(select(Message).where(Message.role == "assistant")).all()
+            usage = s.exec(select(BudgetUsage).where(BudgetUsage.budget_id == budget.id)).one()
+            reservations = s.exec(select(BudgetReservation)).all()
+        assert reply.status == "interrupted" and reply.model == "paid/gpt-4o" and reply.content.startswith("word0")
+        assert reply.completion_tokens and reply.completion_tokens >= len(reply.content.split())
+        assert reply.cost_usd and reply.cost_usd > 0
+        assert usage.spent_micros == round(reply.cost_usd * MICROS) and usage.reserved_micros == 0
+        assert [r.status for r in reservations] == ["settled"]
+
+        # the thread is told on its next message, once, and `!retry` gets a full answer
+        fake.set_default(Reply(text="the full answer"), model="gpt-4o")
+        monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "1000")
+        get_settings.cache_clear()
+        thread = Thread(thread="doomed-0", channel="C", workspace="W", platform="race", user="U0")
+        said = await thread.say("hello?")
+        (notice,) = said.notices
+        assert "paid/gpt-4o" in notice and "was interrupted after" in notice and "`!retry`" in notice
+        assert said.streamed == "the full answer"
+        assert (await thread.say("and again")).notices == []
+        retried = await thread.say("!retry")
+        assert retried.streamed == "the full answer" and retried.done is not None
+        sent = fake.chat_calls("gpt-4o")[-1]["messages"]
+        assert sent[-1] == {"role": "user", "content": "and again"}  # answered again, not continued

@@ -148,7 +148,10 @@ async def test_a_reply_left_pending_by_a_dead_process_is_marked_interrupted(worl
 
     start = conversations.start_turn(Thread().message("orphan"))
     assert start.reply_id is not None
-    assert conversations.interrupt_stale_replies(timedelta(seconds=-1)) == 1
+    from core.recovery import recover_stale_replies
+
+    assert recover_stale_replies(timedelta(seconds=-1)) == 1
+    assert recover_stale_replies(timedelta(seconds=-1)) == 0  # once
     (reply,) = messages("assistant")
     assert reply.status == "interrupted" and "stopped before it finished" in (reply.error or "")
 

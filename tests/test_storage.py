@@ -27,7 +27,12 @@ from tests.fakes.openai import FakeOpenAI
 
 def test_schema_is_migrated_to_head_and_sqlite_uses_wal(any_db: str) -> None:
     engine = get_engine()
-    assert current_revision(engine) == "0001"
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None and head != "0001" and current_revision(engine) == head
     if any_db == "sqlite":
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -85,7 +90,7 @@ def test_rotate_key_reencrypts_everything(any_db: str, cli, monkeypatch: pytest.
     assert out.returncode == 0 and "Re-encrypted 2 secrets" in out.stdout
     # the old key no longer opens the store
     secrets.reset_backend()
-    with pytest.raises(secrets.SecretStoreError, match="does not match"):
+    with pytest.raises(secrets.SecretStoreError, match="is not the key"):
         provider_config("a")
     monkeypatch.setenv("SWITCHBOARD_SECRET_KEY", new_key)
     get_settings.cache_clear()
@@ -107,7 +112,7 @@ def test_missing_master_key_without_os_keyring_is_a_clear_error(cli) -> None:  #
         env={"SWITCHBOARD_SECRET_KEY": "", "SWITCHBOARD_SECRET_BACKEND": "auto", "K": "sk-abc-123456"},
     )
     assert out.returncode == 2
-    assert "No secret store" in out.stderr and "switchboard init" in out.stderr
+    assert "SWITCHBOARD_SECRET_KEY is not set" in out.stderr and "switchboard init" in out.stderr
     with session() as s:
         assert s.exec(select(Provider)).all() == []
 

@@ -126,9 +126,12 @@ class Budgeter:
         confirm_over_usd: float | None,
         confirmed: bool = False,
         suggestions: list[str] | None = None,
+        message_key: str | None = None,
     ) -> None:
         self.budgets = budgets
         self.msg = msg
+        # what reservations are filed under: the reply row's key, so a crashed reply's hold can be found again
+        self.message_key = message_key or msg.event_id
         self.confirm_over_usd = confirm_over_usd
         self.confirmed = confirmed
         self.suggestions = suggestions or []
@@ -191,7 +194,7 @@ class Budgeter:
         s = get_settings()
         try:
             adm.hold = await asyncio.to_thread(
-                ledger.reserve, amounts, tz=s.timezone, ttl_s=s.reservation_ttl_s, message_key=self.msg.event_id
+                ledger.reserve, amounts, tz=s.timezone, ttl_s=s.reservation_ttl_s, message_key=self.message_key
             )
         except ledger.Exceeded as over:
             adm.refusal = self._exceeded(over)
@@ -255,6 +258,15 @@ class Budgeter:
         finally:
             task.cancel()
 
+    async def grow(self, adm: Admission, output_tokens: int) -> bool:
+        """Hold `output_tokens` more of output for a reply that outgrew its reservation; False when a hard budget
+        cannot cover them (the reply must stop). Nothing held: nothing to protect."""
+        if adm.closed or not adm.hold.items:
+            return True
+        price = adm.model.output_usd_per_mtok or 0.0
+        extra = {b.id: output_tokens if b.metric == "tokens" else math.ceil(output_tokens * price) for b in adm.budgets}
+        return await asyncio.to_thread(ledger.grow, adm.hold, extra, {b.id: b for b in adm.budgets})
+
     async def settle(self, adm: Admission, result: TurnResult) -> None:
         """Charge what the attempt really cost (its tokens for token budgets)."""
         if adm.closed:
@@ -276,7 +288,9 @@ class Budgeter:
         await asyncio.to_thread(ledger.release, adm.hold)
 
 
-def budgeter_for(snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, confirmed: bool) -> Budgeter | None:
+def budgeter_for(
+    snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, confirmed: bool, message_key: str | None = None
+) -> Budgeter | None:
     """The budgeter for a turn in this message's scope, or None when no budget or confirmation can apply."""
     from core.policy import policy_for, suggestions
     from core.scopes import ScopeKey
@@ -286,4 +300,11 @@ def budgeter_for(snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, conf
     if not snap.budgets and not (model.is_paid and confirm_over is not None):
         return None
     local = [name for name in suggestions(snap, policy) if (m := snap.model(name)) is not None and m.is_local]
-    return Budgeter(snap.budgets, msg, confirm_over_usd=confirm_over, confirmed=confirmed, suggestions=local)
+    return Budgeter(
+        snap.budgets,
+        msg,
+        confirm_over_usd=confirm_over,
+        confirmed=confirmed,
+        suggestions=local,
+        message_key=message_key,
+    )

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from core.budgets.periods import bounds
 from core.budgets.store import BudgetView
 from core.db import connection, insert_ignoring_conflicts
-from core.tables import BudgetReservation, BudgetUsage, utcnow
+from core.tables import Budget, BudgetReservation, BudgetUsage, utcnow
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -61,6 +61,7 @@ class Exceeded(Exception):
 
 _U = BudgetUsage.__table__  # type: ignore[attr-defined]
 _R = BudgetReservation.__table__  # type: ignore[attr-defined]
+_B = Budget.__table__  # type: ignore[attr-defined]
 
 
 def _usage_id(conn: Connection, budget: BudgetView, now: datetime, tz: str) -> int:
@@ -139,6 +140,41 @@ def reserve(amounts: list[tuple[BudgetView, int]], *, tz: str, ttl_s: float, mes
     return hold
 
 
+_GROW_HOLD = (
+    update(_R)
+    .where(_R.c.id == bindparam("rid"), _R.c.status == "held")
+    .values(amount_micros=_R.c.amount_micros + bindparam("amount"))
+)
+
+
+class _NoRoom(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+def grow(hold: Hold, extra: dict[int, int], budgets: dict[int, BudgetView]) -> bool:
+    """Reserve `extra` more (per budget id) for a request already holding: all or nothing, under the same atomic
+    rule as `reserve`. False when a hard budget cannot cover it, or the hold expired (then nothing changed)."""
+    grown: list[Held] = []
+    try:
+        with connection(write=True) as conn:
+            for item in sorted(hold.items, key=lambda h: h.usage_id):
+                amount = extra.get(item.budget_id, 0)
+                budget = budgets.get(item.budget_id)
+                if amount <= 0 or budget is None:
+                    grown.append(item)
+                    continue
+                if not conn.execute(_GROW_HOLD, {"rid": item.reservation_id, "amount": amount}).rowcount:
+                    raise _NoRoom
+                stmt, params = (_ADMIT, {"limit": budget.limit_units}) if budget.hard else (_ADD_RESERVED, {})
+                if not conn.execute(stmt, {"uid": item.usage_id, "amount": amount, **params}).rowcount:
+                    raise _NoRoom
+                grown.append(Held(item.reservation_id, item.usage_id, item.budget_id, item.amount + amount))
+    except _NoRoom:
+        return False
+    hold.items = grown
+    return True
+
+
 def extend(hold: Hold, ttl_s: float) -> None:
     """Keep a live request's reservations from expiring: its holder is alive and still streaming. A reservation
     already expired (its holder looked dead) stays expired; settling still records the spend."""
@@ -177,6 +213,30 @@ def release(hold: Hold) -> None:
         for item in sorted(hold.items, key=lambda h: h.usage_id):
             if conn.execute(_CLOSE, {"rid": item.reservation_id, "status": "released"}).rowcount:
                 conn.execute(_MOVE, {"uid": item.usage_id, "held": item.amount, "actual": 0})
+
+
+def settle_orphaned(message_key: str, *, usd_micros: int, tokens: int) -> list[UsageState]:
+    """Charge what a dead process's reply cost to the budgets it reserved against, whether its reservation is
+    still held or has already expired (then it was released with nothing charged). Each reservation is charged
+    once, by whichever process gets to it first. Returns the budgets' new state."""
+    with connection(write=True) as conn:
+        rows = conn.execute(
+            select(_R.c.id, _R.c.usage_id, _R.c.amount_micros, _R.c.status, _B.c.metric)
+            .join(_U, _U.c.id == _R.c.usage_id)
+            .join(_B, _B.c.id == _U.c.budget_id)
+            .where(_R.c.message_key == message_key, _R.c.status.in_(("held", "expired")))
+            .order_by(_R.c.usage_id)
+        ).all()
+        charged = []
+        for rid, usage_id, amount, status, metric in rows:
+            closed = conn.execute(
+                update(_R).where(_R.c.id == rid, _R.c.status == status).values(status="settled")
+            ).rowcount
+            if closed:
+                actual = tokens if metric == "tokens" else usd_micros
+                conn.execute(_MOVE, {"uid": usage_id, "held": amount if status == "held" else 0, "actual": actual})
+                charged.append(usage_id)
+        return [_state(conn, usage_id) for usage_id in charged]
 
 
 def expire_stale(now: datetime | None = None) -> int:
