@@ -17,6 +17,7 @@ from core.db import session
 from core.errors import UserError
 from core.meta import bump_config_version
 from core.names import close_matches, normalize
+from core.prose import clause
 from core.providers.kinds import get_kind
 from core.tables import Model, Provider
 
@@ -97,7 +98,7 @@ class ModelInfo:
                     f"it is no longer installed on the Ollama server '{self.provider}' "
                     f"(an admin can reinstall it with `!install {self.model_id}`)"
                 )
-            why = f": {self.provider_error}" if self.provider_error else ""
+            why = f": {clause(self.provider_error)}" if self.provider_error else ""  # callers end the sentence
             return f"it is not available from '{self.provider}' right now{why}"
         return None
 
