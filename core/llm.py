@@ -172,6 +172,21 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+def _connection_failed(exc: BaseException) -> bool:
+    """True when the cause of `exc` is a connection that failed (refused, reset, dropped), whatever status
+    litellm put on it: it reports a refused connection as HTTP 500 for OpenAI-style providers."""
+    import httpx
+
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, ConnectionError | httpx.TransportError) and not isinstance(link, httpx.TimeoutException):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
+
+
 def classify(exc: BaseException, partial_text: str = "") -> LLMError:
     """Map litellm's exception types onto our per-error rules (order matters: subclasses first)."""
     from core.logs import redact
@@ -203,6 +218,8 @@ def classify(exc: BaseException, partial_text: str = "") -> LLMError:
         kind = "bad_request"
     elif isinstance(status, int) and status >= 500:
         kind = "server"
+    if kind in ("server", "unknown", "connection") and _connection_failed(exc):
+        kind, status = "connection", None  # litellm's 500 here is its own label, not the provider's answer
     detail = str(getattr(exc, "message", "") or exc).split("\n")[0][:300]
     message = redact(
         f"{error_label(kind)}"

@@ -207,3 +207,16 @@ async def test_a_prompt_template_renders_its_variables(world: World) -> None:
     assert system["role"] == "system"
     assert system["content"].startswith("You help user-U7 on console (model local/llama-big), today is 20")
     world.local.script("llama-big", Reply(text="ok"))
+
+
+async def test_a_provider_that_is_down_is_called_unreachable_not_a_server_error(world: World) -> None:
+    thread = await on("oa/gpt-4o", ["local/llama-big"])
+    world.cloud.stop()  # nothing listens on its port any more: connections are refused
+    said = await thread.say("hello?")
+    assert "fallback from oa/gpt-4o: unreachable" in said.footer
+    (failed,) = [m for m in replies() if m.status == "error"]
+    assert failed.error == "unreachable" and "HTTP 500" not in (failed.error or "")
+    world.local.stop()
+    said = await thread.say("anyone?")
+    (error,) = [r for r in said.replies if r.kind == "error"]
+    assert "oa/gpt-4o: unreachable" in error.text and "server error" not in error.text
