@@ -15,7 +15,7 @@ from sqlmodel import select
 from core import llm
 from core.db import session
 from core.meta import bump_config_version
-from core.providers.discovery import CheckResult, DiscoveredModel, list_models
+from core.providers.discovery import CheckResult, DiscoveredModel, chat_capable, list_models
 from core.providers.kinds import get_kind
 from core.providers.store import list_providers, provider_config, record_health
 from core.settings import get_settings
@@ -39,9 +39,11 @@ def _merged(kind_provider: str, found: DiscoveredModel) -> DiscoveredModel:
     """Fill what the provider's API did not say from litellm's metadata."""
     meta = llm.model_metadata(kind_provider, found.model_id)
     if meta is None:
-        return found
+        return replace(found, chat=found.chat and chat_capable(found.model_id, context_window=found.context_window))
+    window = found.context_window or meta.context_window
     return replace(
         found,
+        chat=found.chat and chat_capable(found.model_id, mode=meta.mode, context_window=window),
         context_window=found.context_window or meta.context_window,
         max_output=found.max_output or meta.max_output,
         input_usd_per_mtok=found.input_usd_per_mtok
@@ -74,10 +76,17 @@ def _apply(provider_name: str, result: CheckResult, static: list[str]) -> Refres
             source, available, found_models = "static", False, [DiscoveredModel(model_id=m) for m in static]
         else:  # failing: keep history, mark everything unavailable below
             source, available, found_models = "none", False, []
-        discovered = [_merged(prefix, m) for m in found_models]
+        merged = [_merged(prefix, m) for m in found_models]
+        discovered = [m for m in merged if m.chat]
         seen: set[str] = set()
         added = 0
         changed = False
+        for found in merged:  # rows of models we now know cannot chat leave the registry
+            row = rows.get(found.model_id)
+            if not found.chat and row is not None and row.source != "manual":
+                s.delete(row)
+                del rows[found.model_id]
+                changed = True
         for found in discovered:
             seen.add(found.model_id)
             row = rows.get(found.model_id)

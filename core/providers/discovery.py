@@ -121,23 +121,39 @@ async def _get_json(client: httpx.AsyncClient, cfg: ProviderConfig, url: str, **
         ) from None
 
 
-_NOT_CHAT = ("embed", "whisper", "tts", "dall-e", "moderation", "image", "audio", "transcribe", "rerank")
+# What keeps a model out of the chat registry, wherever it was found (a provider's /models, litellm's static
+# list): litellm says it is not for chat; its name says it is an embedding, speech, image, moderation, reranking
+# or guard (safety classifier) model, which litellm may still list as "chat"; or its window is too small to hold
+# a conversation (prompt-guard classifiers have 512 tokens).
+_NOT_CHAT = ("embed", "whisper", "tts", "dall-e", "moderation", "image", "audio", "transcribe", "rerank", "guard")
+CHAT_MODES = ("chat", "responses")
+MIN_CHAT_CONTEXT = 1024
+
+
+def chat_capable(model_id: str, *, mode: str | None = None, context_window: int | None = None) -> bool:
+    """Whether a model can hold a conversation (see the rule above)."""
+    if mode is not None and mode not in CHAT_MODES:
+        return False
+    if any(word in model_id.lower() for word in _NOT_CHAT):
+        return False
+    return context_window is None or context_window >= MIN_CHAT_CONTEXT
 
 
 def _openai_entry(item: dict[str, Any]) -> DiscoveredModel:
     mid = str(item["id"])
     pricing = item.get("pricing") if isinstance(item.get("pricing"), dict) else {}
     kind = str(item.get("type") or "")
-    chat = (kind in ("", "chat", "language", "model")) and not any(word in mid.lower() for word in _NOT_CHAT)
+    ctx = item.get("context_window") or item.get("context_length") or item.get("max_model_len")
+    window = int(ctx) if isinstance(ctx, int) else None
+    chat = kind in ("", "chat", "language", "model") and chat_capable(mid, context_window=window)
 
     def price(key: str) -> float | None:
         value = pricing.get(key) if pricing else None
         return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
-    ctx = item.get("context_window") or item.get("context_length") or item.get("max_model_len")
     return DiscoveredModel(
         model_id=mid,
-        context_window=int(ctx) if isinstance(ctx, int) else None,
+        context_window=window,
         max_output=item.get("max_completion_tokens") if isinstance(item.get("max_completion_tokens"), int) else None,
         input_usd_per_mtok=price("input"),
         output_usd_per_mtok=price("output"),
