@@ -5,16 +5,20 @@ from __future__ import annotations
 from core.types import TurnResult
 
 
-def money(usd: float | None, *, local: bool = False) -> str:
+def money(usd: float | None, *, local: bool = False, unknown: str = "cost unknown") -> str:
+    """Dollars as everyone shows them (replies, CLI, admin): cents from $0.10 up; below that up to four decimals,
+    so small amounts stay readable ($0.0014, $0.022); below $0.0001, `<$0.0001`."""
     if local:
         return "free (local)"
     if usd is None:
-        return "cost unknown"
+        return unknown
     if usd == 0:
         return "$0"
-    if usd < 0.01:
-        return f"${usd:.4f}".rstrip("0").rstrip(".") if usd >= 0.0001 else "<$0.0001"
-    return f"${usd:,.2f}"
+    if usd >= 0.1:
+        return f"${usd:,.2f}"
+    if usd < 0.0001:
+        return "<$0.0001"
+    return f"${usd:.4f}".rstrip("0").rstrip(".")
 
 
 def per_mtok(price_in: float | None, price_out: float | None, *, local: bool) -> str:
