@@ -40,6 +40,12 @@ class AlertView:
     deliveries: dict[str, str]
     attempts: int
     last_error: str | None
+    resolved_at: datetime | None = None
+    resolution: str | None = None  # why it was closed, e.g. "provider 'x' was removed"
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
 
 
 def _view(a: Alert) -> AlertView:
@@ -53,6 +59,8 @@ def _view(a: Alert) -> AlertView:
         dict(a.deliveries or {}),
         a.attempts,
         a.last_error,
+        a.resolved_at,
+        a.resolution,
     )
 
 
@@ -102,6 +110,18 @@ def provider_turned_bad(provider: str, reason: str, at: datetime) -> bool:
         severity="critical",
         provider=provider,
     )
+
+
+def resolve_provider_alerts(provider: str, resolution: str) -> int:
+    """Close every open alert about `provider` (it was removed: nothing is left to fix). Closed alerts are not
+    delivered any more, and the admin shows them as closed. Returns how many were closed."""
+    with connection(write=True) as conn:
+        closed = conn.execute(
+            update(_A)
+            .where(_A.c.provider == provider, _A.c.resolved_at.is_(None))
+            .values(resolved_at=utcnow(), resolution=resolution[:200], next_attempt_at=None)
+        ).rowcount
+    return int(closed or 0)
 
 
 def recent_alerts(limit: int = 100, kind: str | None = None) -> list[AlertView]:
@@ -181,7 +201,11 @@ def _claim(now: datetime, limit: int) -> list[AlertView]:
         due = (
             conn.execute(
                 select(_A.c.id)
-                .where(_A.c.delivered_at.is_(None), or_(_A.c.next_attempt_at.is_(None), _A.c.next_attempt_at <= now))
+                .where(
+                    _A.c.delivered_at.is_(None),
+                    _A.c.resolved_at.is_(None),
+                    or_(_A.c.next_attempt_at.is_(None), _A.c.next_attempt_at <= now),
+                )
                 .order_by(_A.c.id)
                 .limit(limit)
             )
@@ -191,7 +215,11 @@ def _claim(now: datetime, limit: int) -> list[AlertView]:
         for aid in due:
             got = conn.execute(
                 update(_A)
-                .where(_A.c.id == aid, or_(_A.c.next_attempt_at.is_(None), _A.c.next_attempt_at <= now))
+                .where(
+                    _A.c.id == aid,
+                    _A.c.resolved_at.is_(None),
+                    or_(_A.c.next_attempt_at.is_(None), _A.c.next_attempt_at <= now),
+                )
                 .values(next_attempt_at=now + LEASE)
             ).rowcount
             if got:
@@ -207,6 +235,8 @@ def _claim(now: datetime, limit: int) -> list[AlertView]:
                         dict(row.deliveries or {}),
                         row.attempts,
                         row.last_error,
+                        row.resolved_at,
+                        row.resolution,
                     )
                 )
     return claimed

@@ -288,6 +288,8 @@ class Alert(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     next_attempt_at: datetime | None = None
+    resolved_at: datetime | None = None  # closed (e.g. its provider was removed): no longer sent or shown as open
+    resolution: str | None = Field(default=None, max_length=200)
 
 
 # ---------------------------------------------------------------- ollama

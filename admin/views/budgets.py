@@ -48,6 +48,9 @@ def destinations_section(found: list[AlertRoute]) -> None:
 
 
 def delivery(a: AlertView, any_destination: bool) -> str:
+    if not a.open:
+        sent = "delivered, then " if a.delivered_at is not None else ""
+        return f"{sent}closed: {a.resolution or 'resolved'}"
     if a.delivered_at is not None:
         return "delivered"
     if a.attempts:
@@ -82,7 +85,7 @@ def alert_log(any_destination: bool) -> None:
         ],
         hide_index=True,
     )
-    pending = sum(1 for a in found if a.delivered_at is None)
+    pending = sum(1 for a in found if a.delivered_at is None and a.open)
     st.caption(f"The last {len(found)} alerts, newest first; {pending} not delivered everywhere yet.")
 
 

@@ -77,7 +77,10 @@ def alerts() -> None:
         st.caption("No alerts.")
         return
     for a in found:
-        delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
+        if not a.open:
+            delivered = f"closed: {a.resolution or 'resolved'}"
+        else:
+            delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
         st.markdown(
             f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · {ui.ago(a.created_at)} · {delivered}  \n"
             + literal(a.text)  # budget alerts name amounts: "$5 of $10" is not a formula

@@ -251,7 +251,8 @@ def update_provider(
 
 
 def remove_provider(name: str) -> None:
-    """Forget a provider, its registry entries and its key. Stored messages keep their model names."""
+    """Forget a provider, its registry entries, key and headers, and close its alerts (nothing is left to fix).
+    Stored messages keep their model names."""
     with session(write=True) as s:
         row = s.exec(select(Provider).where(Provider.name == name)).first()
         if row is None:
@@ -261,6 +262,9 @@ def remove_provider(name: str) -> None:
         bump_config_version(s)
     secrets.delete_api_key(name)
     header_store.delete_headers(name)
+    from core.alerts import resolve_provider_alerts
+
+    resolve_provider_alerts(name, f"provider '{name}' was removed")
 
 
 def list_providers() -> list[ProviderView]:
