@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from core import render
 from core.errors import UserError
 from core.logs import redact
 
@@ -39,11 +40,8 @@ def show_flashes() -> None:
 
 
 def money(value: float | None, unknown: str = "unknown") -> str:
-    if value is None:
-        return unknown
-    if value == 0:
-        return "$0"
-    return f"${value:,.2f}" if value >= 0.1 else f"${value:.4f}".rstrip("0")
+    """Dollars as core shows them everywhere (`core.render.money`); `unknown` when there is no amount."""
+    return render.money(value, unknown=unknown)
 
 
 def price(per_mtok: float | None) -> str:

@@ -200,7 +200,7 @@ def test_bars_show_what_replies_spent_against_each_limit(spent: dict[str, Budget
     ]
     (alert,) = admin.table_with("delivery").to_dict("records")  # the 4% threshold, crossed by the second reply
     assert (alert["kind"], alert["severity"]) == ("budget", "warning")
-    assert alert["alert"].startswith("The daily budget for everything crossed 4%: $0.02 of $0.50 spent this period")
+    assert alert["alert"].startswith("The daily budget for everything crossed 4%: $0.022 of $0.50 spent this period")
     assert alert["delivery"] == "not sent: no destination set up" and alert["delivered to"] == ""
     assert "No alert destination is set up: alerts are only shown here." in admin.warnings
 

@@ -15,7 +15,9 @@ app = typer.Typer(help="Spending limits per scope and period, with alerts.", no_
 
 
 def _amount(metric: str, units: int) -> str:
-    return f"${units / 1_000_000:,.2f}" if metric == "usd" else f"{units:,} tokens"
+    from core.render import money
+
+    return money(units / 1_000_000) if metric == "usd" else f"{units:,} tokens"
 
 
 @app.command("add")

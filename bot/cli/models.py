@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from bot.cli.output import command, emit_json, fail, money, table
+from bot.cli.output import command, emit_json, fail, table
+from core.render import money
 
 
 class _SearchByDefault(TyperGroup):
@@ -65,7 +66,7 @@ def _price(m: Any) -> str:
     if not m.price_known:
         return "unknown price"
     set_by = " (set by an admin)" if m.price_source == "override" else ""
-    return f"${money(m.input_usd_per_mtok)} / ${money(m.output_usd_per_mtok)}{set_by}"
+    return f"{money(m.input_usd_per_mtok)} / {money(m.output_usd_per_mtok)}{set_by}"
 
 
 def _where(m: Any) -> str:
