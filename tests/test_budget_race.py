@@ -179,3 +179,51 @@ async def test_a_reply_killed_mid_stream_is_charged_kept_and_told(
         assert retried.streamed == "the full answer" and retried.done is not None
         sent = fake.chat_calls("gpt-4o")[-1]["messages"]
         assert sent[-1] == {"role": "user", "content": "and again"}  # answered again, not continued
+
+
+async def test_probe_a_provider_ignoring_max_tokens_cannot_break_a_hard_budget(
+    any_db: str, sb_env: dict[str, str]
+) -> None:
+    """The issue's probe, as docs/reliability.md records it: a $0.20 daily hard budget, a $10/Mtok model,
+    4 processes x 50 concurrent turns, a provider that streams ~4,000 tokens whatever max_tokens (1,024) says."""
+    from tests.fakes.openai import Reply
+
+    with FakeOpenAI(models=["gpt-4o"], api_key=None, honours_max_tokens=False, ttft_s=0.02) as fake:
+        add_provider("paid", "openai", base_url=fake.url + "/v1", api_key="sk-race-key-000001")
+        await refresh()
+        set_model_overrides("paid/gpt-4o", input_usd_per_mtok=10, output_usd_per_mtok=10)
+        fake.set_default(Reply(text=" ".join(f"w{i}" for i in range(1600))), model="gpt-4o")  # ~4,000 tokens
+        budget = add_budget("global", "day", 0.20, hard=True)
+        env = _env(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="1024")
+        started = time.monotonic()
+        workers = [_worker(f"p{i}", 50, "paid/gpt-4o", env, spread=1.0) for i in range(4)]
+        results = []
+        for w in workers:
+            out, err = w.communicate(timeout=240)
+            assert w.returncode == 0, err[-2000:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        seconds = time.monotonic() - started
+    with session() as s:
+        reservations = s.exec(select(BudgetReservation)).all()
+        usage = s.exec(select(BudgetUsage).where(BudgetUsage.budget_id == budget.id)).one()
+        replies = s.exec(select(Message).where(col(Message.role) == "assistant")).all()
+    largest = max(r.amount_micros for r in reservations)
+    costs = sum(m.cost_usd or 0 for m in replies)
+    figures = {
+        "engine": any_db,
+        "answered": sum(r.get("answered", 0) for r in results),
+        "refused": sum(r.get("refused", 0) for r in results),
+        "largest_completion_tokens": max((m.completion_tokens or 0) for m in replies),
+        "spent_usd": usage.spent_micros / MICROS,
+        "limit_usd": budget.limit_units / MICROS,
+        "largest_reservation_usd": largest / MICROS,
+        "sum_of_stored_costs_usd": round(costs, 6),
+        "reservations_left_held": sum(1 for r in reservations if r.status == "held"),
+        "seconds": round(seconds, 1),
+    }
+    print("budget probe:", json.dumps(figures))
+    assert figures["answered"] + figures["refused"] == 200 and figures["answered"] > 0
+    assert usage.spent_micros <= budget.limit_units + largest  # overspend at most one reservation
+    assert round(costs * MICROS) == usage.spent_micros  # spend is exactly the stored costs
+    assert figures["reservations_left_held"] == 0 and usage.reserved_micros == 0
+    assert figures["largest_completion_tokens"] <= 2 * 1024  # no reply streamed past what it could hold
