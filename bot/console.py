@@ -13,6 +13,7 @@ from core.chat import handle
 from core.types import Delta, Done, IncomingMessage, Notice, Reply
 
 ERROR_KINDS = ("error", "refusal")
+EXIT_NEEDS_CONFIRMATION = 3  # `ask`: nothing was answered, the reply waits for `!confirm`
 
 
 def incoming(thread: str, text: str) -> IncomingMessage:
@@ -30,9 +31,11 @@ def incoming(thread: str, text: str) -> IncomingMessage:
     )
 
 
-async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> bool:
-    """Send one message and print what comes back. False when the user got an error or a refusal."""
+async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Send one message and print what comes back. Returns an exit code: 0 answered, 1 an error or a refusal,
+    EXIT_NEEDS_CONFIRMATION when the reply waits for `!confirm`."""
     ok = True
+    waiting = False
     streaming = False
     async for event in handle(incoming(thread, text)):
         if isinstance(event, Delta):
@@ -44,6 +47,7 @@ async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = s
         elif isinstance(event, Reply):
             failed = event.kind in ERROR_KINDS
             ok = ok and not failed
+            waiting = waiting or event.kind == "confirm"
             (err if failed else out).write(("\n" if streaming else "") + event.text + "\n")
             streaming = False
         elif isinstance(event, Done):
@@ -52,16 +56,22 @@ async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = s
                 out.write(("\n" if streaming else "") + f"— {event.footer}\n")
             streaming = False
     out.flush()
-    return ok
+    return 1 if not ok else EXIT_NEEDS_CONFIRMATION if waiting else 0
 
 
 async def ask(thread: str, text: str, model: str | None = None) -> int:
     if model:
         quiet, why = io.StringIO(), io.StringIO()
-        if not await turn(thread, f"!model {model}", out=quiet, err=why):
+        if await turn(thread, f"!model {model}", out=quiet, err=why):
             sys.stderr.write(why.getvalue())
             return 1
-    return 0 if await turn(thread, text) else 1
+    code = await turn(thread, text)
+    if code == EXIT_NEEDS_CONFIRMATION:
+        sys.stderr.write(
+            f"Nothing was answered yet: the reply waits for confirmation. Run "
+            f"`switchboard ask --thread {thread} '!confirm'` to send it, or '!cancel'.\n"
+        )
+    return code
 
 
 async def chat(thread: str, model: str | None = None) -> int:

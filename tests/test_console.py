@@ -62,3 +62,14 @@ def test_chat_is_interactive_with_commands_and_footer(cli, world: World) -> None
     with session() as s:
         models = [m.model for m in s.exec(select(Message).where(Message.role == "assistant")).all()]
     assert models == ["local/llama-big", "oa/gpt-4o"]
+
+
+def test_ask_held_for_confirmation_says_so_and_exits_3(cli, world: World) -> None:  # type: ignore[no-untyped-def]
+    env = {"SWITCHBOARD_CONFIRM_OVER_USD": "0.000001"}
+    held = cli.subprocess("ask", "--thread", "pricey", "--model", "gpt-4o", "hi", env=env)
+    assert held.returncode == 3, held.stderr
+    assert "could cost up to" in held.stdout and "Nothing was answered yet" in held.stderr
+    assert world.cloud.chat_calls("gpt-4o") == []
+    sent = cli.subprocess("ask", "--thread", "pricey", "!confirm", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert "echo: hi" in sent.stdout and "— oa/gpt-4o · " in sent.stdout
