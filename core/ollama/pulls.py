@@ -114,16 +114,33 @@ async def start_pull(
 
 
 async def _sizes(server: Server, model: str) -> tuple[int | None, int | None]:
-    """(total, still to download): from the registry manifest when reachable, else the catalog's estimate."""
+    """(total, still to download). The total a progress bar shows comes from the registry manifest, else from
+    the installed copy (an update), else from nothing: the pull's own layer totals fill it in. The catalog's
+    size is a rough guess for a whole tag (often another quantization), so it serves only the disk check."""
     try:
         manifest = await fetch_manifest(model)
     except ManifestUnavailable as exc:
         if exc.missing:
             raise OllamaError(unknown_model_text(model)) from None
-        size = approx_size(model)
-        return size, size
+        installed = await _installed_size(server, model)
+        return installed, installed or approx_size(model)
     present = await asyncio.to_thread(_blobs_present, server, [d for d, _ in manifest.layers])
     return manifest.total_bytes, sum(size for d, size in manifest.layers if d not in present)
+
+
+async def _installed_size(server: Server, model: str) -> int | None:
+    client = server.client()
+    try:
+        listing = await client.list()
+    except Exception:  # best effort: without it the pull's own totals are used
+        return None
+    finally:
+        await client.close()
+    wanted = parse_name(model)
+    for entry in listing.models:
+        if wanted is not None and parse_name(str(entry.model)) == wanted and entry.size:
+            return int(entry.size)
+    return None
 
 
 def _blobs_present(server: Server, digests: list[str]) -> set[str]:
