@@ -24,7 +24,7 @@ from core.routing import RouteOutcome, RouteSpec, Writing, route
 from core.scopes import ScopeKey
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
-from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
+from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)
 SAVE_PARTIAL_EVERY_S = 2.0
@@ -118,6 +118,7 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     start = await asyncio.to_thread(conversations.start_turn, msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
+    yield Accepted()
     if start.conversation.pending_notice:  # e.g. the previous reply was interrupted: say so first
         notice = await asyncio.to_thread(conversations.take_notice, start.conversation.id)
         if notice:

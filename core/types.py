@@ -120,4 +120,10 @@ class Done:
     choices: tuple[Choice, ...] = field(default_factory=tuple)
 
 
-Event = Delta | Notice | Reply | Done
+@dataclass(frozen=True)
+class Accepted:
+    """The message is a first delivery and a model will be asked: adapters may show "typing…" now. A redelivered
+    event never gets one, so it shows nothing at all."""
+
+
+Event = Accepted | Delta | Notice | Reply | Done

@@ -18,9 +18,8 @@ from bot.discord import identity
 from bot.discord.permissions import permission_problem
 from bot.discord.render import BUTTON_STYLES, Outgoing, render_reply
 from bot.discord.stream import ChannelSink, EditPacer, StreamedReply
-from core import commands
 from core.chat import handle
-from core.types import Choice, Delta, Done, IncomingMessage, Notice, Reply
+from core.types import Accepted, Choice, Delta, Done, IncomingMessage, Notice, Reply
 
 log = logging.getLogger("switchboard.discord")
 CUSTOM_ID_PREFIX = "sb:"
@@ -106,14 +105,14 @@ async def converse(msg: IncomingMessage, channel: discord.abc.Messageable) -> No
     """Hand `msg` to the core and show what comes back in `channel`: a streamed reply with its footer, or a
     command's answer. Raises discord.HTTPException (e.g. Forbidden) when Discord refuses to show it."""
     async with _lock(msg):
-        if commands.parse(msg.text) is None:
-            with contextlib.suppress(discord.HTTPException):
-                await channel.typing()  # "Switchboard is typing…" until the first part arrives
         stream = StreamedReply(ChannelSink(channel), pacer)
         try:
             async with aclosing(handle(msg)) as events:
                 async for event in events:
-                    if isinstance(event, Delta):
+                    if isinstance(event, Accepted):  # a first delivery (never a duplicate): a model is asked
+                        with contextlib.suppress(discord.HTTPException):
+                            await channel.typing()  # "Switchboard is typing…" until the first part arrives
+                    elif isinstance(event, Delta):
                         stream.add(event.text)
                     elif isinstance(event, Notice):
                         stream.notice(event.text)

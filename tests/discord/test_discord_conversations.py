@@ -175,3 +175,22 @@ async def test_missing_permission_to_post_in_the_thread_reaches_the_user_private
     assert len(discord_fake.threads_of(discord_fake.channel)) == 1 and discord_fake.original_message(command)
     (alert,) = recent_alerts(kind="platform")
     assert "Send Messages in Threads" in alert.text
+
+
+async def test_a_redelivered_message_gets_no_typing_indicator_and_no_second_answer(
+    bot, discord_fake: FakeDiscord, llm: FakeOpenAI, alice: Person
+) -> None:
+    import asyncio
+
+    llm.script(None, Reply(text="Paris."), Reply(text="About 2.1 million."))
+    alice.says(discord_fake.channel, "What is the capital of France?", mention=True)
+    (thread,) = await discord_fake.wait_until(lambda: discord_fake.threads_of(discord_fake.channel))
+    await replied(discord_fake, thread)
+    turn = alice.says(thread, "And how many people live there?")
+    await replied(discord_fake, thread, count=2)
+    typed = len(discord_fake.api_calls("typing"))
+    assert typed == 2  # one "typing…" per answered message
+    discord_fake.dispatch("MESSAGE_CREATE", turn)  # the gateway delivers the same message again (a resume)
+    await asyncio.sleep(1.0)
+    assert len(discord_fake.api_calls("typing")) == typed  # checked first: no indicator for a duplicate
+    assert len(bot_messages(discord_fake, thread)) == 2 and llm.chat_count == 2
