@@ -215,7 +215,10 @@ async def _answer(
                 result = outcome.result
                 if result.status == "error":
                     yield Reply(_failure_text(result), kind="error")
-                yield Done(result, render_footer(result))
+                footer = render_footer(result)
+                if pin and choice.source == "local" and result.model == model.name:
+                    footer += " · chosen as the free local default (no default is set here; `!model NAME` switches)"
+                yield Done(result, footer)
     except Exception:
         log.exception("turn failed in conversation %s", conv.id)
         failed = TurnResult(

@@ -60,7 +60,8 @@ def suggestions(snap: Snapshot, policy: Policy, near: str | None = None, limit: 
 
 
 def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> ModelChoice:
-    """Thread's model, then channel, workspace and global defaults; with nothing set, the first local model."""
+    """Thread's model, then channel, workspace and global defaults; with nothing set, a free local model
+    (an installed Ollama model first)."""
     policy = policy_for(snap, key)
     picks: list[tuple[str | None, str]] = [(current_model, "thread")]
     if policy.default_model:
@@ -80,7 +81,8 @@ def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> Mo
         )
     local = [m for m in snap.local_models() if allowed_here(m, policy) is None]
     if local:
-        return ModelChoice(sorted(local, key=lambda m: m.name)[0], "local")
+        # the product's promise is "default to Ollama, free": an Ollama model wins over other local servers
+        return ModelChoice(min(local, key=lambda m: (m.provider_kind != "ollama", m.name)), "local")
     return ModelChoice(
         None,
         "none",

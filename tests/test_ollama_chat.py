@@ -101,3 +101,20 @@ async def test_removing_a_model_a_thread_uses_gives_its_next_turn_a_clear_messag
     assert "now uses **local/qwen2.5:0.5b**" in switched.text
     again = await thread.say("and now?")
     assert again.streamed == "[qwen2.5:0.5b] You said: and now?"
+
+
+async def test_with_no_default_a_new_thread_takes_ollama_over_other_local_servers_and_says_why(
+    local_ollama: FakeOllama,
+) -> None:
+    from core.providers.store import add_provider
+    from tests.fakes.openai import FakeOpenAI
+
+    # "aaa" sorts before "local": a loopback OpenAI-compatible server must not win the free default by its name
+    with FakeOpenAI(models=["a-model"], api_key=None) as other:
+        add_provider("aaa", "openai_compatible", base_url=other.url + "/v1")
+        await refresh()
+        said = await Thread(thread="T-default").say("hello")
+    assert said.done is not None and said.done.result.model == "local/llama3.2:1b"
+    assert said.footer.endswith("chosen as the free local default (no default is set here; `!model NAME` switches)")
+    again = await Thread(thread="T-default").say("and again")
+    assert again.done is not None and "free local default" not in again.footer  # said once, on the first reply
