@@ -38,6 +38,20 @@ class SecretStoreError(UserError):
     """The secret store cannot be used; the message says why and what to do."""
 
 
+WRONG_KEY = (
+    "SWITCHBOARD_SECRET_KEY is not the key this database's secrets were encrypted with, so the stored provider "
+    "API keys cannot be read. Set it back to the original key (it is in the .env of the machine that first ran "
+    "Switchboard) and start again. If that key is lost, keep the new key set and run `switchboard secrets reset`: "
+    "it deletes the secrets the old key encrypted; then enter each provider's API key again (admin, Providers "
+    "page, or `switchboard providers remove NAME` and `switchboard providers add NAME ...`)."
+)
+NO_KEY = (
+    "SWITCHBOARD_SECRET_KEY is not set (and this machine offers no OS keyring), so provider API keys can be "
+    "neither stored nor read. Set it to the key this database's secrets were encrypted with (it is in the .env of the "
+    "machine that first ran Switchboard); on a new install, `switchboard init` writes a fresh one into .env."
+)
+
+
 def generate_master_key() -> str:
     """A fresh random master key (a Fernet key)."""
     return Fernet.generate_key().decode()
@@ -77,23 +91,47 @@ class EncryptedDbKeyring(keyring.backend.KeyringBackend):
     def __init__(self, master_key: str) -> None:
         super().__init__()
         if not master_key:
-            raise SecretStoreError("SWITCHBOARD_SECRET_KEY is empty. Run `switchboard init` to generate one.")
+            raise SecretStoreError(NO_KEY)
         self._fernet = _fernet(master_key)
+
+    def readable(self, token: str) -> bool:
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def check(self) -> None:
         """Fail clearly when the master key is not the one the stored secrets were written with."""
         with session(write=True) as s:
             canary = s.get(Meta, _CANARY_KEY)
             if canary is None:
+                # A database from before the canary: its secrets are the evidence
+                first = s.exec(select(Secret.ciphertext).limit(1)).first()
+                if first is not None and not self.readable(first):
+                    raise SecretStoreError(WRONG_KEY)
                 s.add(Meta(key=_CANARY_KEY, value=self._fernet.encrypt(_CANARY_TEXT).decode()))
                 return
-            try:
-                self._fernet.decrypt(canary.value.encode())
-            except InvalidToken:
-                raise SecretStoreError(
-                    "SWITCHBOARD_SECRET_KEY does not match the key the stored secrets were encrypted with. "
-                    "Set the original key, or re-enter provider keys after `switchboard secrets reset`."
-                ) from None
+            if not self.readable(canary.value):
+                raise SecretStoreError(WRONG_KEY)
+
+    def unreadable(self) -> list[str]:
+        """Names of the stored secrets this key cannot decrypt."""
+        with session() as s:
+            rows = s.exec(select(Secret.username, Secret.ciphertext)).all()
+        return sorted(name for name, token in rows if not self.readable(token))
+
+    def reset(self) -> list[str]:
+        """Delete every secret this key cannot decrypt and make this key the store's key; returns their names."""
+        with session(write=True) as s:
+            gone = [row for row in s.exec(select(Secret)).all() if not self.readable(row.ciphertext)]
+            for row in gone:
+                s.delete(row)
+            canary = s.get(Meta, _CANARY_KEY) or Meta(key=_CANARY_KEY)
+            canary.value = self._fernet.encrypt(_CANARY_TEXT).decode()
+            s.add(canary)
+        reset_backend()
+        return sorted(row.username for row in gone)
 
     def get_password(self, service: str, username: str) -> str | None:
         with session() as s:
@@ -103,9 +141,7 @@ class EncryptedDbKeyring(keyring.backend.KeyringBackend):
         try:
             value = self._fernet.decrypt(row.ciphertext.encode()).decode()
         except InvalidToken:
-            raise SecretStoreError(
-                f"Secret {username!r} cannot be decrypted with SWITCHBOARD_SECRET_KEY (wrong master key?)."
-            ) from None
+            raise SecretStoreError(f"Secret {username!r} cannot be decrypted. {WRONG_KEY}") from None
         register_secret(value)
         return value
 
@@ -161,14 +197,19 @@ def get_backend() -> keyring.backend.KeyringBackend:
         _backend = keyring.get_keyring()
         return _backend
     if not master:
-        raise SecretStoreError(
-            "No secret store: this machine has no OS keyring and SWITCHBOARD_SECRET_KEY is not set. "
-            "Run `switchboard init` to generate a key into .env, or set SWITCHBOARD_SECRET_KEY yourself."
-        )
+        raise SecretStoreError(NO_KEY)
     backend = EncryptedDbKeyring(master)
     backend.check()
     _backend = backend
     return _backend
+
+
+def encrypted_store() -> EncryptedDbKeyring:
+    """The encrypted store under the configured key, not checked (for repairing a store the key cannot read)."""
+    settings = get_settings()
+    if settings.secret_backend == "keyring":  # noqa: S105 (a backend name, not a password)
+        raise SecretStoreError("SWITCHBOARD_SECRET_BACKEND=keyring: secrets are in the OS keyring, not the database.")
+    return EncryptedDbKeyring(settings.secret_key.get_secret_value() if settings.secret_key else "")
 
 
 def reset_backend() -> None:

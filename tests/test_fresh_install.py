@@ -62,6 +62,7 @@ def build_run_venv(where: Path) -> Path:
 def fresh_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (os.environ.get("CI") or os.environ.get("SWITCHBOARD_TEST_FRESH_INSTALL")):
         pytest.skip("builds a venv (about a minute in all): runs under CI or with SWITCHBOARD_TEST_FRESH_INSTALL=1")
+    assert set(procfile()) == {"web", "scheduler", "slack", "discord"}, "each Procfile process needs its test here"
     bindir = build_run_venv(tmp_path_factory.mktemp("run-venv"))
     dev_only = subprocess.run(
         [str(bindir / "python"), "-c", "import importlib.util as u; print(u.find_spec('pytest') is not None)"],
@@ -143,10 +144,6 @@ def stopped_cleanly(proc: Process) -> str:
     assert code == 0, f"{proc.name} exited {code} on SIGTERM:\n{output}"
     assert "Traceback" not in output, output
     return output
-
-
-def test_the_procfile_lists_the_processes_checked_here() -> None:
-    assert set(procfile()) == {"web", "scheduler", "slack", "discord"}
 
 
 def test_web_serves_the_admin_sign_in_page(start: Callable[..., Process]) -> None:

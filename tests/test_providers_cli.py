@@ -216,10 +216,10 @@ def test_wrong_master_key_is_a_clear_error_and_nothing_is_written(cli, openai_fa
         env={**wrong, "K": "sk-second-key-7777"},
     )
     assert out.returncode == 2
-    assert "SWITCHBOARD_SECRET_KEY does not match" in out.stderr
+    assert "SWITCHBOARD_SECRET_KEY is not the key" in out.stderr
     assert [p["name"] for p in _providers(cli)] == ["openai"]
     tested = cli("providers", "test", "openai", env=wrong)
-    assert tested.returncode == 2 and "does not match" in tested.stderr
+    assert tested.returncode == 2 and "is not the key" in tested.stderr
 
 
 def test_planted_key_never_appears_in_logs_db_or_output(  # type: ignore[no-untyped-def]

@@ -79,6 +79,30 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def require_secret_store() -> None:
+    """Stop now, saying what to do, when the master key is missing or cannot decrypt the stored secrets:
+    before a process reports healthy or a command does half its work."""
+    from core.secrets import get_backend
+
+    with friendly_errors():
+        get_backend()
+
+
+def needs_secret_store(fn: Callable[..., Any], *, group: bool = False) -> Callable[..., Any]:
+    """Run require_secret_store() before the command (not for --help, which never calls it). A group's
+    callback (`group=True`) checks only when it runs alone: its subcommands check for themselves."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        contexts = [v for v in [*args, *kwargs.values()] if hasattr(v, "invoked_subcommand")]
+        if not group or not contexts or contexts[0].invoked_subcommand is None:
+            require_secret_store()
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def money(value: float | None, unknown: str = "unknown") -> str:
     if value is None:
         return unknown

@@ -1,4 +1,4 @@
-"""`switchboard init | up | db upgrade | secrets rotate-key | scheduler | admin`."""
+"""`switchboard init | up | db upgrade | secrets rotate-key | secrets reset | scheduler | admin`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.output import command, emit_json, fail, stdin_is_tty
+from bot.cli.output import command, emit_json, fail, require_secret_store, stdin_is_tty
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 secrets_app = typer.Typer(help="The secret store.", no_args_is_help=True)
@@ -104,6 +104,36 @@ def rotate_key(
         typer.echo(f"New key: {new}")
 
 
+@secrets_app.command("reset")
+@command
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """After losing the master key: delete the secrets SWITCHBOARD_SECRET_KEY cannot decrypt, then use that key."""
+    from core.secrets import encrypted_store
+
+    store = encrypted_store()
+    lost = store.unreadable()
+    if lost:
+        typer.echo(f"These {len(lost)} secrets cannot be decrypted with SWITCHBOARD_SECRET_KEY and will be deleted:")
+        for name in lost:
+            typer.echo(f"  {name}")
+        if not yes:
+            if not stdin_is_tty():
+                fail("Nothing was deleted. Run again with --yes to delete them.")
+            typer.confirm("Delete them?", abort=True)
+    gone = store.reset()
+    typer.echo(f"Deleted {len(gone)} secrets. The secret store now uses the current SWITCHBOARD_SECRET_KEY.")
+    providers = [name.removeprefix("provider:") for name in gone if name.startswith("provider:")]
+    if providers:
+        typer.echo(
+            f"Enter the API keys of {', '.join(providers)} again: in the admin (Providers), or with "
+            "`switchboard providers remove NAME` and `switchboard providers add NAME ...`."
+        )
+    if any(name.startswith("slack:") for name in gone):
+        typer.echo("Slack workspaces installed through OAuth must install the app again (/slack/install).")
+
+
 def _procfile() -> dict[str, str]:
     procs: dict[str, str] = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
@@ -165,9 +195,10 @@ def up(
 
 
 def admin() -> None:
-    """Run the Streamlit admin app."""
+    """Run the Streamlit admin app (after checking the master key: it refuses to start without a usable one)."""
     from core.settings import get_settings
 
+    require_secret_store()
     s = get_settings()
     args = [
         sys.executable,
