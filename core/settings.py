@@ -127,6 +127,16 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
+    def admin_listen(self) -> tuple[str, int]:
+        """Where `switchboard admin` (the Procfile's `web`) binds. SWITCHBOARD_ADMIN_PORT when set; else PORT when
+        set, as platforms that run Procfiles assign it and route HTTP to `web` there (on all interfaces, unless
+        SWITCHBOARD_ADMIN_ADDRESS says otherwise); else 127.0.0.1:8501. `switchboard up` pins the admin port,
+        because there PORT is Slack's HTTP mode's."""
+        if "admin_port" in self.model_fields_set or "port" not in self.model_fields_set:
+            return self.admin_address, self.admin_port
+        address = self.admin_address if "admin_address" in self.model_fields_set else "0.0.0.0"  # noqa: S104
+        return address, self.port
+
     @property
     def admin_user_ids(self) -> set[str]:
         return {u.strip() for u in self.admin_users.split(",") if u.strip()}

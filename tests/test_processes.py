@@ -10,9 +10,12 @@ import sys
 import time
 import urllib.request
 
+import httpx
+
 from bot.scheduler import build_scheduler
 from core.providers.store import add_provider, get_provider
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.slack import FakeSlack
 from tests.helpers import closed_port
 
 
@@ -71,3 +74,79 @@ def test_switchboard_up_serves_the_admin_and_refreshes_the_registry(sb_env) -> N
             output, _ = proc.communicate(timeout=30)
     assert "Skipping slack" in output and "Skipping discord" in output
     assert "Traceback" not in output
+
+
+def start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    full = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    full.update(env, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"])
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def answers(url: str, deadline_s: float = 60) -> str | None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(url, timeout=2).text
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return None
+
+
+def test_the_web_process_serves_the_admin_on_the_port_a_platform_assigns(sb_env) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from tests.stsession import first_page
+
+    port = closed_port()
+    proc = start_cli(["admin"], {"PORT": str(port), "SWITCHBOARD_ADMIN_ADDRESS": "127.0.0.1"})
+    try:
+        assert answers(f"http://127.0.0.1:{port}/_stcore/health") == "ok"
+        assert "Switchboard admin" in asyncio.run(first_page(port)).texts
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "Traceback" not in output
+
+
+def test_a_platform_port_binds_all_interfaces_unless_the_admin_address_is_set(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.settings import Settings
+
+    assert Settings().admin_listen() == ("127.0.0.1", 8501)
+    monkeypatch.setenv("PORT", "5000")
+    assert Settings().admin_listen() == ("0.0.0.0", 5000)  # noqa: S104 (where the platform's router reaches it)
+    monkeypatch.setenv("SWITCHBOARD_ADMIN_ADDRESS", "127.0.0.2")
+    assert Settings().admin_listen() == ("127.0.0.2", 5000)
+    monkeypatch.setenv("SWITCHBOARD_ADMIN_PORT", "8600")
+    assert Settings().admin_listen() == ("127.0.0.2", 8600)
+
+
+def test_up_keeps_port_for_slack_and_the_admin_where_it_says(cli, sb_env) -> None:  # type: ignore[no-untyped-def]
+    plan = json.loads(cli("up", "--dry-run", "--json", env={"PORT": "5999"}).stdout)
+    assert plan["admin"] == "http://127.0.0.1:8501"  # make run's documented URL, PORT or not
+    slack_port, admin_port = closed_port(), closed_port()
+    with FakeSlack() as fake:
+        env = {
+            **sb_env,
+            "PORT": str(slack_port),
+            "SWITCHBOARD_ADMIN_PORT": str(admin_port),
+            "SLACK_API_URL": fake.api_url,
+            "SLACK_BOT_TOKEN": fake.workspace().token,
+            "SLACK_SIGNING_SECRET": "s" * 32,
+            "SWITCHBOARD_SLACK_MODE": "http",
+            "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
+        }
+        proc = start_cli(["up"], env)
+        try:
+            assert answers(f"http://127.0.0.1:{slack_port}/healthz") == "ok"
+            assert answers(f"http://127.0.0.1:{admin_port}/_stcore/health") == "ok"
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            output, _ = proc.communicate(timeout=30)
+    assert f"Admin: http://127.0.0.1:{admin_port}" in output and "Traceback" not in output

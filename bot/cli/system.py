@@ -172,13 +172,14 @@ def up(
     from core.settings import get_settings
 
     start, skipped = configured_processes()
+    s = get_settings()
+    admin_url = f"http://{s.admin_address}:{s.admin_port}"
     if as_json:
-        emit_json({"start": start, "skipped": skipped})
+        emit_json({"start": start, "skipped": skipped, "admin": admin_url if "web" in start else None})
     else:
         for name, why in skipped.items():
             typer.echo(f"Skipping {name}: {why}")
-        s = get_settings()
-        typer.echo(f"Starting {', '.join(start)}. Admin: http://{s.admin_address}:{s.admin_port}")
+        typer.echo(f"Starting {', '.join(start)}. Admin: {admin_url}")
     if dry_run:
         return
     if not start:
@@ -187,6 +188,8 @@ def up(
 
     bindir = str(Path(sys.executable).parent)
     env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+    # Here PORT is Slack's HTTP mode's: the admin stays where the URL above says, PORT or not
+    env.update(SWITCHBOARD_ADMIN_PORT=str(s.admin_port), SWITCHBOARD_ADMIN_ADDRESS=s.admin_address)
     manager = Manager()
     for name, cmd in start.items():
         manager.add_process(name, cmd, env=env, cwd=str(Path.cwd()))
@@ -199,7 +202,7 @@ def admin() -> None:
     from core.settings import get_settings
 
     require_secret_store()
-    s = get_settings()
+    address, port = get_settings().admin_listen()
     args = [
         sys.executable,
         "-m",
@@ -207,9 +210,9 @@ def admin() -> None:
         "run",
         str(ROOT / "admin" / "app.py"),
         "--server.port",
-        str(s.admin_port),
+        str(port),
         "--server.address",
-        s.admin_address,
+        address,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
