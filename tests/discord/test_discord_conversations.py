@@ -13,7 +13,8 @@ from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord
 from tests.fakes.openai import FakeOpenAI, Reply, ServerError
 
-FOOTER = re.compile(r"^-# lab/[\w.-]+ · \d+ tokens · free \(local\)$")
+# the first reply of a thread on the free local default says so
+FOOTER = re.compile(r"^-# lab/[\w.-]+ · \d+ tokens · free \(local\)( · chosen as the free local default .*)?$")
 DEFAULT = "lab/gemma-3-12b"  # nothing configured: the first local model answers
 
 

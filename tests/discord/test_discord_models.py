@@ -126,7 +126,9 @@ async def test_models_lists_a_page_in_an_embed_and_buttons_turn_the_page_in_plac
     assert page is not None and page.ephemeral
     (embed,) = page.data["embeds"]
     assert embed["title"] == "Models" and embed["footer"]["text"].startswith("Page 1/3 · ")
-    assert embed["description"].startswith("**backup** (OpenAI) — Cloud: ")  # by provider, with privacy notes
+    # by provider, with privacy notes: this "OpenAI" provider's base URL is the loopback fake, and it says so
+    assert embed["description"].startswith("**backup** (OpenAI) — Prompts and replies are sent to 127.0.0.1:")
+    assert "(the base URL you configured)" in embed["description"].splitlines()[0]
     backup_line = next(line for line in embed["description"].splitlines() if "`backup/gpt-4o-mini`" in line)
     assert "128k ctx · $0.15 in / $0.6 out per 1M" in backup_line and "unavailable: it is not available" in backup_line
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlmodel import select
@@ -14,6 +15,7 @@ from bot.slack.install import SecretInstallationStore
 from bot.slack.render import MESSAGE_LIMIT
 from core import conversations
 from core.db import get_engine, session
+from core.settings import get_settings
 from core.tables import Conversation, ScopeSetting, Secret
 from tests.chatkit import World
 from tests.fakes.openai import Reply
@@ -44,10 +46,15 @@ async def test_a_stale_timestamp_gets_401(world: World, bot: Bot) -> None:
     assert stored() == [] and bot.fake.api_calls == [] and world.local.chat_count == 0
 
 
-async def test_a_long_reply_is_split_into_thread_messages_without_breaking_code(world: World, bot: Bot) -> None:
-    # long words: the fake model streams one word per token, and replies are capped at 4,096 tokens
-    prose = [f"Paragraph {i}. " + "Loremipsumdolorsitamet,consecteturadipiscing. " * 25 for i in range(14)]
-    code = "```python\n" + "\n".join(f"value_{i}=compute({i})*2  #step_{i}" for i in range(260)) + "\n```"
+async def test_a_long_reply_is_split_into_thread_messages_without_breaking_code(
+    world: World, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 27,000 characters: ~3,200 words as the fake streams them (one token each), ~6,600 tokens by a real
+    # tokenizer: within a 4,096-token output limit either way (the core holds a reply to at most twice its limit)
+    monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "4096")
+    get_settings.cache_clear()
+    prose = [f"Paragraph {i}. " + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 25 for i in range(14)]
+    code = "```python\n" + "\n".join(f"value_{i}=compute({i})*2  #step_{i}" for i in range(200)) + "\n```"
     answer = "\n\n".join([*prose[:5], code, *prose[5:]])
     assert len(answer) > 2 * MESSAGE_LIMIT
     world.local.script("llama-big", Reply(text=answer))
