@@ -44,6 +44,16 @@ def _worker(name: str, n: int, model: str, env: dict[str, str], spread: float = 
     )
 
 
+def _outcomes(workers: list[subprocess.Popen[str]]) -> list[dict[str, int]]:
+    """Each worker's last line: how many of its turns were answered and refused."""
+    results = []
+    for w in workers:
+        out, err = w.communicate(timeout=240)
+        assert w.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
 async def _paid_provider(fake: FakeOpenAI) -> None:
     add_provider("paid", "openai", base_url=fake.url + "/v1", api_key="sk-race-key-000001")
     await refresh()
@@ -56,11 +66,7 @@ async def test_four_processes_racing_for_one_budget_never_overspend(any_db: str,
         budget = add_budget("global", "month", 1.0, hard=True, thresholds=[10, 25, 50, 80, 100])
         env = _env(sb_env)
         workers = [_worker(f"p{i}", 50, "paid/gpt-4o", env, spread=1.5) for i in range(4)]
-        results = []
-        for w in workers:
-            out, err = w.communicate(timeout=240)
-            assert w.returncode == 0, err[-2000:]
-            results.append(json.loads(out.strip().splitlines()[-1]))
+        results = _outcomes(workers)
     answered = sum(r.get("answered", 0) for r in results)
     refused = sum(r.get("refused", 0) for r in results)
     assert answered + refused == 200 and answered > 0 and refused > 0
@@ -197,11 +203,7 @@ async def test_probe_a_provider_ignoring_max_tokens_cannot_break_a_hard_budget(
         env = _env(sb_env, SWITCHBOARD_MAX_OUTPUT_TOKENS="1024")
         started = time.monotonic()
         workers = [_worker(f"p{i}", 50, "paid/gpt-4o", env, spread=1.0) for i in range(4)]
-        results = []
-        for w in workers:
-            out, err = w.communicate(timeout=240)
-            assert w.returncode == 0, err[-2000:]
-            results.append(json.loads(out.strip().splitlines()[-1]))
+        results = _outcomes(workers)
         seconds = time.monotonic() - started
     with session() as s:
         reservations = s.exec(select(BudgetReservation)).all()
