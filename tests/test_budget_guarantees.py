@@ -104,22 +104,24 @@ async def test_a_short_reply_is_not_marked_as_cut(world: World) -> None:
 
 
 async def test_a_reply_still_streaming_keeps_its_reservation(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SWITCHBOARD_RESERVATION_TTL", "0.6")
+    monkeypatch.setenv("SWITCHBOARD_RESERVATION_TTL", "3")  # renewed every second
     get_settings.cache_clear()
     # one reply reserves (prompt + 32) tokens at $0.001: about $0.04; the budget fits exactly one of them
     add_budget("global", "day", 0.06)
     invalidate()
-    world.cloud.set_default(Reply(text="slow " * 20, token_delay_s=0.1), model="gpt-4o")
+    # ~10 s of streaming: more than three lifetimes of the reservation
+    world.cloud.set_default(Reply(text="slow " * 40, token_delay_s=0.25), model="gpt-4o")
     first, second = Thread(thread="T-1"), Thread(thread="T-2")
     for t in (first, second):
         await t.say("!model oa/gpt-4o")
     slow = asyncio.create_task(first.say("take your time"))
     await asyncio.sleep(0.3)
     # the scheduler's upkeep runs while the first reply streams, well past the reservation's lifetime
-    for _ in range(8):
+    for _ in range(12):
         await asyncio.to_thread(ledger.expire_stale)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
     refused = await second.say("me too")
+    assert not slow.done()  # asked while the first reply was still streaming
     said = await slow
     assert said.done is not None and said.done.result.status == "ok"
     assert refused.replies and refused.replies[0].kind == "refusal"  # the live hold still counted
