@@ -472,6 +472,45 @@ def take_notice(conversation_id: int) -> str | None:
         return text if taken.rowcount else None
 
 
+@dataclass(frozen=True)
+class PendingNotice:
+    """A thread with a notice nobody has shown yet: where to post it."""
+
+    conversation_id: int
+    platform: str
+    workspace: str
+    channel: str
+    thread: str
+
+
+def pending_notices(platform: str, *, after: int = 0, limit: int = 50) -> list[PendingNotice]:
+    """Conversations of `platform` with a pending notice, by id after `after`, at most `limit` of them. Reading
+    one does not claim it: `take_notice` does."""
+    with session() as s:
+        rows = s.exec(
+            select(Conversation.id, Conversation.workspace, Conversation.channel, Conversation.thread)
+            .where(
+                Conversation.platform == platform,
+                col(Conversation.pending_notice).is_not(None),
+                col(Conversation.id) > after,
+            )
+            .order_by(col(Conversation.id))
+            .limit(limit)
+        ).all()
+    return [PendingNotice(int(i or 0), platform, w, c, t) for i, w, c, t in rows]
+
+
+def restore_notice(conversation_id: int, text: str) -> bool:
+    """Put back a notice that was taken but could not be shown, unless a newer one has arrived meanwhile."""
+    with session(write=True) as s:
+        done = s.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id, col(Conversation.pending_notice).is_(None))
+            .values(pending_notice=text)
+        )
+        return bool(done.rowcount)
+
+
 def last_used_by_model() -> dict[str, datetime]:
     """When a conversation last used each model (for the admin and the Ollama manager)."""
     with session() as s:

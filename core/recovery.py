@@ -3,8 +3,9 @@
 A process killed mid-reply leaves its reply row `pending`, with the model that was writing it and the text
 saved every couple of seconds. Once such a row is older than SWITCHBOARD_STALE_REPLY_MINUTES, the scheduler
 prices the saved text (and the conversation that was sent) with the model's price, charges it to the budgets the
-reply had reserved against (held or already expired), and leaves the thread a notice that its next message
-shows first. Text streamed after the last save is lost, so the charge can fall short by those few seconds.
+reply had reserved against (held or already expired), and leaves the thread a notice: the chat bots post it
+within seconds (core/notices.py), else the thread's next message shows it first. Text streamed after the last
+save is lost, so the charge can fall short by those few seconds.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -189,8 +189,21 @@ class AdminUser(SQLModel, table=True):
 # ---------------------------------------------------------------- conversations
 
 
+PENDING_NOTICE = text("pending_notice IS NOT NULL")
+
+
 class Conversation(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("platform", "workspace", "channel", "thread"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "channel", "thread"),
+        # the bots poll for notices to deliver every few seconds: a partial index keeps that a lookup
+        Index(
+            "ix_conversation_pending_notice",
+            "platform",
+            "id",
+            sqlite_where=PENDING_NOTICE,
+            postgresql_where=PENDING_NOTICE,
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)
     workspace: str = Field(max_length=64)

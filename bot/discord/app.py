@@ -20,9 +20,11 @@ import discord.http
 import yarl
 from discord.ext import commands
 
+from bot.discord import notices
 from bot.discord.permissions import invite_url
 from bot.discord.respond import CommandButton, send_private
 from core.logs import configure_logging, register_secret
+from core.notices import NoticeDelivery
 from core.runtime import prepare_worker
 from core.settings import Settings, get_settings
 
@@ -95,6 +97,7 @@ class SwitchboardBot(commands.AutoShardedBot):
         )
         self.guild_ids = guild_ids
         self.identify_delay_s = identify_delay_s
+        self.notices: NoticeDelivery | None = None
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -123,6 +126,9 @@ class SwitchboardBot(commands.AutoShardedBot):
         """Replaces the prefix-command dispatch: conversations are the Conversations cog's job."""
 
     async def on_ready(self) -> None:
+        if self.notices is None:  # on_ready comes again after a reconnect
+            self.notices = notices.delivery(self)
+            self.notices.start()
         if self.application_id is not None:
             log.info(
                 "Discord bot ready as %s on %d guilds. Invite: %s",
@@ -130,6 +136,12 @@ class SwitchboardBot(commands.AutoShardedBot):
                 len(self.guilds),
                 invite_url(self.application_id),
             )
+
+    async def close(self) -> None:
+        delivery, self.notices = self.notices, None
+        if delivery is not None:
+            await delivery.stop()
+        await super().close()
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

@@ -23,7 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import handlers, inflight, install
+from bot.slack import handlers, inflight, install, notices
 from core.logs import configure_logging, register_secret
 from core.runtime import prepare_worker
 from core.settings import Settings, get_settings
@@ -88,6 +88,7 @@ class SlackAsgi:
 
     def __init__(self, app: AsyncApp) -> None:
         self.bolt = AsyncSlackRequestHandler(app, path=EVENTS_PATH)
+        self.notices = notices.delivery(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -99,13 +100,14 @@ class SlackAsgi:
             return
         await self.bolt(scope, receive, send)
 
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.notices.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.notices.stop()
                 await inflight.drain(DRAIN_S)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -150,7 +152,8 @@ async def run_socket_mode(settings: Settings) -> None:
     from core.db import get_engine
 
     get_engine()
-    handler = AsyncSocketModeHandler(build_app(settings), _secret(settings.slack_app_token))
+    app = build_app(settings)
+    handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
     prepare_worker()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -158,7 +161,10 @@ async def run_socket_mode(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     log.info("Slack bot connected in Socket Mode")
+    delivery = notices.delivery(app)
+    delivery.start()
     await stop.wait()
+    await delivery.stop()
     await handler.close_async()  # type: ignore[no-untyped-call]
     await inflight.drain(DRAIN_S)
 

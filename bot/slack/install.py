@@ -22,7 +22,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import and_, select, text
+from sqlalchemy import and_, desc, or_, select, text
 from sqlalchemy.engine import Engine
 
 from core import secrets
@@ -98,6 +98,17 @@ class SecretInstallationStore(SQLAlchemyInstallationStore, AsyncInstallationStor
             setattr(bot, field, _reveal(getattr(bot, field)))
         return bot
 
+    def find_workspace_bot(self, workspace: str) -> Bot | None:
+        """The newest bot installed in `workspace`: a team id, or an org's id when installed org-wide (what a
+        conversation's workspace is, see bot.slack.translate.workspace_of)."""
+        c = self.bots.c
+        org_wide = and_(c.enterprise_id == workspace, c.is_enterprise_install.is_(True))
+        where = and_(c.client_id == self.client_id, c.bot_token.is_not(None), or_(c.team_id == workspace, org_wide))
+        query = self.bots.select().where(where).order_by(desc(c.installed_at)).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return self.build_bot_entity(row) if row is not None else None
+
     def _refs(self, enterprise_id: str | None, team_id: str | None, user_id: str | None = None) -> list[str | None]:
         refs: list[str | None] = []
         for table in (self.installations, self.bots):
@@ -153,6 +164,9 @@ class SecretInstallationStore(SQLAlchemyInstallationStore, AsyncInstallationStor
             user_id=user_id,
             is_enterprise_install=is_enterprise_install,
         )
+
+    async def async_find_workspace_bot(self, workspace: str) -> Bot | None:
+        return await asyncio.to_thread(self.find_workspace_bot, workspace)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await asyncio.to_thread(self.delete_bot, enterprise_id=enterprise_id, team_id=team_id)
