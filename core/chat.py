@@ -109,7 +109,7 @@ async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> A
     reply_id = await asyncio.to_thread(conversations.claim_reply, conv.id, msg.event_id, msg.user)
     if reply_id is None:
         return  # a redelivered `!retry`: its answer is already claimed
-    async with aclosing(_answer(msg, conv, reply_id, created=False)) as events:
+    async with aclosing(_answer(msg, conv, reply_id, created=False, history=history)) as events:
         async for event in events:
             yield event
 
@@ -159,6 +159,7 @@ async def _answer(
     *,
     created: bool,
     confirmed: bool = False,
+    history: list[tuple[str, str]] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Answer the thread's latest message into the claimed reply row."""
     snap = await current_async()
@@ -170,7 +171,8 @@ async def _answer(
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
     spec = _spec(msg, conv, snap, model, confirmed, reply_id)
-    history = [("user", msg.text)] if created else await asyncio.to_thread(conversations.history, conv.id)
+    if history is None:
+        history = [("user", msg.text)] if created else await asyncio.to_thread(conversations.history, conv.id)
     while history and history[-1][0] == "assistant":  # a retry answers the last message again
         history.pop()
     writing = model
