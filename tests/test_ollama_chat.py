@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlmodel import select
 
 from core import ollama as manager
@@ -22,7 +24,9 @@ async def test_admin_installs_a_model_from_a_thread_and_then_chats_with_it_throu
 ) -> None:
     slow_pulls(local_ollama, seconds_per_gb=0.7)
     admin = Thread(thread="T-install", admin=True)
+    started = time.monotonic()
     said = await admin.say("!install llama3.2:3b")
+    took = time.monotonic() - started
 
     progress = [r for r in said.replies if r.kind == "progress"]
     assert len(progress) >= 2 and len({r.data["job_id"] for r in progress}) == 1  # one message to keep editing
@@ -30,7 +34,9 @@ async def test_admin_installs_a_model_from_a_thread_and_then_chats_with_it_throu
     moving = [r for r in progress if r.data["percent"]]
     assert moving and "% of 2.0 GB" in moving[-1].text and "█" in moving[-1].text
     assert [r.data["percent"] for r in moving] == sorted(r.data["percent"] for r in moving)
-    assert len(progress) <= 5  # throttled to about one a second over a ~1.5 s download
+    # throttled to one a second, however long the ~1.5 s download really took on a busy machine (a count fixed
+    # in advance failed when it took longer), plus the first and the last
+    assert len(progress) <= 2 + int(took)
     final = said.replies[-1]
     assert final.kind == "info" and final.text.startswith("✅ Installed llama3.2:3b (2.0 GB) in ")
     assert final.text.endswith("Use it in a thread with `!model local/llama3.2:3b`.")

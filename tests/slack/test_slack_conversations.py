@@ -148,7 +148,8 @@ async def test_a_redelivered_event_is_answered_once(world: World, bot: Bot) -> N
     envelope = bot.ada.envelope(bot.ada.app_mention("once please"))
     first = await bot.ada.send_envelope(envelope)
     retry = await bot.ada.send_envelope(envelope, retry_num=1, retry_reason="http_timeout")
-    assert (first.status, retry.status) == (200, 200) and first.elapsed < 0.5
+    # acked before users.info could have answered: it did not wait for the work (a fixed 0.5 s failed under load)
+    assert (first.status, retry.status) == (200, 200) and first.elapsed < 1.0
     ts = envelope["event"]["ts"]
     await bot.finished(ts)
     later = await bot.ada.send_envelope(envelope, retry_num=2, retry_reason="http_timeout")
