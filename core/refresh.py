@@ -150,7 +150,10 @@ async def refresh_provider(name: str, timeout: float | None = None) -> RefreshRe
     timeout = timeout or get_settings().provider_timeout_s
     cfg = await asyncio.to_thread(provider_config, name)
     try:
-        result = await asyncio.wait_for(list_models(cfg, timeout=timeout), timeout + 0.5)
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation (Ctrl-C) that lands
+        # as the inner call finishes
+        async with asyncio.timeout(timeout + 0.5):
+            result = await list_models(cfg, timeout=timeout)
     except TimeoutError:
         result = CheckResult(ok=False, message=f"No answer within {timeout:g} s.", error_kind="timeout")
     static = await asyncio.to_thread(llm.static_models, cfg.kind.litellm_provider) if not cfg.kind.local else []

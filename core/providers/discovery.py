@@ -246,12 +246,14 @@ async def list_models(cfg: ProviderConfig, timeout: float = 10.0) -> CheckResult
     started = time.perf_counter()
     try:
         if cfg.kind.listing == "ollama":
-            models = await asyncio.wait_for(_list_ollama(cfg, timeout), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see core.refresh.refresh_provider
+                models = await _list_ollama(cfg, timeout)
         else:
             lister: Callable[[httpx.AsyncClient, ProviderConfig], Awaitable[list[DiscoveredModel]]]
             lister = _list_anthropic if cfg.kind.listing == "anthropic" else _list_openai
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-                models = await asyncio.wait_for(lister(client, cfg), timeout)
+                async with asyncio.timeout(timeout):
+                    models = await lister(client, cfg)
     except DiscoveryError as exc:
         return _failed(exc.kind, exc.message, started)
     except (TimeoutError, httpx.TimeoutException):
