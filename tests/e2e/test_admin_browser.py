@@ -48,6 +48,11 @@ class Session:
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         expect(self.page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=WAIT_MS)
 
+    def idle(self) -> None:
+        """Wait until the app's script is not running: a click while it reruns is sent with the widget values
+        the page showed before that rerun (a fresh provider pick could still be the old one)."""
+        expect(self.page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
+
     def settle(self) -> None:
         """Wait until the page finished drawing (no script running, no placeholders), for a useful picture."""
         expect(self.page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
@@ -87,6 +92,8 @@ def add_a_provider(s: Session) -> None:
 
 
 def check_the_connection(s: Session) -> None:
+    s.idle()
+    expect(s.page.get_by_role("combobox", name="Provider")).to_have_value("fakeai")  # the one just added
     s.page.get_by_role("button", name="Test connection").click()
     result = s.page.get_by_text(re.compile(r"fakeai: Connected to OpenAI in \d+ ms: 2 chat models\."))
     expect(result).to_be_visible(timeout=WAIT_MS)
