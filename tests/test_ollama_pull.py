@@ -105,9 +105,7 @@ async def test_cancel_in_the_middle_of_a_pull_removes_the_partial_download(
 def test_a_second_process_watches_the_same_pull_and_a_third_cancels_it(
     local_ollama: FakeOllama, sb_env: dict[str, str]
 ) -> None:
-    # A 50 s download, interrupted once it has started: the fake streams its progress on its own clock, so a
-    # shorter one (8 s, Ctrl-C at 250 MB) could finish while a loaded machine kept the puller or this test
-    # waiting, and the Ctrl-C then found nothing left to cancel (exit 0).
+    # A 50 s download, interrupted once it has started: long enough that it cannot end before the Ctrl-C lands.
     slow_pulls(local_ollama, seconds_per_gb=25.0)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(sb_env)
@@ -285,9 +283,7 @@ def test_a_pull_whose_process_died_is_marked_failed_and_frees_its_slot(
 def test_ctrl_c_in_the_terminal_cancels_the_pull_and_removes_the_partial_download(
     local_ollama: FakeOllama, sb_env: dict[str, str]
 ) -> None:
-    # A 50 s download, interrupted once it has started: the fake streams its progress on its own clock, so a
-    # shorter one (8 s, Ctrl-C at 250 MB) could finish while a loaded machine kept the puller or this test
-    # waiting, and the Ctrl-C then found nothing left to cancel (exit 0).
+    # A 50 s download, interrupted once it has started: long enough that it cannot end before the Ctrl-C lands.
     slow_pulls(local_ollama, seconds_per_gb=25.0)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(sb_env)
@@ -297,6 +293,9 @@ def test_ctrl_c_in_the_terminal_cancels_the_pull_and_removes_the_partial_downloa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a terminal delivers Ctrl-C to a process that has not chosen to ignore it; a child inherits an ignored
+        # SIGINT from whatever started pytest (a background job, nohup), and then this test could never pass
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(lambda: any(j.completed_bytes > 0 for j in list_jobs(active_only=True)), 30)
