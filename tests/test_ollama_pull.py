@@ -25,6 +25,7 @@ from core.ollama.jobstore import create_job
 from core.registry import get_model
 from core.tables import OllamaJob, utcnow
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import sigint_as_in_a_terminal
 from tests.ollamakit import local_ollama, set_env, slow_pulls, wait_for, wait_for_async
 
 __all__ = ["local_ollama"]  # the fixture, imported for pytest
@@ -293,9 +294,7 @@ def test_ctrl_c_in_the_terminal_cancels_the_pull_and_removes_the_partial_downloa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # a terminal delivers Ctrl-C to a process that has not chosen to ignore it; a child inherits an ignored
-        # SIGINT from whatever started pytest (a background job, nohup), and then this test could never pass
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=sigint_as_in_a_terminal,
     )
     try:
         wait_for(lambda: any(j.completed_bytes > 0 for j in list_jobs(active_only=True)), 30)
