@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -37,20 +38,13 @@ def stored_rows_text() -> str:
         engine.dispose()
 
 
+def add_hdr(cli: Cli, fake: FakeOpenAI, *args: str, **kw: Any):  # type: ignore[no-untyped-def]
+    """`switchboard providers add hdr`, an OpenAI-compatible gateway at the fake, with these header options."""
+    return cli("providers", "add", "hdr", "--kind", "openai_compatible", "--base-url", fake.url + "/v1", *args, **kw)
+
+
 def add_with_header_env(cli: Cli, fake: FakeOpenAI, *extra: str):  # type: ignore[no-untyped-def]
-    return cli(
-        "providers",
-        "add",
-        "hdr",
-        "--kind",
-        "openai_compatible",
-        "--base-url",
-        fake.url + "/v1",
-        "--header-env",
-        "api-key=GW_HEADER",
-        *extra,
-        env={"GW_HEADER": HEADER_VALUE},
-    )
+    return add_hdr(cli, fake, "--header-env", "api-key=GW_HEADER", *extra, env={"GW_HEADER": HEADER_VALUE})
 
 
 def test_a_header_from_the_environment_is_kept_secret_and_still_sent(
@@ -78,14 +72,9 @@ def test_a_header_from_the_environment_is_kept_secret_and_still_sent(
 
 
 def test_a_header_from_stdin(cli: Cli, gateway_fake: FakeOpenAI) -> None:
-    added = cli(
-        "providers",
-        "add",
-        "hdr",
-        "--kind",
-        "openai_compatible",
-        "--base-url",
-        gateway_fake.url + "/v1",
+    added = add_hdr(
+        cli,
+        gateway_fake,
         "--header-stdin",
         "api-key",
         input=HEADER_VALUE + "\n",
@@ -98,14 +87,9 @@ def test_a_header_from_stdin(cli: Cli, gateway_fake: FakeOpenAI) -> None:
 def test_a_header_typed_on_the_command_line_works_with_a_warning_that_does_not_repeat_it(
     cli: Cli, gateway_fake: FakeOpenAI
 ) -> None:
-    added = cli(
-        "providers",
-        "add",
-        "hdr",
-        "--kind",
-        "openai_compatible",
-        "--base-url",
-        gateway_fake.url + "/v1",
+    added = add_hdr(
+        cli,
+        gateway_fake,
         "--header",
         f"api-key: {HEADER_VALUE}",
     )
@@ -117,26 +101,16 @@ def test_a_header_typed_on_the_command_line_works_with_a_warning_that_does_not_r
 
 
 def test_a_missing_header_variable_or_a_bad_header_is_refused(cli: Cli, gateway_fake: FakeOpenAI) -> None:
-    missing = cli(
-        "providers",
-        "add",
-        "hdr",
-        "--kind",
-        "openai_compatible",
-        "--base-url",
-        gateway_fake.url + "/v1",
+    missing = add_hdr(
+        cli,
+        gateway_fake,
         "--header-env",
         "api-key=NOT_SET_ANYWHERE",
     )
     assert missing.returncode == 2 and "Environment variable NOT_SET_ANYWHERE is not set." in missing.stderr
-    bad = cli(
-        "providers",
-        "add",
-        "hdr",
-        "--kind",
-        "openai_compatible",
-        "--base-url",
-        gateway_fake.url + "/v1",
+    bad = add_hdr(
+        cli,
+        gateway_fake,
         "--header-env",
         "bad name=GW_HEADER",
         env={"GW_HEADER": HEADER_VALUE},
