@@ -18,6 +18,7 @@ from core import commands, conversations, modelstats
 from core.budgets.gate import budgeter_for
 from core.chains import chain_for
 from core.policy import choose_model
+from core.prose import clause
 from core.registry import ModelInfo
 from core.render import render_footer
 from core.routing import RouteOutcome, RouteSpec, Writing, route
@@ -271,7 +272,7 @@ def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, u
 
 def _failure_text(result: TurnResult) -> str:
     return (
-        f"Sorry, no model could answer. {result.error}. "
+        f"Sorry, no model could answer. {clause(result.error or 'no model could be tried')}. "
         "Try again in a moment, or switch with `!model NAME` (see `!models`)."
     )
 

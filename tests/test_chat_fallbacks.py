@@ -220,3 +220,16 @@ async def test_a_provider_that_is_down_is_called_unreachable_not_a_server_error(
     said = await thread.say("anyone?")
     (error,) = [r for r in said.replies if r.kind == "error"]
     assert "oa/gpt-4o: unreachable" in error.text and "server error" not in error.text
+
+
+async def test_every_model_failing_for_reasons_that_are_sentences_reads_without_double_stops(world: World) -> None:
+    from core.budgets import add_budget
+
+    thread = await on("oa/gpt-4o", ["oa/gpt-4o-mini"])
+    add_budget("model:oa/gpt-4o-mini", "day", 0.000001)  # the fallback is refused with a sentence of its own
+    invalidate()
+    world.cloud.script("gpt-4o", ServerError(500))
+    said = await thread.say("hello")
+    (error,) = [r for r in said.replies if r.kind == "error"]
+    assert "oa/gpt-4o-mini: The daily budget for model oa/gpt-4o-mini would go over" in error.text
+    assert ".." not in error.text and error.text.endswith("(see `!models`).")

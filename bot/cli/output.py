@@ -103,13 +103,5 @@ def needs_secret_store(fn: Callable[..., Any], *, group: bool = False) -> Callab
     return wrapper
 
 
-def money(value: float | None, unknown: str = "unknown") -> str:
-    if value is None:
-        return unknown
-    if value == 0:
-        return "0"
-    return f"{value:.2f}" if value >= 0.1 else f"{value:.4f}".rstrip("0")
-
-
 def stdin_is_tty() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
