@@ -60,10 +60,9 @@ async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator
         if start.user_message_id is None:
             return  # a redelivery of a command we already answered
         conversation = start.conversation
-        if conversation.pending_notice:
-            notice = await asyncio.to_thread(conversations.take_notice, conversation.id)
-            if notice and name != "retry":  # a retry is the answer to the notice
-                yield Notice(notice)
+        notice = await _pending_notice(conversation)
+        if notice is not None and name != "retry":  # a retry is the answer to the notice
+            yield notice
     if name == "retry" and conversation is not None:
         async with aclosing(_retry(msg, conversation)) as events:
             async for event in events:
@@ -101,6 +100,14 @@ async def _confirmation(
             yield event
 
 
+async def _pending_notice(conv: conversations.ConversationRef) -> Notice | None:
+    """What the thread must be told first, taken (so said once); no query when the conversation row had none."""
+    if not conv.pending_notice:
+        return None
+    text = await asyncio.to_thread(conversations.take_notice, conv.id)
+    return Notice(text) if text else None
+
+
 async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> AsyncGenerator[Event, None]:
     """Answer the thread's last message again (after a reply was cut off, interrupted or failed)."""
     history = await asyncio.to_thread(conversations.history, conv.id)
@@ -120,10 +127,9 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
     yield Accepted()
-    if start.conversation.pending_notice:  # e.g. the previous reply was interrupted: say so first
-        notice = await asyncio.to_thread(conversations.take_notice, start.conversation.id)
-        if notice:
-            yield Notice(notice)
+    notice = await _pending_notice(start.conversation)  # e.g. the previous reply was interrupted: say so first
+    if notice is not None:
+        yield notice
     async with aclosing(_answer(msg, start.conversation, start.reply_id, created=start.created)) as events:
         async for event in events:
             yield event

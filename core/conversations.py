@@ -206,21 +206,26 @@ def start_turn(msg: IncomingMessage, *, role: str = "user", claim_reply: bool = 
             return TurnStart(ref, None, None)
         reply_id = None
         if claim_reply:
-            reply_id = conn.execute(
-                sql.add_message,
-                {
-                    "conversation_id": ref.id,
-                    "role": "assistant",
-                    "content": "",
-                    "user_id": msg.user,
-                    "event_id": f"reply:{msg.event_id}" if msg.event_id else None,
-                    "status": "pending",
-                    "created_at": now,
-                },
-            ).scalar()
+            reply_id = _claim(conn, ref.id, msg.event_id, msg.user, now)
             if reply_id is None:  # someone claimed this reply already
                 return TurnStart(ref, None, None)
         return TurnStart(ref, user_id, reply_id, created)
+
+
+def _claim(conn: Connection, conversation_id: int, event_id: str | None, user: str, now: datetime) -> int | None:
+    """Insert the pending reply of `event_id` (unique `reply:<event id>`); None when it was claimed already."""
+    return conn.execute(
+        _sql(conn).add_message,
+        {
+            "conversation_id": conversation_id,
+            "role": "assistant",
+            "content": "",
+            "user_id": user,
+            "event_id": f"reply:{event_id}" if event_id else None,
+            "status": "pending",
+            "created_at": now,
+        },
+    ).scalar()
 
 
 def _reply_values(result: TurnResult, role: str) -> dict[str, object]:
@@ -277,18 +282,7 @@ def claim_reply(conversation_id: int, event_id: str | None, user: str) -> int | 
     """Claim a reply row for a turn started by a command (`!retry`); None when this event already claimed one.
     Without an event id (no redeliveries to tell apart) every call claims a new row."""
     with connection(write=True) as conn:
-        return conn.execute(
-            _sql(conn).add_message,
-            {
-                "conversation_id": conversation_id,
-                "role": "assistant",
-                "content": "",
-                "user_id": user,
-                "event_id": f"reply:{event_id}" if event_id else None,
-                "status": "pending",
-                "created_at": utcnow(),
-            },
-        ).scalar()
+        return _claim(conn, conversation_id, event_id, user, utcnow())
 
 
 def save_partial(reply_id: int, text: str) -> None:
