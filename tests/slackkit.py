@@ -42,6 +42,26 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: st
     raise AssertionError(f"{what} not met within {timeout} s")
 
 
+def install(client_id: str, ws: Workspace) -> None:
+    """Store `ws` as installed through OAuth (what completing /slack/install leaves behind), by bolt's store."""
+    from slack_sdk.oauth.installation_store.models.installation import Installation
+
+    from bot.slack.install import SecretInstallationStore
+    from core.db import get_engine
+
+    SecretInstallationStore(client_id=client_id, engine=get_engine()).save(
+        Installation(
+            app_id=ws.app_id,
+            team_id=ws.team_id,
+            bot_token=ws.token,
+            bot_id=ws.bot_id,
+            bot_user_id=ws.bot_user_id,
+            bot_scopes=ws.scopes,
+            user_id="U0INSTALLER",
+        )
+    )
+
+
 def footer_of(message: Message) -> str:
     """The text of a bot message's footer context block ('' when it has none)."""
     for block in message.blocks or []:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from slack_sdk.oauth.installation_store.models.installation import Installation
-
-from bot.slack.install import SecretInstallationStore
 from core import conversations
-from core.db import get_engine
 from core.recovery import recover_stale_replies
 from core.types import IncomingMessage
 from tests.chatkit import World
 from tests.fakes.openai import Reply
 from tests.fakes.slack import FakeSlack, Message, Workspace
-from tests.slackkit import ADA, CHANNEL, Bot, serve, wait_for
+from tests.slackkit import ADA, CHANNEL, Bot, install, serve, wait_for
 
 FAST = {"SWITCHBOARD_NOTICE_POLL_SECONDS": "0.05"}
 CLIENT = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "client-secret-0001"}
@@ -104,18 +100,7 @@ async def test_a_notice_in_a_workspace_not_installed_here_waits_unclaimed_until_
             await asyncio.sleep(0.4)
             assert notices(fake, thread) == [] and still_pending(beta.team_id, thread)  # not claimed, not lost
 
-            store = SecretInstallationStore(client_id=CLIENT["SLACK_CLIENT_ID"], engine=get_engine())
-            store.save(
-                Installation(
-                    app_id=beta.app_id,
-                    team_id=beta.team_id,
-                    bot_token=beta.token,
-                    bot_id=beta.bot_id,
-                    bot_user_id=beta.bot_user_id,
-                    bot_scopes=beta.scopes,
-                    user_id="U0INSTALLER",
-                )
-            )
+            install(CLIENT["SLACK_CLIENT_ID"], beta)
             (notice,) = await wait_for(lambda: notices(fake, thread), timeout=5, what="the notice, once installed")
     (post,) = [c for c in fake.api_calls_to("chat.postMessage") if c.ok]
     assert post.token == beta.token and notice.thread_ts == thread

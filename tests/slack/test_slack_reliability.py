@@ -8,10 +8,8 @@ import re
 import httpx
 import pytest
 import sqlalchemy as sa
-from slack_sdk.oauth.installation_store.models.installation import Installation
 from sqlmodel import select
 
-from bot.slack.install import SecretInstallationStore
 from bot.slack.render import MESSAGE_LIMIT
 from core import conversations
 from core.db import get_engine, session
@@ -20,7 +18,7 @@ from core.tables import Conversation, ScopeSetting, Secret
 from tests.chatkit import World
 from tests.fakes.openai import Reply
 from tests.fakes.slack import FakeSlack, Workspace
-from tests.slackkit import CHANNEL, Bot, FakeSlackOAuth, footer_of, serve, stored, wait_for
+from tests.slackkit import CHANNEL, Bot, FakeSlackOAuth, footer_of, install, serve, stored, wait_for
 
 NO_AI_SCOPES = "app_mentions:read,channels:history,chat:write,commands,im:history,users:read"
 
@@ -87,19 +85,8 @@ async def test_nothing_done_in_one_workspace_reads_or_changes_another(any_db: st
     beta = Workspace(token="xoxb-beta-0002", team_id="T0000000002", team="Beta", domain="beta", bot_user_id="UB2")
     with FakeSlack([alpha, beta]) as fake:
         async with serve(fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret-0001") as bot:
-            store = SecretInstallationStore(client_id="111.222", engine=get_engine())
             for ws in (alpha, beta):
-                store.save(
-                    Installation(
-                        app_id=ws.app_id,
-                        team_id=ws.team_id,
-                        bot_token=ws.token,
-                        bot_id=ws.bot_id,
-                        bot_user_id=ws.bot_user_id,
-                        bot_scopes=ws.scopes,
-                        user_id="U0INSTALLER",
-                    )
-                )
+                install("111.222", ws)
             bob = bot.person("U0BOB000001", "bob", workspace=beta)
             await bot.command("/model", "llama-small")  # ada, in alpha
             world.local.script("llama-small", Reply(text="The launch is on Tuesday."))
