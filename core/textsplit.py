@@ -109,3 +109,10 @@ def split(text: str, limit: int) -> list[str]:
     if rest.strip() or not pieces:
         pieces.append(rest.rstrip("\n") if pieces else rest)
     return pieces
+
+
+def open_fence(text: str) -> str | None:
+    """The closer (``` or ~~~) for a code fence still open at the end of `text`, counting a last unfinished line."""
+    ends = _line_ends(text + "\n", len(text) + 1)
+    fence = ends[-1].fence if ends else None
+    return _closer(fence) if fence is not None else None

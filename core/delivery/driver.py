@@ -1,0 +1,117 @@
+"""The one loop over `core.chat.handle`: every adapter hands a message and a surface to `drive`, nothing else.
+
+What each event becomes:
+- Accepted: the surface shows "typing…" (only a first delivery that goes to a model gets one).
+- Delta: the reply streams into the surface (core.delivery.stream: pacing, splitting).
+- Notice: before the reply starts, a message of its own; once it streams, a line in the reply's tail.
+- Reply: shown at once, unless a reply is streaming: then it waits under the finished reply, so what a command
+  or an error says never lands between the pieces of a reply.
+- Done: the reply is finished with its footer and buttons; a model that sent nothing shows that it did.
+If the turn is cancelled or a surface fails, the open reply is closed as cut off and the error goes on to the
+adapter (which knows how to explain, say, a missing permission). The core stores the turn either way.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from core.chat import handle
+from core.delivery.stream import EMPTY_REPLY, ReplyStream
+from core.delivery.surface import Surface, Tail
+from core.types import Accepted, Delta, Done, IncomingMessage, Notice, Reply, TurnResult
+
+PROBLEM_KINDS = ("error", "refusal")
+
+
+@dataclass
+class Outcome:
+    """What a turn showed: the model's result (if a model was asked) and every whole reply."""
+
+    result: TurnResult | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> bool:
+        """The reply waits for the user to confirm it (an expensive turn)."""
+        return any(r.kind == "confirm" for r in self.replies)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing went wrong: no error or refusal, and a model's reply (if any) finished."""
+        answered = self.result is None or self.result.status in ("ok", "partial")
+        return answered and not any(r.kind in PROBLEM_KINDS for r in self.replies)
+
+
+async def drive(msg: IncomingMessage, surface: Surface) -> Outcome:
+    """Run `msg` through the core and show everything it yields on `surface`."""
+    outcome = Outcome()
+    turn = _Turn(surface)
+    try:
+        async with aclosing(handle(msg)) as events:
+            async for event in events:
+                if isinstance(event, Reply):
+                    outcome.replies.append(event)
+                elif isinstance(event, Done):
+                    outcome.result = event.result
+                await turn.show(event)
+        await turn.end()
+    except BaseException:
+        await turn.abort()
+        raise
+    return outcome
+
+
+class _Turn:
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self.stream: ReplyStream | None = None
+        self.notices: list[str] = []
+        self.held: list[Reply] = []
+
+    async def show(self, event: Accepted | Delta | Notice | Reply | Done) -> None:
+        if isinstance(event, Accepted):
+            await self.surface.typing()
+        elif isinstance(event, Delta):
+            if self.stream is None:
+                self.stream = ReplyStream(self.surface)
+            self.stream.add(event.text)
+        elif isinstance(event, Notice):
+            if self.stream is None:
+                await self.surface.notice(event.text)
+            else:
+                self.notices.append(event.text)
+                self.stream.note(event.text)
+        elif isinstance(event, Reply):
+            if self.stream is None:
+                await self.surface.show(event)
+            else:
+                self.held.append(event)
+        else:
+            await self._done(event)
+
+    async def _done(self, done: Done) -> None:
+        result = done.result
+        failed = result.status == "error"
+        if self.stream is None and not failed:
+            self.stream = ReplyStream(self.surface)
+            self.stream.add(EMPTY_REPLY)
+        tail = Tail(None if failed else done.footer, tuple(self.notices), done.choices, result.via or result.model)
+        await self._finish(tail)
+
+    async def _finish(self, tail: Tail) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await stream.finish(tail)
+        held, self.held, self.notices = self.held, [], []
+        for reply in held:
+            await self.surface.show(reply)
+
+    async def end(self) -> None:
+        """The core is done: a reply it left open (no Done) still shows everything that came."""
+        if self.stream is not None or self.held:
+            await self._finish(Tail(None, tuple(self.notices)))
+
+    async def abort(self) -> None:
+        if self.stream is not None:
+            await self.stream.abort()

@@ -1,0 +1,212 @@
+"""One model reply shown while it streams: coalesced, paced writes, continued in new messages past the limit.
+
+Deltas only append to a buffer; a background pump brings the surface up to date. Each message is written at most
+once per `surface.interval` seconds, measured from when its previous write ended, with whatever arrived
+meanwhile. The first piece waits `surface.first_delay`, so a reply complete by then goes out in one call.
+
+When the text outgrows a message it is cut at a paragraph, line or word (core.delivery.split, which never leaves
+a code fence open), the finished piece is closed and never changes again, and the rest continues in a new
+message. On an append-only surface nothing shown is ever taken back; elsewhere an open code fence is closed in
+the preview so the partial reply renders. The tail (footer, notices, buttons) goes under the last piece.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from core.delivery.surface import Gone, Later, Surface, Tail
+from core.textsplit import RESERVE, cut, open_fence
+
+EMPTY_REPLY = "_The model sent an empty reply._"
+FINAL_ATTEMPTS = 5  # a final write asked to wait this many times in a row is given up
+
+
+@dataclass
+class _Message:
+    handle: Any
+    shown: str  # the text last written
+    done_at: float  # when its last write ended (monotonic)
+    appends: bool  # opened on an append-only surface: its text only grows
+    closed: bool = False
+
+
+class ReplyStream:
+    """Call `add` with each delta (and `note` with each notice), then `finish` with the tail, or `abort`."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self.limit = surface.limit
+        self._text = ""
+        self._notices: list[str] = []
+        self._done: list[str] = []  # pieces already cut off: they never change again
+        self._start = 0  # where the current piece begins in _text
+        self._reopen = ""  # a fence header the current piece starts with
+        self._messages: list[_Message] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._gone = False
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def handles(self) -> list[Any]:
+        return [m.handle for m in self._messages]
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def add(self, text: str) -> None:
+        self._raise_failure()
+        if text and not self._gone:
+            self._text += text
+            self._kick()
+
+    def note(self, text: str) -> None:
+        """A notice during the reply: shown under it (in the preview too, where the surface writes it as text)."""
+        self._raise_failure()
+        self._notices.append(text)
+        if self._pump is not None:
+            self._kick()
+
+    async def finish(self, tail: Tail) -> None:
+        """Show the rest of the text with `tail` under the last piece."""
+        self._closing = True
+        self._wake.set()
+        if self._pump is not None:
+            await self._pump  # raises what stopped it (e.g. a permission error)
+        if self._gone:
+            return
+        if not self._text.strip():
+            self._text = EMPTY_REPLY
+        self._text += self.surface.tail_text(tail)
+        for _ in range(FINAL_ATTEMPTS):
+            try:
+                await self._sync(tail)
+                return
+            except Later as later:
+                await asyncio.sleep(later.seconds)
+            except Gone:
+                return
+
+    async def abort(self) -> None:
+        """Stop without finishing (the turn was cancelled or failed): open messages are closed as cut off."""
+        self._closing = True
+        self._wake.set()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pump
+        open_handles = [m.handle for m in self._messages if not m.closed]
+        if open_handles and not self._gone:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.surface.abort(open_handles), 5)
+
+    # ------------------------------------------------------------ internals
+
+    def _raise_failure(self) -> None:
+        """The surface refused a write (other than Gone): stop the turn now rather than at its end."""
+        task = self._pump
+        if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+    def _kick(self) -> None:
+        self._wake.set()
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._run(), name="reply-stream")
+
+    async def _run(self) -> None:
+        if self.surface.first_delay > 0:
+            await asyncio.sleep(self.surface.first_delay)
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                await self._sync(None)
+            except Later as later:
+                await asyncio.sleep(later.seconds)
+                self._wake.set()
+            except Gone:
+                self._gone = True
+                return
+
+    def _current(self) -> str:
+        return self._reopen + self._text[self._start :]
+
+    def _settle(self, final: bool) -> None:
+        """Cut finished pieces off the current one while it is too long for a message.
+
+        While streaming, a piece is cut before it fills the message, leaving room for the fence closer a preview
+        or a later cut may add; the final text may use the whole message.
+        """
+        threshold = self.limit if final else self.limit - RESERVE
+        while len(current := self._current()) > threshold:
+            index = len(self._done)
+            message = self._messages[index] if index < len(self._messages) else None
+            shown = len(message.shown) if message is not None and message.appends else 0
+            piece = cut(current, self.limit, min_cut=max(shown, len(self._reopen) + 1))
+            self._done.append(piece.head)
+            self._start += piece.rest - len(self._reopen)
+            self._reopen = piece.reopen
+
+    def _piece(self, index: int, closing: bool, appends: bool) -> str:
+        if index < len(self._done):
+            return self._done[index]
+        text = self._current()
+        if closing:
+            return text
+        if appends:  # a live append-only message cannot take text back
+            return text[: self.limit - RESERVE]
+        closer = open_fence(text)
+        preview = f"{text}\n{closer}" if closer else text
+        if self._notices:
+            with_notices = preview + self.surface.tail_text(Tail(None, tuple(self._notices)))
+            if len(with_notices) <= self.limit:
+                preview = with_notices
+        return preview
+
+    async def _sync(self, tail: Tail | None) -> None:
+        """Bring the surface up to date; with `tail`, this is the final write."""
+        final = tail is not None
+        self._settle(final)
+        index = 0
+        while index <= len(self._done):
+            if not (index < len(self._messages) and self._messages[index].closed):
+                last = index == len(self._done)
+                await self._write(index, closing=not last or final, tail=tail if last else None, final=final)
+                if self._closing and not final:
+                    return
+            index += 1
+
+    async def _write(self, index: int, *, closing: bool, tail: Tail | None, final: bool) -> None:
+        message = self._messages[index] if index < len(self._messages) else None
+        if message is None:
+            piece = self._piece(index, closing, self.surface.appends_only)
+            if piece.strip():
+                handle = await self.surface.post(piece, final=closing, tail=tail)
+                appends = self.surface.appends_only and not closing
+                self._messages.append(_Message(handle, piece, time.monotonic(), appends, closed=closing))
+            return
+        wait = message.done_at + self.surface.interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        if self._closing and not final:
+            return  # finish() writes the rest
+        self._settle(final)  # text that arrived while waiting may have filled this message
+        closing = closing or index < len(self._done)
+        piece = self._piece(index, closing, message.appends)
+        if piece == message.shown and not closing:
+            return
+        try:
+            await self.surface.edit(message.handle, piece, final=closing, tail=tail if closing else None)
+            message.shown, message.closed = piece, closing
+        except Later as later:
+            message.done_at = time.monotonic() + later.seconds - self.surface.interval
+            raise
+        finally:
+            message.done_at = max(message.done_at, time.monotonic())

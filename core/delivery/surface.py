@@ -1,0 +1,73 @@
+"""What a chat surface implements so the reply driver can show a turn on it.
+
+A surface is one place answers go: a Slack thread, a Discord channel, a Discord interaction, a terminal. It
+declares its limits (characters per message, seconds between writes of one message) and does the writing; the
+driver decides what to write and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.types import Choice, Reply
+
+
+class Later(Exception):
+    """The platform asked us to wait (e.g. HTTP 429 with Retry-After): the driver retries this write after."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class Gone(Exception):
+    """The surface can no longer show this reply (its message was deleted, a permission is missing, and the
+    surface has already told whoever needs to know). The driver stops writing it; the turn itself still ends
+    normally, so the reply is stored."""
+
+
+@dataclass(frozen=True)
+class Tail:
+    """What goes under the last piece of a reply: the footer (None after an error), the notices of the turn, the
+    reply's buttons, and the model the thread is on now (for a model menu)."""
+
+    footer: str | None
+    notices: tuple[str, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    model: str | None = None
+
+
+class Surface(Protocol):
+    """Where the driver shows one turn."""
+
+    limit: int  # characters of reply text one message holds
+    interval: float  # seconds between two writes of one message, from when the previous write ended
+    first_delay: float  # how long the first piece may wait, so a short reply goes out in one call
+
+    @property
+    def appends_only(self) -> bool:
+        """An open message can only grow (Slack's chat streaming, a terminal): the driver never takes text back."""
+        ...
+
+    async def typing(self) -> None:
+        """A model is being asked: show "typing…" where the platform has it."""
+
+    async def show(self, reply: Reply) -> None:
+        """A whole answer that is not a stream: a command's output, a refusal, an error."""
+
+    async def notice(self, text: str) -> None:
+        """Something to know before the reply starts (e.g. the previous reply was interrupted)."""
+
+    def tail_text(self, tail: Tail) -> str:
+        """The part of `tail` written as text at the end of the last piece ("" when the surface shows it apart)."""
+        ...
+
+    async def post(self, text: str, *, final: bool, tail: Tail | None) -> Any:
+        """Start a new message of the reply with `text`; `final`: it will not change again. Returns a handle."""
+
+    async def edit(self, handle: Any, text: str, *, final: bool, tail: Tail | None) -> None:
+        """Show `text` in a message posted before (on an append-only surface `text` extends what was shown)."""
+
+    async def abort(self, handles: list[Any]) -> None:
+        """The turn ended without finishing (cancelled, crashed): close what is open, marked as cut off."""
