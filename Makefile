@@ -52,7 +52,7 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 migration: $(VENV)/.dev-deps
-	$(BIN)/python -m core.migrate regenerate
+	$(BIN)/python -m core.storage.migrate regenerate
 
 # Newest releases pyproject.toml allows, resolved afresh (the header is kept); run `make test` after it.
 lock: $(VENV)/.dev-deps

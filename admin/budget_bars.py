@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import ui
-from core.spend import BudgetStatus
+from core.reports.spend import BudgetStatus
 
 
 def amount(metric: str, value: float) -> str:

@@ -12,8 +12,8 @@ from core.budgets import BudgetView, add_budget, remove_budget, update_budget
 from core.budgets.periods import PERIODS
 from core.budgets.store import METRICS, SCOPE_KINDS
 from core.errors import UserError
+from core.models.registry import require_model
 from core.providers.store import get_provider, list_providers
-from core.registry import require_model
 
 SCOPES = {
     "global": "Everything (global)",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import ui
-from core.prompts import (
+from core.models.registry import ModelInfo, require_model
+from core.routing.prompts import (
     delete_preset,
     delete_template,
     list_presets,
@@ -14,7 +15,6 @@ from core.prompts import (
     save_preset,
     save_template,
 )
-from core.registry import ModelInfo, require_model
 
 VARIABLES = "{date}, {time}, {platform}, {user}, {model}, {provider}, {channel}"
 

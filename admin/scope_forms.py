@@ -6,11 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import auth, ui
-from core.chains import ChainView, delete_chain, list_chains, save_chain
+from core.config.scopes import ScopeKey, load_all, update_scope
 from core.errors import UserError
-from core.registry import ModelInfo, require_model
-from core.scopes import ScopeKey, load_all, update_scope
-from core.tables import ScopeSetting
+from core.models.registry import ModelInfo, require_model
+from core.routing.chains import ChainView, delete_chain, list_chains, save_chain
+from core.storage.tables import ScopeSetting
 
 PLATFORMS = ["slack", "discord", "console"]
 NO_MODEL = "(none)"

@@ -10,8 +10,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from core.analytics import UsageRow, usage_by
-from core.spend import costliest_threads, day_range
+from core.reports.analytics import UsageRow, usage_by
+from core.reports.spend import costliest_threads, day_range
 
 COST = "cost (USD)"
 UNKNOWN = "unknown-price replies"

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.alerting import notifiers
 from core import jobs
 from core.alerts import deliver_pending
-from core.settings import get_settings
+from core.config.settings import get_settings
 
 log = logging.getLogger("switchboard.scheduler")
 
@@ -55,7 +55,7 @@ def build_scheduler() -> AsyncIOScheduler:
 
 
 async def _main() -> None:
-    from core.db import get_engine
+    from core.storage.db import get_engine
 
     get_engine()
     sched = build_scheduler()

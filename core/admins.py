@@ -16,9 +16,9 @@ import secrets
 
 from sqlmodel import select
 
-from core.db import session
 from core.errors import UserError
-from core.tables import AdminUser, utcnow
+from core.storage.db import session
+from core.storage.tables import AdminUser, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD_CHARS = 10

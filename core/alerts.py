@@ -18,10 +18,10 @@ from pydantic import SecretStr
 from sqlalchemy import or_, select, update
 from sqlmodel import col
 
-from core.db import connection, insert_ignoring_conflicts, session
+from core.config.settings import Settings
 from core.logs import redact
-from core.settings import Settings
-from core.tables import Alert, utcnow
+from core.storage.db import connection, insert_ignoring_conflicts, session
+from core.storage.tables import Alert, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)

@@ -14,17 +14,19 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from core import commands, conversations, modelstats
+from core import commands
 from core.budgets.gate import budgeter_for
-from core.chains import chain_for
-from core.policy import choose_model
+from core.config.scopes import ScopeKey
+from core.config.settings import get_settings
+from core.config.snapshot import Snapshot, current_async
+from core.models import stats as modelstats
+from core.models.registry import ModelInfo
 from core.prose import clause
-from core.registry import ModelInfo
 from core.render import render_footer
-from core.routing import RouteOutcome, RouteSpec, Writing, route
-from core.scopes import ScopeKey
-from core.settings import get_settings
-from core.snapshot import Snapshot, current_async
+from core.routing.chains import chain_for
+from core.routing.policy import choose_model
+from core.routing.route import RouteOutcome, RouteSpec, Writing, route
+from core.threads import conversations
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)

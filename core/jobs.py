@@ -7,16 +7,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core import modelstats, ollama, refresh
+from core import ollama
+from core.config.settings import get_settings
+from core.models import stats, sync
 from core.providers.store import list_providers, test_provider
-from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
 async def refresh_registry() -> None:
     """Rediscover every provider's models; log what failed, never raise."""
-    results = await refresh.refresh()
+    results = await sync.refresh()
     for r in results:
         if r.ok:
             log.info(
@@ -56,12 +57,12 @@ async def budget_upkeep() -> None:
 
 async def conversation_upkeep() -> None:
     """Settle replies left pending by a dead process (charged, thread told), and roll the models' latency stats."""
-    from core.recovery import recover_stale_replies
+    from core.threads.recovery import recover_stale_replies
 
     stale = await asyncio.to_thread(recover_stale_replies)
     if stale:
         log.warning("conversations: %d replies were interrupted by a stopped process", stale)
-    await asyncio.to_thread(modelstats.update_stats)
+    await asyncio.to_thread(stats.update_stats)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from core.storable import storable_text
+from core.storage.storable import storable_text
 
 
 def _make_storable(obj: Any) -> None:

@@ -11,8 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from core.chat import handle
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
 from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply
 from tests.fakes.openai import FakeOpenAI
 

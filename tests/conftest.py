@@ -32,14 +32,16 @@ _SCRUB = [k for k in os.environ if k.startswith(("SWITCHBOARD_", "SLACK_", "DISC
 
 
 def _reset_process_state() -> None:
-    from core import routing, secrets, snapshot
-    from core.db import dispose_engines
-    from core.settings import get_settings
+    from core import secrets
+    from core.config import snapshot
+    from core.config.settings import get_settings
+    from core.routing import route
+    from core.storage.db import dispose_engines
 
     dispose_engines()
     secrets.reset_backend()
     snapshot.invalidate()
-    routing.reset_gateway()
+    route.reset_gateway()
     get_settings.cache_clear()
 
 

@@ -21,9 +21,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlmodel import col, select
 
-from core.db import session
-from core.settings import reload_settings
-from core.tables import Message as StoredMessage
+from core.config.settings import reload_settings
+from core.storage.db import session
+from core.storage.tables import Message as StoredMessage
 from tests.fakes.slack import AsgiServer, FakeSlack, Message, SlackSender, Workspace
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -47,7 +47,7 @@ def install(client_id: str, ws: Workspace) -> None:
     from slack_sdk.oauth.installation_store.models.installation import Installation
 
     from bot.slack.install import SecretInstallationStore
-    from core.db import get_engine
+    from core.storage.db import get_engine
 
     SecretInstallationStore(client_id=client_id, engine=get_engine()).save(
         Installation(

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 
 from core.alerts import raise_alert
-from core.browse import count_active_threads, list_threads, performance_series, scopes_seen, thread_messages
-from core.conversations import finish_reply, start_turn
-from core.modelstats import update_stats
+from core.models.registry import set_model_overrides
+from core.models.stats import update_stats
 from core.providers.store import add_provider, mark_unhealthy
-from core.registry import set_model_overrides
+from core.reports.performance import performance_series
+from core.reports.threads import count_active_threads, list_threads, scopes_seen, thread_messages
+from core.threads.conversations import finish_reply, start_turn
 from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp
 

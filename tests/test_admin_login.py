@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import select
 
 from core.admins import AdminAccountError, admin_usernames, remove_admin, set_password, verify_login
-from core.db import session
 from core.providers.store import add_provider
-from core.tables import AdminUser
+from core.storage.db import session
+from core.storage.tables import AdminUser
 from tests.adminkit import PASSWORD, USERNAME, AdminApp
 from tests.conftest import Cli
 from tests.ollamakit import set_env

@@ -3,8 +3,8 @@ installs that run as background jobs with progress read from the database, cance
 
 from __future__ import annotations
 
+from core.models.registry import get_model
 from core.ollama import JobView, get_job, list_jobs
-from core.registry import get_model
 from tests.adminkit import AdminApp
 from tests.fakes.ollama import FakeOllama
 from tests.ollamakit import local_ollama, slow_pulls, wait_for

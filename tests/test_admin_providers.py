@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from core import secrets
+from core.models.registry import all_models
 from core.providers.store import add_provider, get_provider, list_providers
-from core.registry import all_models
 from tests.adminkit import AdminApp
 from tests.fakes.openai import FakeOpenAI
 

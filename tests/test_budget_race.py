@@ -14,11 +14,11 @@ from sqlmodel import col, select
 
 from core.budgets import add_budget, ledger
 from core.budgets.store import MICROS
-from core.db import session
+from core.models.registry import set_model_overrides
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.registry import set_model_overrides
-from core.tables import Alert, BudgetReservation, BudgetUsage, Message
+from core.storage.db import session
+from core.storage.tables import Alert, BudgetReservation, BudgetUsage, Message
 from tests.conftest import ROOT
 from tests.fakes.openai import FakeOpenAI, Hang
 
@@ -127,9 +127,9 @@ async def test_a_reply_killed_mid_stream_is_charged_kept_and_told(
 ) -> None:
     from datetime import timedelta
 
-    from core.recovery import recover_stale_replies
-    from core.settings import get_settings
-    from core.snapshot import invalidate
+    from core.config.settings import get_settings
+    from core.config.snapshot import invalidate
+    from core.threads.recovery import recover_stale_replies
     from tests.chatkit import Thread
     from tests.fakes.openai import Reply
 

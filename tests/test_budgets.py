@@ -10,11 +10,11 @@ from sqlmodel import select
 
 from core.alerts import deliver_pending, recent_alerts
 from core.budgets import add_budget
-from core.db import session
-from core.registry import set_model_overrides
-from core.settings import get_settings
-from core.snapshot import invalidate
-from core.tables import Budget, Message
+from core.config.settings import get_settings
+from core.config.snapshot import invalidate
+from core.models.registry import set_model_overrides
+from core.storage.db import session
+from core.storage.tables import Budget, Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply
 
@@ -207,7 +207,7 @@ async def test_alerts_reach_slack_and_discord_and_failed_deliveries_are_retried(
         assert "channel_not_found" in (alert.last_error or "")
         assert (await deliver_pending([slack_n, discord_n])).delivered == 0  # backing off: not due yet
         with session() as s:  # time passes
-            from core.tables import Alert
+            from core.storage.tables import Alert
 
             row = s.exec(select(Alert)).one()
             row.next_attempt_at = None

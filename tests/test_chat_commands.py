@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from core.db import session
-from core.prompts import save_preset
-from core.registry import set_model_overrides
-from core.scopes import ScopeKey, update_scope
-from core.settings import get_settings
-from core.snapshot import invalidate
-from core.tables import Message, ScopeSetting
+from core.config.scopes import ScopeKey, update_scope
+from core.config.settings import get_settings
+from core.config.snapshot import invalidate
+from core.models.registry import set_model_overrides
+from core.routing.prompts import save_preset
+from core.storage.db import session
+from core.storage.tables import Message, ScopeSetting
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply
 
@@ -83,8 +83,8 @@ async def test_model_in_a_channel_sets_the_default_and_a_paid_default_needs_an_a
 
 async def test_nothing_configured_and_only_paid_models_is_not_silently_paid(any_db: str) -> None:
     with FakeOpenAI(models=["gpt-4o"], api_key=CLOUD_KEY) as cloud:
+        from core.models.sync import refresh
         from core.providers.store import add_provider
-        from core.refresh import refresh
 
         add_provider("oa", "openai", base_url=cloud.url + "/v1", api_key=CLOUD_KEY)
         await refresh()

@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from sqlmodel import col, select
 
-from core import conversations
-from core.db import session
-from core.registry import get_model, set_model_overrides
-from core.snapshot import invalidate
-from core.tables import Conversation, Message
+from core.config.snapshot import invalidate
+from core.models.registry import get_model, set_model_overrides
+from core.storage.db import session
+from core.storage.tables import Conversation, Message
+from core.threads import conversations
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply
 
@@ -85,7 +85,7 @@ async def test_a_redelivered_event_stores_nothing_new_and_gets_no_second_reply(w
 
 
 async def test_a_message_too_long_is_refused_and_nothing_is_stored(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.settings import get_settings
+    from core.config.settings import get_settings
 
     monkeypatch.setenv("SWITCHBOARD_MAX_MESSAGE_CHARS", "100")
     get_settings.cache_clear()
@@ -148,7 +148,7 @@ async def test_a_reply_left_pending_by_a_dead_process_is_marked_interrupted(worl
 
     start = conversations.start_turn(Thread().message("orphan"))
     assert start.reply_id is not None
-    from core.recovery import recover_stale_replies
+    from core.threads.recovery import recover_stale_replies
 
     assert recover_stale_replies(timedelta(seconds=-1)) == 1
     assert recover_stale_replies(timedelta(seconds=-1)) == 0  # once
@@ -171,7 +171,7 @@ async def test_a_removed_model_gets_a_clear_message_and_suggestions(world: World
 
 
 async def test_model_stats_roll_up_in_the_registry(world: World) -> None:
-    from core.modelstats import update_stats
+    from core.models.stats import update_stats
 
     thread = Thread()
     for i in range(3):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from core.models.registry import search_models
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.registry import search_models
 from tests.fakes.openai import FakeOpenAI
 from tests.helpers import closed_port
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from core.db import session
-from core.tables import Message
+from core.storage.db import session
+from core.storage.tables import Message
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.fakes.openai import FakeOpenAI, RateLimited, Reply
 

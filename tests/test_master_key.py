@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from core import secrets
+from core.config.settings import get_settings
 from core.providers.store import add_provider, provider_config
-from core.settings import get_settings
 from tests.conftest import Cli
 from tests.helpers import closed_port
 
@@ -146,8 +146,8 @@ def test_commands_that_use_secrets_or_models_stop_with_a_wrong_key(
 def test_a_store_written_before_the_canary_is_checked_against_its_secrets(
     stored_secret: None, cli: Cli, sb_env: dict[str, str]
 ) -> None:
-    from core.db import session
-    from core.tables import Meta
+    from core.storage.db import session
+    from core.storage.tables import Meta
 
     with session(write=True) as s:
         s.delete(s.get(Meta, "secrets.canary"))

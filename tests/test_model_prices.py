@@ -12,13 +12,13 @@ import pytest
 from sqlmodel import select
 
 from core.budgets import add_budget
-from core.db import session
+from core.config.snapshot import invalidate
+from core.models.registry import get_model, set_model_overrides
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.registry import get_model, set_model_overrides
 from core.render import money
-from core.snapshot import invalidate
-from core.tables import Message
+from core.storage.db import session
+from core.storage.tables import Message
 from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI

@@ -6,11 +6,11 @@ import pytest
 from sqlmodel import select
 
 from core.budgets import add_budget
-from core.db import session
-from core.registry import set_model_overrides
-from core.settings import get_settings
-from core.snapshot import invalidate
-from core.tables import Message
+from core.config.settings import get_settings
+from core.config.snapshot import invalidate
+from core.models.registry import set_model_overrides
+from core.storage.db import session
+from core.storage.tables import Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI
 

@@ -1,5 +1,6 @@
-"""One notion of a close name (core.names), as users meet it: `!model` and "did you mean", `switchboard models`
-searches, and the Ollama library. Unrelated names are never suggested; typos and spacing are forgiven."""
+"""One notion of a close name (core.models.matching), as users meet it: `!model` and "did you mean",
+`switchboard models` searches, and the Ollama library. Unrelated names are never suggested; typos
+and spacing are forgiven."""
 
 from __future__ import annotations
 

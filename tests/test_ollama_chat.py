@@ -8,10 +8,10 @@ import time
 from sqlmodel import select
 
 from core import ollama as manager
-from core.db import session
+from core.models.sync import refresh
 from core.ollama import list_jobs
-from core.refresh import refresh
-from core.tables import Message
+from core.storage.db import session
+from core.storage.tables import Message
 from tests.chatkit import Thread
 from tests.fakes.ollama import FakeOllama
 from tests.ollamakit import local_ollama, slow_pulls

@@ -18,12 +18,12 @@ import pytest
 from sqlmodel import col, update
 
 from core import ollama as manager
-from core import snapshot
-from core.db import session
+from core.config import snapshot
+from core.models.registry import get_model
 from core.ollama import OllamaError, cancel_pull, get_job, list_jobs, pull_model, start_pull
-from core.ollama.jobstore import create_job
-from core.registry import get_model
-from core.tables import OllamaJob, utcnow
+from core.ollama.pull_jobs import create_job
+from core.storage.db import session
+from core.storage.tables import OllamaJob, utcnow
 from tests.fakes.ollama import FakeOllama
 from tests.helpers import sigint_as_in_a_terminal
 from tests.ollamakit import local_ollama, set_env, slow_pulls, wait_for, wait_for_async

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from core.alerts import recent_alerts
+from core.models.registry import get_model
 from core.ollama import check_updates, check_updates_and_alert, run_job, start_updates
-from core.registry import get_model
 from tests.conftest import Cli
 from tests.fakes.ollama import FakeOllama
 from tests.helpers import closed_port

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.models.registry import get_model
+from core.models.sync import refresh
 from core.ollama import format_bytes
 from core.ollama.catalog import approx_size
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.registry import get_model
 from tests.conftest import Cli
 from tests.fakes.ollama import FakeOllama, LibraryModel, default_library
 from tests.ollamakit import set_env

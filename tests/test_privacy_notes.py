@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.db import get_engine, session
 from core.providers.kinds import get_kind
 from core.providers.store import add_provider, get_provider, update_provider, where_data_goes
-from core.tables import Provider
+from core.storage.db import get_engine, session
+from core.storage.tables import Provider
 from tests.conftest import Cli
 from tests.fakes.openai import FakeOpenAI
 

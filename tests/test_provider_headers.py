@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.db import dispose_engines, get_engine, session
+from core.config.settings import get_settings
 from core.providers.store import add_provider, list_providers, provider_config
-from core.settings import get_settings
-from core.tables import Provider
+from core.storage.db import dispose_engines, get_engine, session
+from core.storage.tables import Provider
 from tests.chatkit import Thread
 from tests.conftest import Cli
 from tests.fakes.openai import FakeOpenAI

@@ -168,8 +168,8 @@ def test_remove_forgets_provider_models_and_key(cli, openai_fake, sb_env) -> Non
     assert json.loads(cli("models", "--json").stdout) == []
     from sqlmodel import select
 
-    from core.db import session
-    from core.tables import Secret
+    from core.storage.db import session
+    from core.storage.tables import Secret
 
     with session() as s:
         assert s.exec(select(Secret)).all() == []
@@ -258,8 +258,8 @@ def test_planted_key_never_appears_in_logs_db_or_output(  # type: ignore[no-unty
 
         # and in-process, with every logger at DEBUG
         caplog.set_level(logging.DEBUG)
+        from core.models.sync import refresh
         from core.providers.store import test_provider
-        from core.refresh import refresh
 
         asyncio.run(test_provider("leaky"))
         asyncio.run(refresh())

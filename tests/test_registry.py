@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from core.models.registry import get_model, resolve_model, search_models, set_model_overrides
+from core.models.sync import refresh
 from core.providers.store import add_provider, get_provider
-from core.refresh import refresh
-from core.registry import get_model, resolve_model, search_models, set_model_overrides
 from tests.fakes.openai import FakeOpenAI
 from tests.helpers import closed_port
 

@@ -13,14 +13,14 @@ import pytest
 from sqlmodel import select
 
 from core import secrets
-from core.db import get_engine, session
-from core.meta import bump_config_version, config_version
-from core.migrate import current_revision
+from core.config.settings import Settings, get_settings
+from core.config.version import bump_config_version, config_version
+from core.models.registry import get_model, set_model_overrides
+from core.models.sync import refresh
 from core.providers.store import add_provider, get_provider, provider_config
-from core.refresh import refresh
-from core.registry import get_model, set_model_overrides
-from core.settings import Settings, get_settings
-from core.tables import Provider, Secret
+from core.storage.db import get_engine, session
+from core.storage.migrate import current_revision
+from core.storage.tables import Provider, Secret
 from tests.conftest import ROOT
 from tests.fakes.openai import FakeOpenAI
 
@@ -29,7 +29,7 @@ def test_schema_is_migrated_to_head_and_sqlite_uses_wal(any_db: str) -> None:
     engine = get_engine()
     from alembic.script import ScriptDirectory
 
-    from core.migrate import alembic_config
+    from core.storage.migrate import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None and head != "0001" and current_revision(engine) == head

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from core.commands import COMMANDS
-from core.db import session
-from core.prompts import save_preset
-from core.snapshot import invalidate
-from core.storable import storable_text
-from core.tables import Conversation, Message
+from core.config.snapshot import invalidate
+from core.routing.prompts import save_preset
+from core.storage.db import session
+from core.storage.storable import storable_text
+from core.storage.tables import Conversation, Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply
 

@@ -11,8 +11,8 @@ from admin import budget_forms, ui
 from admin.budget_bars import budget_bars
 from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts
 from core.budgets import list_budgets
-from core.settings import get_settings
-from core.spend import budget_statuses
+from core.config.settings import get_settings
+from core.reports.spend import budget_statuses
 
 ALL = "all"
 KINDS = ("budget", "health", "platform")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import ui
-from core.browse import MessageRow, ThreadPage, ThreadSummary, list_threads, scopes_seen, thread_messages
+from core.reports.threads import MessageRow, ThreadPage, ThreadSummary, list_threads, scopes_seen, thread_messages
 
 PAGE_SIZE = 25
 ALL = "all"

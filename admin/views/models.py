@@ -6,9 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import prompt_forms, scope_forms, ui
-from core.listing import ModelFilter, filter_models
+from core.models.listing import ModelFilter, filter_models
+from core.models.registry import ModelInfo, all_models, set_model_overrides
 from core.providers.store import list_providers
-from core.registry import ModelInfo, all_models, set_model_overrides
 
 
 def _status(m: ModelInfo) -> str:

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from admin import ui
-from core.browse import PerfPoint, performance_series
-from core.registry import all_models
+from core.models.registry import all_models
+from core.reports.performance import PerfPoint, performance_series
 
 WINDOWS = {  # label: (how far back, bucket size, bucket name)
     "Last 24 hours": (timedelta(days=1), timedelta(hours=1), "hour"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import sync, ui
+from core.models.sync import refresh_provider
 from core.providers.kinds import get_kind, kind_names
 from core.providers.store import (
     ProviderView,
@@ -15,7 +16,6 @@ from core.providers.store import (
     test_provider,
     update_provider,
 )
-from core.refresh import refresh_provider
 
 PICKED = "provider-pick"
 

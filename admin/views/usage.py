@@ -19,8 +19,8 @@ from admin.usage_tables import (
     threads_table,
     unknown_price_models,
 )
-from core.settings import get_settings
-from core.spend import local_today
+from core.config.settings import get_settings
+from core.reports.spend import local_today
 
 BREAKDOWNS = {"model": "Model", "provider": "Provider", "workspace": "Workspace", "channel": "Channel", "user": "User"}
 DEFAULT_DAYS = 30

@@ -57,7 +57,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     from core.budgets import ledger
     from core.budgets.periods import describe_reset
     from core.budgets.store import list_budgets
-    from core.settings import get_settings
+    from core.config.settings import get_settings
 
     tz = get_settings().timezone
     budgets = list_budgets()
@@ -134,8 +134,8 @@ def usage(
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
 ) -> None:
     """Spend and tokens, grouped; replies of unknown price are counted separately, never as free."""
-    from core.analytics import usage_by
-    from core.spend import costliest_threads
+    from core.reports.analytics import usage_by
+    from core.reports.spend import costliest_threads
 
     first, last = _date(since, "--since"), _date(until, "--until")
     rows = usage_by(group_by, since=first, until=last)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.output import command, emit_json, fail, table
-from core.scopes import ScopeKey
+from core.config.scopes import ScopeKey
 
 presets_app = typer.Typer(help="Named model + system prompt presets (`!preset NAME`).", no_args_is_help=True)
 chains_app = typer.Typer(help="Fallback chains.", no_args_is_help=True)
@@ -21,7 +21,7 @@ JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _models(names: str) -> list[str]:
-    from core.registry import require_model
+    from core.models.registry import require_model
 
     return [require_model(n.strip()).name for n in names.split(",") if n.strip()]
 
@@ -48,7 +48,7 @@ def preset_add(
     description: Annotated[str, typer.Option("--description", help="Shown in `!preset`.")] = "",
 ) -> None:
     """Create or replace a preset."""
-    from core.prompts import save_preset
+    from core.routing.prompts import save_preset
 
     (resolved,) = _models(model)
     save_preset(name, resolved, system_prompt, description)
@@ -59,7 +59,7 @@ def preset_add(
 @command
 def preset_list(as_json: JSON = False) -> None:
     """List presets."""
-    from core.prompts import list_presets
+    from core.routing.prompts import list_presets
 
     rows = list_presets()
     if as_json:
@@ -72,7 +72,7 @@ def preset_list(as_json: JSON = False) -> None:
 @command
 def preset_remove(name: str) -> None:
     """Remove a preset."""
-    from core.prompts import delete_preset
+    from core.routing.prompts import delete_preset
 
     delete_preset(name)
     typer.echo(f"Removed preset '{name}'.")
@@ -92,7 +92,7 @@ def chain_add(
     ] = None,
 ) -> None:
     """Create or replace a fallback chain."""
-    from core.chains import save_chain
+    from core.routing.chains import save_chain
 
     target = _models(for_model)[0] if for_model else None
     save_chain(
@@ -110,7 +110,7 @@ def chain_add(
 @command
 def chain_list(as_json: JSON = False) -> None:
     """List fallback chains."""
-    from core.chains import list_chains
+    from core.routing.chains import list_chains
 
     rows = list_chains()
     if as_json:
@@ -135,7 +135,7 @@ def chain_list(as_json: JSON = False) -> None:
 @command
 def chain_remove(name: str) -> None:
     """Remove a fallback chain."""
-    from core.chains import delete_chain
+    from core.routing.chains import delete_chain
 
     delete_chain(name)
     typer.echo(f"Removed chain '{name}'.")
@@ -150,7 +150,7 @@ def template_add(
     priority: Annotated[int, typer.Option("--priority", help="Higher wins.")] = 0,
 ) -> None:
     """Create or replace a prompt template."""
-    from core.prompts import save_template
+    from core.routing.prompts import save_template
 
     save_template(name, pattern, system_prompt, priority)
     typer.echo(f"Template '{name}' saved.")
@@ -160,7 +160,7 @@ def template_add(
 @command
 def template_list(as_json: JSON = False) -> None:
     """List prompt templates."""
-    from core.prompts import list_templates
+    from core.routing.prompts import list_templates
 
     rows = list_templates()
     if as_json:
@@ -176,7 +176,7 @@ def template_list(as_json: JSON = False) -> None:
 @command
 def template_remove(name: str) -> None:
     """Remove a prompt template."""
-    from core.prompts import delete_template
+    from core.routing.prompts import delete_template
 
     delete_template(name)
     typer.echo(f"Removed template '{name}'.")
@@ -191,7 +191,7 @@ def virtual_add(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Create or replace a virtual model users can pick like any model."""
-    from core.chains import save_virtual_model
+    from core.routing.chains import save_virtual_model
 
     save_virtual_model(name, _models(members), strategy, description)
     typer.echo(f"Virtual model '{name}' saved.")
@@ -201,7 +201,7 @@ def virtual_add(
 @command
 def virtual_list(as_json: JSON = False) -> None:
     """List virtual models."""
-    from core.chains import list_virtual_models
+    from core.routing.chains import list_virtual_models
 
     rows = list_virtual_models()
     if as_json:
@@ -214,7 +214,7 @@ def virtual_list(as_json: JSON = False) -> None:
 @command
 def virtual_remove(name: str) -> None:
     """Remove a virtual model."""
-    from core.chains import delete_virtual_model
+    from core.routing.chains import delete_virtual_model
 
     delete_virtual_model(name)
     typer.echo(f"Removed virtual model '{name}'.")
@@ -233,7 +233,7 @@ def defaults_set(
     ] = None,
 ) -> None:
     """Set a scope's default model (admins may set paid ones), allowlist and local-only flag."""
-    from core.scopes import update_scope
+    from core.config.scopes import update_scope
 
     kwargs: dict[str, object] = {}
     if model is not None:

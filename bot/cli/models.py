@@ -97,8 +97,8 @@ def list_models(
 ) -> None:
     """List models (virtual ones too) with context window, price per million tokens, capabilities and
     availability. SEARCH takes the filter words of `!models` as well: `switchboard models "local under:$1"`."""
-    from core import snapshot
-    from core.listing import ModelFilter, filter_models, parse_filter
+    from core.config import snapshot
+    from core.models.listing import ModelFilter, filter_models, parse_filter
 
     words = parse_filter(search or "")
     f = ModelFilter(
@@ -150,7 +150,7 @@ def set_model(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Fill in or override a model's metadata (survives registry refreshes)."""
-    from core.registry import set_model_overrides
+    from core.models.registry import set_model_overrides
 
     if (
         all(v is None for v in (input_usd_per_mtok, output_usd_per_mtok, context_window, alias, enable, free))
@@ -192,7 +192,7 @@ def refresh(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Discover every provider's models concurrently and merge them with litellm's metadata."""
-    from core.refresh import refresh as run_refresh
+    from core.models.sync import refresh as run_refresh
 
     results = asyncio.run(run_refresh(provider or None))
     if as_json:

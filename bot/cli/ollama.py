@@ -381,8 +381,8 @@ def rm(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove an installed model (asks first). Threads using it are asked to pick another model."""
-    from core.conversations import last_used_by_model
     from core.ollama import get_server, remove_model
+    from core.threads.conversations import last_used_by_model
 
     server = get_server(provider)
     if not yes:

@@ -118,7 +118,7 @@ def add(
     )
     outcome = None
     if refresh:
-        from core.refresh import refresh_provider
+        from core.models.sync import refresh_provider
 
         outcome = asyncio.run(refresh_provider(view.name))
     if as_json:

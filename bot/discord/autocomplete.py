@@ -8,9 +8,9 @@ import discord
 from discord import app_commands
 
 from bot.discord.identity import PLATFORM, place_of
-from core import pickers
-from core.scopes import ScopeKey
-from core.snapshot import current_async
+from core.config.scopes import ScopeKey
+from core.config.snapshot import current_async
+from core.models import pickers
 
 log = logging.getLogger("switchboard.discord")
 MAX_CHOICES = 25

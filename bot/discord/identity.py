@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import discord
 
-from core.conversations import find_conversation
+from core.threads.conversations import find_conversation
 from core.types import IncomingMessage
 
 PLATFORM = "discord"

@@ -1,5 +1,5 @@
 """Thread notices (an interrupted reply) posted from the Discord process without waiting for the thread's next
-message: core.notices lists and claims them, this module posts each into its thread (or DM) over REST, which
+message: core.threads.notices lists and claims them, this module posts each into its thread (or DM) over REST, which
 any shard's process can do, rendered like the notices under a reply."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import discord
 
 from bot.discord.identity import PLATFORM
 from bot.discord.render import notice_line
-from core.conversations import PendingNotice
-from core.notices import NoticeDelivery, Post
+from core.threads.conversations import PendingNotice
+from core.threads.notices import NoticeDelivery, Post
 
 
 def delivery(client: discord.Client) -> NoticeDelivery:

@@ -25,8 +25,8 @@ from bot.slack.inflight import tracked
 from bot.slack.picker import PLATFORM
 from bot.slack.reply import answer
 from bot.slack.translate import can_stream, incoming, place, strip_mention, workspace_of
-from core import conversations
-from core.settings import get_settings
+from core.config.settings import get_settings
+from core.threads import conversations
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from sqlalchemy import and_, desc, or_, select, text
 from sqlalchemy.engine import Engine
 
 from core import secrets
-from core.db import get_engine
-from core.settings import Settings
+from core.config.settings import Settings
+from core.storage.db import get_engine
 
 # What the app needs in a workspace (manifest.yml asks for the same; a test keeps them in step).
 BOT_SCOPES = (

@@ -1,5 +1,5 @@
 """Thread notices (an interrupted reply) posted from the Slack process without waiting for the thread's next
-message: core.notices lists and claims them, this module says which workspaces this process can post in and
+message: core.threads.notices lists and claims them, this module says which workspaces this process can post in and
 posts there with chat.postMessage, rendered like every other notice."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from bot.slack import render
 from bot.slack.install import SecretInstallationStore
 from bot.slack.picker import PLATFORM
 from bot.slack.stream import slack_error
-from core.conversations import PendingNotice
 from core.logs import register_secret
-from core.notices import NoticeDelivery, Post
+from core.threads.conversations import PendingNotice
+from core.threads.notices import NoticeDelivery, Post
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from core import conversations
-from core.pickers import Pick, model_picks
-from core.policy import choose_model, policy_for
-from core.scopes import ScopeKey
-from core.snapshot import current_async
+from core.config.scopes import ScopeKey
+from core.config.snapshot import current_async
+from core.models.pickers import Pick, model_picks
+from core.routing.policy import choose_model, policy_for
+from core.threads import conversations
 
 PLATFORM = "slack"
 MAX_OPTIONS = 100

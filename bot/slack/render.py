@@ -11,7 +11,7 @@ from typing import Any
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
-from core.pickers import Pick
+from core.models.pickers import Pick
 from core.textsplit import split
 from core.types import Choice, Reply
 

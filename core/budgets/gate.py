@@ -19,15 +19,15 @@ from core import alerts
 from core.budgets import ledger
 from core.budgets.periods import describe_reset
 from core.budgets.store import MICROS, BudgetView
-from core.registry import ModelInfo
+from core.config.settings import get_settings
+from core.models.registry import ModelInfo
 from core.render import money
-from core.settings import get_settings
 from core.types import Choice, IncomingMessage, Reply, TurnResult
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # the snapshot imports budgets: annotations only, to avoid an import cycle
-    from core.snapshot import Snapshot
+    from core.config.snapshot import Snapshot
 
 
 @dataclass
@@ -292,8 +292,8 @@ def budgeter_for(
     snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, confirmed: bool, message_key: str | None = None
 ) -> Budgeter | None:
     """The budgeter for a turn in this message's scope, or None when no budget or confirmation can apply."""
-    from core.policy import policy_for, suggestions
-    from core.scopes import ScopeKey
+    from core.config.scopes import ScopeKey
+    from core.routing.policy import policy_for, suggestions
 
     policy = policy_for(snap, ScopeKey(msg.platform, msg.workspace, msg.channel))
     confirm_over = policy.confirm_over_usd if policy.confirm_over_usd is not None else get_settings().confirm_over_usd

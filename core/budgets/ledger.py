@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 
 from core.budgets.periods import bounds
 from core.budgets.store import BudgetView
-from core.db import connection, insert_ignoring_conflicts
-from core.tables import Budget, BudgetReservation, BudgetUsage, utcnow
+from core.storage.db import connection, insert_ignoring_conflicts
+from core.storage.tables import Budget, BudgetReservation, BudgetUsage, utcnow
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 

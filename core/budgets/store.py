@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from core.budgets.periods import PERIODS
-from core.db import session
+from core.config.version import bump_config_version
 from core.errors import UserError
-from core.meta import bump_config_version
-from core.tables import Budget, BudgetReservation, BudgetUsage
+from core.storage.db import session
+from core.storage.tables import Budget, BudgetReservation, BudgetUsage
 
 SCOPE_KINDS = ("global", "workspace", "channel", "user", "provider", "model")
 METRICS = ("usd", "tokens")

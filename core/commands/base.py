@@ -6,10 +6,10 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from core.conversations import ConversationRef
-from core.policy import policy_for
-from core.scopes import Policy, ScopeKey
-from core.snapshot import Snapshot
+from core.config.scopes import Policy, ScopeKey
+from core.config.snapshot import Snapshot
+from core.routing.policy import policy_for
+from core.threads.conversations import ConversationRef
 from core.types import Event, IncomingMessage
 
 _COMMAND = re.compile(r"^\s*[!/]([a-zA-Z][\w-]*)(?:\s+(.*))?$", re.S)
@@ -37,7 +37,7 @@ class Context:
 
     @property
     def is_admin(self) -> bool:
-        from core.settings import get_settings
+        from core.config.settings import get_settings
 
         return self.msg.user_is_admin or self.msg.user in get_settings().admin_user_ids
 

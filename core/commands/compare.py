@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from core import conversations
 from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
-from core.policy import allowed_here
-from core.registry import ModelInfo, resolve_model
+from core.models.registry import ModelInfo, resolve_model
 from core.render import money
-from core.routing import RouteOutcome, RouteSpec, route
+from core.routing.policy import allowed_here
+from core.routing.route import RouteOutcome, RouteSpec, route
+from core.threads import conversations
 from core.types import Event, Notice, Reply, TurnResult
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from core import conversations
 from core.commands.base import COMMANDS, Context, command
-from core.policy import allowed_here
 from core.render import money
+from core.reports.usage import UsageSum, channel_usage, thread_usage, user_usage
+from core.routing.policy import allowed_here
+from core.threads import conversations
 from core.types import Event, Reply
-from core.usage import UsageSum, channel_usage, thread_usage, user_usage
 
 
 def _line(label: str, u: UsageSum) -> str:

@@ -6,15 +6,16 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 
-from core import conversations, snapshot
 from core.commands.base import Context, command
-from core.listing import FILTER_HELP, FilterError, filter_models, parse_filter
-from core.policy import allowed_here, choose_model, may_set_default, suggestions
+from core.config import snapshot
+from core.config.scopes import update_scope
+from core.config.settings import get_settings
+from core.models.listing import FILTER_HELP, FilterError, filter_models, parse_filter
+from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
-from core.registry import ModelInfo, resolve_model
 from core.render import per_mtok
-from core.scopes import update_scope
-from core.settings import get_settings
+from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
+from core.threads import conversations
 from core.types import Choice, Event, Reply
 
 
@@ -53,7 +54,7 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
                 choices=tuple(Choice(n, f"!model {n}") for n in names),
             )
             return
-        near = list(res.suggestions)  # only close names (core.names): never unrelated ones
+        near = list(res.suggestions)  # only close names (core.models.matching): never unrelated ones
         hint = f" Did you mean {', '.join(f'`{n}`' for n in near[:3])}?" if near else " No model has a close name."
         yield Reply(
             f"There is no model called '{args}'.{hint} `!models` lists them all.",

@@ -19,6 +19,7 @@ from core.ollama.catalog import (
     search_catalog,
     suggest,
 )
+from core.ollama.catalog_refresh import CatalogRefresh, refresh_catalog
 from core.ollama.control import (
     cancel_pull,
     find_job,
@@ -29,11 +30,10 @@ from core.ollama.control import (
     watch_job,
 )
 from core.ollama.installed import InstalledModel, Removal, ServerModels, list_installed, remove_model
-from core.ollama.jobstore import JobView, LayerProgress, get_job, list_jobs, reap_stale
 from core.ollama.library import LibraryView, browse_library
 from core.ollama.names import ModelName, parse_name
+from core.ollama.pull_jobs import JobView, LayerProgress, get_job, list_jobs, reap_stale
 from core.ollama.pulls import PullStart, run_job, start_pull
-from core.ollama.refresh import CatalogRefresh, refresh_catalog
 from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, format_bytes, get_server, servers
 from core.ollama.updates import UpdateCheck, check_updates
 from core.ollama.upkeep import check_updates_and_alert, reap_stale_pulls, refresh_library, start_updates

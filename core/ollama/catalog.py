@@ -1,5 +1,5 @@
 """The Ollama library catalog. ollama.com has no catalog API, so a curated catalog ships as data
-(core/ollama/catalog.json); a best-effort refresh from the public library page (core/ollama/refresh.py)
+(core/ollama/catalog.json); a best-effort refresh from the public library page (core/ollama/catalog_refresh.py)
 adds what is new and is kept under the data directory. Search, filters, size lookups and "did you mean"."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from core.names import close_matches, close_names
+from core.config.settings import get_settings
+from core.models.matching import close_matches, close_names
 from core.ollama.names import DEFAULT_TAG, parse_name
-from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 GB = 1_000_000_000

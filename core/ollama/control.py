@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from core.ollama.jobstore import STALE_AFTER, JobView, finish, get_job, list_jobs, request_cancel
 from core.ollama.names import parse_name
+from core.ollama.pull_jobs import STALE_AFTER, JobView, finish, get_job, list_jobs, request_cancel
 from core.ollama.pulls import OnUpdate, PullStart, cleanup_text, run_job, start_pull
 from core.ollama.servers import OllamaError, get_server
-from core.tables import utcnow
+from core.storage.tables import utcnow
 
 T = TypeVar("T")
 

@@ -7,15 +7,15 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.conversations import last_used_by_model
-from core.names import close_names
-from core.ollama.errors import explain
-from core.ollama.jobstore import active_job_for
+from core.config.settings import get_settings
+from core.models.matching import close_names
+from core.models.registry import forget_model
+from core.ollama.explain import explain
 from core.ollama.names import parse_name
+from core.ollama.pull_jobs import active_job_for
 from core.ollama.pulls import sync_registry
 from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, format_bytes, get_server, servers
-from core.registry import forget_model
-from core.settings import get_settings
+from core.threads.conversations import last_used_by_model
 
 
 @dataclass(frozen=True)

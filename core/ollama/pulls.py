@@ -17,10 +17,14 @@ from typing import Any
 
 import ollama
 
-from core import refresh, snapshot
+from core.config import snapshot
+from core.config.settings import get_settings
+from core.models import sync
 from core.ollama.catalog import approx_size, unknown_model_text
-from core.ollama.errors import explain
-from core.ollama.jobstore import (
+from core.ollama.explain import explain
+from core.ollama.names import parse_name
+from core.ollama.partials import remove_partials
+from core.ollama.pull_jobs import (
     JobView,
     active_job_for,
     cancel_requested,
@@ -31,9 +35,7 @@ from core.ollama.jobstore import (
     list_jobs,
     save_progress,
 )
-from core.ollama.names import parse_name
-from core.ollama.partials import remove_partials
-from core.ollama.progress import Progress
+from core.ollama.pull_stream import Progress
 from core.ollama.servers import (
     DiskInfo,
     OllamaError,
@@ -45,7 +47,6 @@ from core.ollama.servers import (
     models_dir,
 )
 from core.ollama.updates import ManifestUnavailable, fetch_manifest
-from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 OnUpdate = Callable[[JobView], None]
@@ -286,7 +287,7 @@ async def _digest(client: ollama.AsyncClient, model: str) -> str | None:
 async def sync_registry(server: Server) -> None:
     """Make /models and `switchboard models` show the change now (other processes: via the config version)."""
     try:
-        await refresh.refresh_provider(server.name)
+        await sync.refresh_provider(server.name)
     except Exception:
         log.warning("registry refresh of %s after an Ollama change failed", server.name, exc_info=True)
     snapshot.invalidate()

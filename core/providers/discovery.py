@@ -246,7 +246,7 @@ async def list_models(cfg: ProviderConfig, timeout: float = 10.0) -> CheckResult
     started = time.perf_counter()
     try:
         if cfg.kind.listing == "ollama":
-            async with asyncio.timeout(timeout):  # not wait_for: see core.refresh.refresh_provider
+            async with asyncio.timeout(timeout):  # not wait_for: see core.models.sync.refresh_provider
                 models = await _list_ollama(cfg, timeout)
         else:
             lister: Callable[[httpx.AsyncClient, ProviderConfig], Awaitable[list[DiscoveredModel]]]

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from bot.discord.app import SwitchboardBot, create_bot
+from core.config.settings import reload_settings
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.settings import reload_settings
 from tests.discordkit import MODELS, READY_S, Person, endpoints_restored
 from tests.fakes.discord import FakeDiscord, running
 from tests.fakes.openai import FakeOpenAI

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from core import snapshot
-from core.conversations import find_conversation
+from core.config import snapshot
+from core.config.scopes import ScopeKey, load_all, update_scope
+from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.refresh import refresh
-from core.scopes import ScopeKey, load_all, update_scope
+from core.threads.conversations import find_conversation
 from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord
 from tests.fakes.openai import FakeOpenAI, Reply

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.discord.app import create_bot
-from core import conversations
-from core.recovery import recover_stale_replies
-from core.settings import reload_settings
+from core.config.settings import reload_settings
+from core.threads import conversations
+from core.threads.recovery import recover_stale_replies
 from core.types import IncomingMessage
 from tests.discordkit import READY_S, Person, bot_messages, replied
 from tests.fakes.discord import FakeDiscord, FakeMessage, running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core import conversations
+from core.threads import conversations
 from tests.chatkit import World
 from tests.fakes.openai import Reply, ServerError
 from tests.fakes.slack import FakeSlack, Workspace

@@ -1,4 +1,4 @@
-"""The model menu under a reply offers close names only (core.names), like `!model` suggests them."""
+"""The model menu under a reply offers close names only (core.models.matching), like `!model` suggests them."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from core import conversations
-from core.recovery import recover_stale_replies
+from core.threads import conversations
+from core.threads.recovery import recover_stale_replies
 from core.types import IncomingMessage
 from tests.chatkit import World
 from tests.fakes.openai import Reply

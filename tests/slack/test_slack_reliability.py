@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.slack.render import MESSAGE_LIMIT
-from core import conversations
-from core.db import get_engine, session
-from core.settings import get_settings
-from core.tables import Conversation, ScopeSetting, Secret
+from core.config.settings import get_settings
+from core.storage.db import get_engine, session
+from core.storage.tables import Conversation, ScopeSetting, Secret
+from core.threads import conversations
 from tests.chatkit import World
 from tests.fakes.openai import Reply
 from tests.fakes.slack import FakeSlack, Workspace

@@ -10,7 +10,7 @@ import yaml
 
 from bot.slack import render
 from bot.slack.install import BOT_SCOPES
-from core.pickers import Pick
+from core.models.pickers import Pick
 from core.textsplit import cut, split
 from core.types import Choice, Reply
 from tests.conftest import ROOT

@@ -1,0 +1,135 @@
+"""A per-process snapshot of configuration (registry, scopes, chains, templates, presets), reloaded when the
+config version in the database changes. Admin changes reach running bots within a second, and a message does
+not pay for a dozen queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+
+from core.budgets.store import BudgetView, list_budgets
+from core.config import scopes
+from core.config.version import config_version
+from core.models import registry
+from core.models.registry import ModelInfo
+from core.providers.store import ProviderView, list_providers
+from core.routing import chains as chain_store
+from core.routing import prompts
+from core.storage.tables import ScopeSetting
+
+CHECK_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    models: list[ModelInfo]
+    providers: dict[str, ProviderView]
+    scope_rows: dict[scopes.ScopeKey, ScopeSetting]
+    chains: list[chain_store.ChainView]
+    templates: list[prompts.TemplateView]
+    virtual: dict[str, chain_store.VirtualModelView]
+    presets: dict[str, prompts.PresetView]
+    budgets: list[BudgetView] = field(default_factory=list)
+    by_name: dict[str, ModelInfo] = field(default_factory=dict)
+
+    def model(self, name: str | None) -> ModelInfo | None:
+        return self.by_name.get(name) if name else None
+
+    def local_models(self) -> list[ModelInfo]:
+        return [m for m in self.models if m.is_local and m.usable]
+
+
+def _virtual_info(v: chain_store.VirtualModelView, by_name: dict[str, ModelInfo]) -> ModelInfo:
+    """A virtual model seen as one model: the weakest window, the highest price, usable if a member is."""
+    members = [by_name[m] for m in v.members if m in by_name]
+    usable = [m for m in members if m.usable] or members
+    windows = [m.context_window for m in usable if m.context_window]
+    prices_in = [m.input_usd_per_mtok for m in usable]
+    prices_out = [m.output_usd_per_mtok for m in usable]
+    known = bool(usable) and None not in prices_in and None not in prices_out
+    return ModelInfo(
+        name=v.name,
+        provider="virtual",
+        provider_kind="virtual",
+        model_id=v.name,
+        litellm_name=v.name,
+        context_window=min(windows) if windows else None,
+        max_output=None,
+        input_usd_per_mtok=max(p for p in prices_in if p is not None) if known else None,
+        output_usd_per_mtok=max(p for p in prices_out if p is not None) if known else None,
+        price_source="virtual",
+        supports_tools=bool(usable) and all(m.supports_tools for m in usable),
+        supports_vision=bool(usable) and all(m.supports_vision for m in usable),
+        is_local=bool(usable) and all(m.is_local for m in usable),
+        available=any(m.usable for m in members),
+        enabled=True,
+        provider_enabled=True,
+        source="virtual",
+        alias=None,
+        last_seen=None,
+        provider_error=None if any(m.usable for m in members) else "none of its member models is available",
+    )
+
+
+def _load(version: int) -> Snapshot:
+    models = registry.all_models()
+    by_name = {m.name: m for m in models}
+    by_name.update({m.alias: m for m in models if m.alias})
+    virtual = {v.name: v for v in chain_store.list_virtual_models()}
+    for v in virtual.values():
+        info = _virtual_info(v, by_name)
+        models.append(info)
+        by_name[v.name] = info
+    return Snapshot(
+        version=version,
+        models=models,
+        providers={p.name: p for p in list_providers()},
+        scope_rows=scopes.load_all(),
+        chains=chain_store.list_chains(),
+        templates=prompts.list_templates(),
+        virtual=virtual,
+        presets={p.name: p for p in prompts.list_presets()},
+        budgets=list_budgets(),
+        by_name=by_name,
+    )
+
+
+_lock = threading.Lock()
+_current: Snapshot | None = None
+_checked_at = 0.0
+
+
+def current(max_age_s: float = CHECK_EVERY_S) -> Snapshot:
+    """The snapshot, re-checking the config version at most every `max_age_s` seconds."""
+    global _current, _checked_at
+    now = time.monotonic()
+    snap = _current
+    if snap is not None and now - _checked_at < max_age_s:
+        return snap
+    with _lock:
+        if _current is not None and time.monotonic() - _checked_at < max_age_s:
+            return _current
+        version = config_version()
+        if _current is None or _current.version != version:
+            _current = _load(version)
+        _checked_at = time.monotonic()
+        return _current
+
+
+async def current_async() -> Snapshot:
+    """`current()` without blocking the event loop when a database check is due."""
+    snap = _current
+    if snap is not None and time.monotonic() - _checked_at < CHECK_EVERY_S:
+        return snap
+    return await asyncio.to_thread(current)
+
+
+def invalidate() -> None:
+    """Forget the snapshot (tests; right after this process changed config)."""
+    global _current, _checked_at
+    with _lock:
+        _current, _checked_at = None, 0.0

@@ -1,0 +1,100 @@
+"""Read-only per-model performance over time for the admin: latency, time to first token, tokens/s and error
+rate per time bucket, from the stored replies. Nothing here writes; `core.threads.conversations` owns the tables
+and every write to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from core.models.stats import percentile
+from core.reports.threads import REPLY_ROLES
+from core.storage.db import session
+from core.storage.tables import Message, utcnow
+
+MEASURED_STATUSES = ("ok", "error", "partial")  # what the performance figures count (not pending/interrupted)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+@dataclass(frozen=True)
+class PerfPoint:
+    """One model's measured performance in one time bucket."""
+
+    model: str
+    bucket_start: datetime
+    replies: int
+    errors: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    ttft_p50_ms: float | None
+    tokens_per_s: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.replies if self.replies else 0.0
+
+
+def _bucket(at: datetime, size: timedelta, origin: datetime) -> datetime:
+    steps = (at - origin) // size
+    return origin + steps * size
+
+
+def performance_series(
+    since: timedelta,
+    bucket: timedelta,
+    *,
+    models: list[str] | None = None,
+    now: datetime | None = None,
+) -> list[PerfPoint]:
+    """Latency p50/p95, time to first token (p50), tokens/s (p50) and error rate per model and time bucket,
+    from the replies of the last `since`. Buckets are aligned to whole multiples of `bucket` since the epoch."""
+    if bucket <= timedelta(0):
+        raise ValueError("bucket must be positive")
+    end = now or utcnow()
+    start = end - since
+    query = select(
+        col(Message.model),
+        col(Message.created_at),
+        col(Message.status),
+        col(Message.latency_ms),
+        col(Message.ttft_ms),
+        col(Message.completion_tokens),
+    ).where(
+        col(Message.role).in_(REPLY_ROLES),
+        col(Message.status).in_(MEASURED_STATUSES),
+        col(Message.model).is_not(None),
+        col(Message.created_at) >= start,
+        col(Message.created_at) <= end,
+    )
+    if models:
+        query = query.where(col(Message.model).in_(models))
+    with session() as s:
+        rows = s.execute(query.order_by(col(Message.created_at))).all()
+    origin = datetime(1970, 1, 1, tzinfo=UTC)
+    groups: dict[tuple[str, datetime], list[tuple[str, float | None, float | None, int | None]]] = {}
+    for model, created, status, latency, ttft, completion in rows:
+        key = (str(model), _bucket(_aware(created), bucket, origin))
+        groups.setdefault(key, []).append((status, latency, ttft, completion))
+    points = []
+    for (model, at), items in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        ok = [(lat, t, c) for status, lat, t, c in items if status == "ok" and lat is not None]
+        speeds = [c / ((lat - (t or 0)) / 1000) for lat, t, c in ok if c and lat - (t or 0) > 0]
+        points.append(
+            PerfPoint(
+                model=model,
+                bucket_start=at,
+                replies=len(items),
+                errors=sum(1 for status, *_ in items if status == "error"),
+                latency_p50_ms=percentile([lat for lat, _, _ in ok], 50),
+                latency_p95_ms=percentile([lat for lat, _, _ in ok], 95),
+                ttft_p50_ms=percentile([t for _, t, _ in ok if t is not None], 50),
+                tokens_per_s=percentile(speeds, 50),
+            )
+        )
+    return points

@@ -1,0 +1,238 @@
+"""Read-only views over conversations for the admin: browsing threads and their messages (per-model performance
+over time is core.reports.performance). Nothing here writes; `core.threads.conversations` owns the tables and
+every write to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
+from sqlmodel import col
+
+from core.storage.db import session
+from core.storage.tables import Conversation, Message, utcnow
+
+REPLY_ROLES = ("assistant", "compare")
+ANSWERED = ("ok", "partial", "interrupted")  # replies that reached a model and may have cost something
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    id: int
+    platform: str
+    workspace: str
+    channel: str
+    thread: str
+    title: str
+    current_model: str | None
+    created_at: datetime
+    updated_at: datetime
+    messages: int
+    replies: int
+    tokens: int
+    cost_usd: float
+    unknown_cost_replies: int  # replies whose price was unknown: never counted as free
+    errors: int
+    fallbacks: int
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    threads: tuple[ThreadSummary, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    created_at: datetime
+    role: str
+    user_id: str | None
+    content: str
+    model: str | None
+    provider: str | None
+    status: str
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    fallback_from: str | None
+    fallback_reason: str | None
+    finish_reason: str | None
+
+
+@dataclass(frozen=True)
+class ScopeSeen:
+    """A (platform, workspace, channel) that has conversations."""
+
+    platform: str
+    workspace: str
+    channel: str
+    threads: int
+
+
+def _thread_filters(
+    platform: str | None,
+    workspace: str | None,
+    channel: str | None,
+    text: str | None,
+    model: str | None,
+    active_within: timedelta | None,
+) -> list[Any]:
+    where: list[Any] = []
+    if platform:
+        where.append(col(Conversation.platform) == platform)
+    if workspace:
+        where.append(col(Conversation.workspace) == workspace)
+    if channel:
+        where.append(col(Conversation.channel) == channel)
+    if active_within is not None:
+        where.append(col(Conversation.updated_at) >= utcnow() - active_within)
+    if text:
+        like = f"%{text.strip().lower()}%"
+        where.append(or_(func.lower(Conversation.title).like(like), func.lower(Conversation.thread).like(like)))
+    if model:
+        used = exists().where(
+            col(Message.conversation_id) == col(Conversation.id),
+            or_(col(Message.model) == model, col(Message.fallback_from) == model),
+        )
+        where.append(or_(col(Conversation.current_model) == model, used))
+    return where
+
+
+def list_threads(
+    *,
+    platform: str | None = None,
+    workspace: str | None = None,
+    channel: str | None = None,
+    text: str | None = None,
+    model: str | None = None,
+    active_within: timedelta | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ThreadPage:
+    """Threads, most recently active first, with message counts, tokens, cost, errors and fallbacks."""
+    reply = col(Message.role).in_(REPLY_ROLES)
+    stats = (
+        select(
+            col(Message.conversation_id).label("cid"),
+            func.count(col(Message.id)).label("messages"),
+            func.sum(cast(reply, Integer)).label("replies"),
+            func.coalesce(func.sum(Message.prompt_tokens), 0).label("prompt"),
+            func.coalesce(func.sum(Message.completion_tokens), 0).label("completion"),
+            func.coalesce(func.sum(Message.cost_usd), 0.0).label("cost"),
+            func.sum(
+                case((and_(reply, col(Message.status).in_(ANSWERED), col(Message.cost_usd).is_(None)), 1), else_=0)
+            ).label("unknown"),
+            func.sum(case((col(Message.status) == "error", 1), else_=0)).label("errors"),
+            func.sum(case((col(Message.fallback_from).is_not(None), 1), else_=0)).label("fallbacks"),
+        )
+        .group_by(col(Message.conversation_id))
+        .subquery()
+    )
+    where = _thread_filters(platform, workspace, channel, text, model, active_within)
+    query = (
+        select(Conversation, stats)
+        .join(stats, stats.c.cid == col(Conversation.id), isouter=True)
+        .where(*where)
+        .order_by(col(Conversation.updated_at).desc(), col(Conversation.id).desc())
+        .limit(max(1, limit))
+        .offset(max(0, offset))
+    )
+    with session() as s:
+        total = s.execute(select(func.count(col(Conversation.id))).where(*where)).scalar_one()
+        rows = s.execute(query).all()
+    threads = []
+    for row in rows:
+        c: Conversation = row[0]
+        threads.append(
+            ThreadSummary(
+                id=c.id or 0,
+                platform=c.platform,
+                workspace=c.workspace,
+                channel=c.channel,
+                thread=c.thread,
+                title=c.title,
+                current_model=c.current_model,
+                created_at=_aware(c.created_at),
+                updated_at=_aware(c.updated_at),
+                messages=int(row.messages or 0),
+                replies=int(row.replies or 0),
+                tokens=int(row.prompt or 0) + int(row.completion or 0),
+                cost_usd=float(row.cost or 0.0),
+                unknown_cost_replies=int(row.unknown or 0),
+                errors=int(row.errors or 0),
+                fallbacks=int(row.fallbacks or 0),
+            )
+        )
+    return ThreadPage(tuple(threads), int(total))
+
+
+def count_active_threads(within: timedelta) -> int:
+    """Threads with a message in the last `within`."""
+    with session() as s:
+        cutoff = utcnow() - within
+        return int(
+            s.execute(
+                select(func.count(col(Conversation.id))).where(col(Conversation.updated_at) >= cutoff)
+            ).scalar_one()
+        )
+
+
+def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
+    """A thread's messages, oldest first (the newest `limit`)."""
+    with session() as s:
+        rows = s.execute(
+            select(Message)
+            .where(col(Message.conversation_id) == conversation_id)
+            .order_by(col(Message.id).desc())
+            .limit(limit)
+        ).scalars()
+        messages = list(rows)
+    return [
+        MessageRow(
+            id=m.id or 0,
+            created_at=_aware(m.created_at),
+            role=m.role,
+            user_id=m.user_id,
+            content=m.content,
+            model=m.model,
+            provider=m.provider,
+            status=m.status,
+            error=m.error,
+            prompt_tokens=m.prompt_tokens,
+            completion_tokens=m.completion_tokens,
+            cost_usd=m.cost_usd,
+            latency_ms=m.latency_ms,
+            ttft_ms=m.ttft_ms,
+            fallback_from=m.fallback_from,
+            fallback_reason=m.fallback_reason,
+            finish_reason=m.finish_reason,
+        )
+        for m in reversed(messages)
+    ]
+
+
+def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
+    """Platforms, workspaces and channels that have conversations (filters, scope pickers)."""
+    with session() as s:
+        rows = s.execute(
+            select(
+                col(Conversation.platform),
+                col(Conversation.workspace),
+                col(Conversation.channel),
+                func.count(col(Conversation.id)),
+            )
+            .group_by(col(Conversation.platform), col(Conversation.workspace), col(Conversation.channel))
+            .order_by(col(Conversation.platform), col(Conversation.workspace), col(Conversation.channel))
+            .limit(limit)
+        ).all()
+    return [ScopeSeen(p, w, c, int(n)) for p, w, c, n in rows]

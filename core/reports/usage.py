@@ -1,0 +1,63 @@
+"""Usage sums for `/usage`: tokens and cost of a thread, a channel and a user (read-only over Message)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from core.storage.db import session
+from core.storage.tables import Conversation, Message
+
+COSTED_ROLES = ("assistant", "compare")
+
+
+@dataclass(frozen=True)
+class UsageSum:
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    unknown_cost_replies: int  # replies from models whose price is unknown: never counted as free
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def _sum(*where: object) -> UsageSum:
+    stmt = (
+        select(
+            func.count(col(Message.id)),
+            func.coalesce(func.sum(Message.prompt_tokens), 0),
+            func.coalesce(func.sum(Message.completion_tokens), 0),
+            func.coalesce(func.sum(Message.cost_usd), 0.0),
+            func.count(col(Message.id)).filter(col(Message.cost_usd).is_(None)),
+        )
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .where(col(Message.role).in_(COSTED_ROLES), col(Message.status) != "pending", *where)  # type: ignore[arg-type]
+    )
+    with session() as s:
+        n, p, c, cost, unknown = s.execute(stmt).one()
+    return UsageSum(int(n), int(p), int(c), float(cost), int(unknown))
+
+
+def thread_usage(conversation_id: int) -> UsageSum:
+    return _sum(col(Message.conversation_id) == conversation_id)
+
+
+def channel_usage(platform: str, workspace: str, channel: str) -> UsageSum:
+    return _sum(
+        col(Conversation.platform) == platform,
+        col(Conversation.workspace) == workspace,
+        col(Conversation.channel) == channel,
+    )
+
+
+def user_usage(platform: str, workspace: str, user: str) -> UsageSum:
+    return _sum(
+        col(Conversation.platform) == platform,
+        col(Conversation.workspace) == workspace,
+        col(Message.user_id) == user,
+    )

@@ -1,0 +1,118 @@
+"""Which model answers a thread, and whether it may: resolution order, allowlists, local-only, paid models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.config.scopes import Policy, ScopeKey, effective_policy
+from core.config.settings import get_settings
+from core.config.snapshot import Snapshot
+from core.models.registry import ModelInfo, resolve_model
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model for a turn and where the choice came from, or a refusal that says what to do."""
+
+    model: ModelInfo | None
+    source: str  # thread | channel | workspace | global | local
+    refusal: str | None = None
+
+
+def scope_key(platform: str, workspace: str, channel: str) -> ScopeKey:
+    return ScopeKey(platform, workspace, channel)
+
+
+def policy_for(snap: Snapshot, key: ScopeKey) -> Policy:
+    return effective_policy(key, snap.scope_rows, get_settings().default_model)
+
+
+def allowed_here(model: ModelInfo, policy: Policy) -> str | None:
+    """Why `model` may not be used under `policy`, or None."""
+    if policy.local_only and not model.is_local:
+        return (
+            f"{model.name} runs in the cloud, and this {_where(policy.local_only_from)} is local-only "
+            "(an admin keeps data on local models here)"
+        )
+    if policy.allowed_models is not None and not ({model.name, model.alias} & policy.allowed_models):
+        return f"{model.name} is not on the allowed list of this {_where(policy.allowed_from)}"
+    return None
+
+
+def _where(label: str | None) -> str:
+    return (label or "channel").split(" ")[0]
+
+
+def usable_here(snap: Snapshot, policy: Policy) -> list[ModelInfo]:
+    return [m for m in snap.models if m.usable and allowed_here(m, policy) is None]
+
+
+def suggestions(snap: Snapshot, policy: Policy, near: str | None = None, limit: int = 3) -> list[str]:
+    """Models the user could pick instead: closest by name first, free/local ones preferred."""
+    pool = usable_here(snap, policy)
+    names: list[str] = []
+    if near:
+        res = resolve_model(near, pool)
+        names += [res.model.name] if res.model else []
+        names += [c.name for c in res.candidates] + list(res.suggestions)
+    names += [m.name for m in sorted(pool, key=lambda m: (not m.is_local, not m.is_free, m.name))]
+    return list(dict.fromkeys(names))[:limit]
+
+
+def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> ModelChoice:
+    """Thread's model, then channel, workspace and global defaults; with nothing set, a free local model
+    (an installed Ollama model first)."""
+    policy = policy_for(snap, key)
+    picks: list[tuple[str | None, str]] = [(current_model, "thread")]
+    if policy.default_model:
+        picks.append((policy.default_model, policy.default_from or "global"))
+    for name, source in picks:
+        if not name:
+            continue
+        model = snap.model(name)
+        why = _unusable(snap, model, name, policy)
+        if why is None and model is not None:
+            return ModelChoice(model, source)
+        alternatives = suggestions(snap, policy, near=name)
+        hint = f" For example: {', '.join(f'`{a}`' for a in alternatives)}." if alternatives else ""
+        whose = "This thread's model" if source == "thread" else f"The {source} default"
+        return ModelChoice(
+            None, source, f"{whose}, {name}, can't be used: {why}. Pick another with `!model NAME`.{hint}"
+        )
+    local = [m for m in snap.local_models() if allowed_here(m, policy) is None]
+    if local:
+        # the product's promise is "default to Ollama, free": an Ollama model wins over other local servers
+        return ModelChoice(min(local, key=lambda m: (m.provider_kind != "ollama", m.name)), "local")
+    return ModelChoice(
+        None,
+        "none",
+        "No model is set up here yet: there is no default and no local model. "
+        "An admin can add one, e.g. `switchboard providers add local --kind ollama` and "
+        "`switchboard ollama pull llama3.2`, or pick a model with `!model NAME` (see `!models`).",
+    )
+
+
+def _unusable(snap: Snapshot, model: ModelInfo | None, name: str, policy: Policy) -> str | None:
+    if model is None:
+        provider, _, model_id = name.partition("/")
+        pview = snap.providers.get(provider)
+        if pview is not None and pview.kind == "ollama" and model_id:
+            return (
+                f"it was removed from the Ollama server '{provider}' "
+                f"(an admin can reinstall it with `!install {model_id}`)"
+            )
+        return "it is no longer in the model registry (it was removed or renamed)"
+    if not model.usable:
+        return model.unusable_reason or "it is unavailable"
+    return allowed_here(model, policy)
+
+
+def may_set_default(model: ModelInfo, user_is_admin: bool) -> str | None:
+    """A paid (or unknown-price) model can be a channel default only when an admin sets it."""
+    if model.is_paid and not user_is_admin:
+        price = "has an unknown price" if not model.price_known else "is a paid model"
+        return (
+            f"{model.name} {price}, so only an admin can make it this channel's default. "
+            f"You can still use it in a thread with `!model {model.alias or model.name}`."
+        )
+    return None

@@ -1,0 +1,389 @@
+"""Routing a turn: context within the model's window, the model's prompt template, then the fallback chain.
+
+litellm's Router (via core.routing.llm.Gateway) does retries per error type and virtual-model strategies. The chain is
+walked here because each step depends on why the previous one failed: a context-window error needs a model
+with a bigger window, an auth error rules out the provider's other models, a content-policy refusal follows
+its configured rule, and only a chain that allows it moves a free thread onto a paid model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing, nullcontext
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from core.budgets.gate import Admission, Budgeter
+from core.config.settings import get_settings
+from core.config.snapshot import Snapshot
+from core.models.registry import ModelInfo
+from core.providers.store import mark_unhealthy, provider_config
+from core.routing import llm
+from core.routing.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
+from core.routing.prompts import pick_template, render
+from core.types import Delta, Notice, Reply, TurnResult
+
+log = logging.getLogger(__name__)
+DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
+PER_MESSAGE_OVERHEAD = 4
+
+
+@dataclass(frozen=True)
+class Attempt:
+    model: str
+    provider: str
+    error: LLMError
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Writing:
+    """An attempt is about to stream: which model writes the reply now (stored, so a crash can be charged)."""
+
+    model: ModelInfo
+
+
+@dataclass
+class RouteOutcome:
+    result: TurnResult
+    failures: list[Attempt] = field(default_factory=list)
+    dropped_turns: int = 0
+    refusal: Reply | None = None  # the gate refused the model: show this instead (nothing was called)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    target: ModelInfo
+    chain: tuple[ModelInfo, ...] = ()
+    allow_paid: bool = False
+    content_policy_rule: str = "stop"
+    system_prompt: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    budgeter: Budgeter | None = None
+
+
+# ---------------------------------------------------------------- the gateway, rebuilt on config change
+
+_gateway_lock = threading.Lock()
+_gateway: tuple[int, Gateway] | None = None
+
+
+def gateway(snap: Snapshot) -> Gateway:
+    """The litellm gateway for this config version (keys read from the secret store once per rebuild)."""
+    global _gateway
+    cached = _gateway
+    if cached is not None and cached[0] == snap.version:
+        return cached[1]
+    with _gateway_lock:
+        if _gateway is not None and _gateway[0] == snap.version:
+            return _gateway[1]
+        configs = {}
+        deployments = []
+        for m in snap.models:
+            if m.provider_kind == "virtual" or not m.provider_enabled:
+                continue
+            if m.provider not in configs:
+                configs[m.provider] = provider_config(m.provider)
+            cfg = configs[m.provider]
+            deployments.append(
+                Deployment(
+                    name=m.name,
+                    litellm_name=m.litellm_name,
+                    api_key=cfg.api_key or ("sk-no-key" if cfg.kind.name == "openai_compatible" else None),
+                    api_base=cfg.url or None,
+                    organization=cfg.organization,
+                    extra_headers=tuple(sorted(cfg.extra_headers.items())),
+                )
+            )
+        s = get_settings()
+        built = Gateway(
+            deployments,
+            {v.name: (v.strategy, list(v.members)) for v in snap.virtual.values()},
+            RetryRules(s.retries_rate_limit, s.retries_timeout, s.retries_server_error),
+            s.request_timeout_s,
+        )
+        old, _gateway = _gateway, (snap.version, built)
+        if old is not None:
+            old[1].close()  # in-flight streams keep working; only the old routers' usage callbacks go
+        return built
+
+
+def reset_gateway() -> None:
+    global _gateway
+    with _gateway_lock:
+        if _gateway is not None:
+            _gateway[1].close()
+        _gateway = None
+
+
+# ---------------------------------------------------------------- context
+
+
+@lru_cache(maxsize=20_000)
+def _tokens(litellm_name: str, text: str) -> int:
+    return llm.count_text_tokens(litellm_name, text) + PER_MESSAGE_OVERHEAD
+
+
+def max_output_for(model: ModelInfo) -> int:
+    wanted = get_settings().max_output_tokens
+    window = model.context_window or DEFAULT_WINDOW
+    return max(16, min(wanted, model.max_output or wanted, window // 2))
+
+
+def system_prompt_for(spec: RouteSpec, snap: Snapshot, model: ModelInfo) -> str | None:
+    values = dict(spec.variables, model=model.name, provider=model.provider)
+    template = pick_template(snap.templates, model.name, model.model_id, model.family, model.litellm_name)
+    parts = [render(p, **values) for p in (template.system_prompt if template else None, spec.system_prompt) if p]
+    return "\n\n".join(parts) or None
+
+
+def build_messages(
+    model: ModelInfo, history: list[tuple[str, str]], system_prompt: str | None
+) -> tuple[list[dict[str, Any]], int]:
+    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped)."""
+    window = model.context_window or DEFAULT_WINDOW
+    budget = window - max_output_for(model) - 16
+    head: list[dict[str, Any]] = []
+    if system_prompt:
+        head = [{"role": "system", "content": system_prompt}]
+        budget -= _tokens(model.litellm_name, system_prompt)
+    # Every token covers at least one byte, so when the bytes fit, the tokens fit: no need to count them.
+    if sum(len(c.encode()) + PER_MESSAGE_OVERHEAD for _, c in history) <= budget:
+        return head + [{"role": r, "content": c} for r, c in history], 0
+    kept: list[dict[str, Any]] = []
+    for role, content in reversed(history):
+        cost = _tokens(model.litellm_name, content)
+        if cost > budget:
+            break
+        budget -= cost
+        kept.append({"role": role, "content": content})
+    if not kept and history:
+        raise LLMError(
+            "context_window",
+            f"the message does not fit {model.name}'s {window:,}-token context window",
+        )
+    kept.reverse()
+    return head + kept, len(history) - len(kept)
+
+
+# ---------------------------------------------------------------- output within what is held
+
+
+class _OutputFit:
+    """Keeps a streamed reply within what its budget reservation holds, for any provider behaviour.
+
+    A reservation covers `max_out` output tokens, which we ask the provider for. Tokenizers differ, so an honest
+    reply may count a little over by ours: the hold then grows (atomically, like the reservation itself) in
+    quarter steps up to twice `max_out`. A provider that ignores max_tokens is stopped there ("length"), or
+    sooner where a hard budget cannot cover more ("budget"). Without a budget, only the ceiling applies.
+    """
+
+    def __init__(self, model: ModelInfo, max_out: int, budgeter: Budgeter | None, adm: Admission | None) -> None:
+        self.cap = llm.OutputCap(model.litellm_name, max_out)
+        self.ceiling = 2 * max_out
+        self.step = max(16, max_out // 4)
+        self.budgeter, self.adm = budgeter, adm
+
+    async def take(self, piece: str) -> tuple[str, str | None]:
+        """(the part of `piece` to show, why the reply must stop now or None)."""
+        cap = self.cap
+        shown = cap.take(piece)
+        rest = piece[len(shown) :]
+        while cap.full:
+            if cap.limit >= self.ceiling:
+                return shown, "length"
+            more = min(self.step, self.ceiling - cap.limit)
+            if self.budgeter is not None and self.adm is not None and not await self.budgeter.grow(self.adm, more):
+                return shown, "budget"
+            cap.raise_limit(more)
+            if not rest:
+                break
+            taken = cap.take(rest)
+            shown, rest = shown + taken, rest[len(taken) :]
+        return shown, None
+
+
+# ---------------------------------------------------------------- the fallback walk
+
+
+def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], need_window: int) -> bool:
+    if not m.usable or m.provider in skip:
+        return False
+    if m.is_paid and not spec.target.is_paid and not spec.allow_paid:
+        return False  # a free thread only moves to a paid model where the chain says so
+    provider = snap.providers.get(m.provider)
+    if provider is not None and provider.last_check_ok is False and "authentic" in (provider.last_check_error or ""):
+        return False
+    return (m.context_window or DEFAULT_WINDOW) > need_window
+
+
+async def route(
+    spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
+) -> AsyncGenerator[Delta | Notice | Writing | RouteOutcome, None]:
+    """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome.
+
+    With a budgeter, each attempt is admitted first (estimate, confirmation, reservation) and settled or
+    released after it, also when the caller stops reading mid-stream.
+    """
+    cached = _gateway
+    # the gateway is rebuilt only when config changes; don't hop to a thread for the cached one
+    gw = cached[1] if cached is not None and cached[0] == snap.version else await asyncio.to_thread(gateway, snap)
+    started = time.perf_counter()
+    failures: list[Attempt] = []
+    skipped: list[str] = []
+    skip: set[str] = set()
+    need_window = 0
+    dropped = 0
+    rule = spec.content_policy_rule
+    for index, model in enumerate((spec.target, *spec.chain)):
+        if index > 0 and not _eligible(snap, spec, model, skip, need_window):
+            continue
+        attempt_started = time.perf_counter()
+        text: list[str] = []
+        ttft: float | None = None
+        end: StreamEnd | None = None
+        messages: list[dict[str, Any]] = []
+        adm: Admission | None = None
+        try:
+            system = system_prompt_for(spec, snap, model)
+            messages, dropped = build_messages(model, history, system)
+            max_out = max_output_for(model)
+            if spec.budgeter is not None:
+                prompt_tokens = llm.count_tokens(model.litellm_name, messages)
+                adm = await spec.budgeter.admit(model, prompt_tokens, max_out, primary=index == 0)
+                if adm.refusal is not None:
+                    if index == 0:
+                        refused = TurnResult(model=None, provider=None, status="refused", error=adm.refusal.text)
+                        yield RouteOutcome(refused, failures, dropped, refusal=adm.refusal)
+                        return
+                    skipped.append(f"{model.name}: {adm.refusal.text}")
+                    continue
+                if adm.notice:
+                    yield Notice(adm.notice)
+            yield Writing(model)
+            alive = spec.budgeter.kept_alive(adm) if spec.budgeter is not None else nullcontext()
+            fit = _OutputFit(model, max_out, spec.budgeter, adm)
+            async with alive, aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
+                async for piece in pieces:
+                    if isinstance(piece, StreamEnd):
+                        end = piece
+                        continue
+                    shown, stop = await fit.take(piece)
+                    if shown:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - started) * 1000
+                        text.append(shown)
+                        yield Delta(shown)
+                    if stop is not None:  # past what may be streamed: stop reading (closes the stream)
+                        end = StreamEnd(None, None, stop, None)
+                        break
+        except LLMError as err:
+            latency = (time.perf_counter() - attempt_started) * 1000
+            if text or err.partial_text:  # the user already saw part of it: no restart on another model
+                partial = _result(
+                    model,
+                    spec,
+                    snap,
+                    messages,
+                    "".join(text),
+                    None,
+                    started,
+                    ttft,
+                    failures,
+                    "partial",
+                    error=err.message,
+                )
+                if adm is not None and spec.budgeter is not None:
+                    await spec.budgeter.settle(adm, partial)
+                yield RouteOutcome(partial, failures, dropped)
+                return
+            if adm is not None and spec.budgeter is not None:
+                await spec.budgeter.release(adm)
+            failures.append(Attempt(model.name, model.provider, err, latency))
+            if err.kind == "auth":
+                skip.add(model.provider)
+                await asyncio.to_thread(mark_unhealthy, model.provider, f"authentication failed: {err.message}")
+            elif err.kind == "context_window":
+                need_window = max(need_window, model.context_window or DEFAULT_WINDOW)
+            elif err.kind == "content_policy" and rule != "fallback":
+                break
+            continue
+        except BaseException:  # the caller stopped reading (or a bug): charge what was really streamed
+            if adm is not None and spec.budgeter is not None and not adm.closed:
+                try:
+                    cut = _result(
+                        model, spec, snap, messages, "".join(text), None, started, ttft, failures, "interrupted"
+                    )
+                    await spec.budgeter.settle(adm, cut)
+                except Exception:
+                    log.exception("could not settle the budget of an interrupted reply")
+            raise
+        result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
+        if adm is not None and spec.budgeter is not None:
+            await spec.budgeter.settle(adm, result)
+        yield RouteOutcome(result, failures, dropped)
+        return
+    reasons = [f"{a.model}: {a.error.message}" for a in failures] + skipped
+    yield RouteOutcome(
+        TurnResult(
+            model=None,
+            provider=None,
+            status="error",
+            error="; ".join(reasons) or "no model could be tried",
+            latency_ms=(time.perf_counter() - started) * 1000,
+            fallback_from=spec.target.name if failures else None,
+        ),
+        failures,
+        dropped,
+    )
+
+
+def _result(
+    model: ModelInfo,
+    spec: RouteSpec,
+    snap: Snapshot,
+    messages: list[dict[str, Any]],
+    text: str,
+    end: StreamEnd | None,
+    started: float,
+    ttft: float | None,
+    failures: list[Attempt],
+    status: str,
+    error: str | None = None,
+) -> TurnResult:
+    served = model
+    via = None
+    if model.provider_kind == "virtual":
+        member = snap.model(end.served_by if end else None)
+        if member is not None:
+            served, via = member, model.name
+    prompt = end.prompt_tokens if end and end.prompt_tokens else llm.count_tokens(served.litellm_name, messages)
+    completion = (
+        end.completion_tokens
+        if end and end.completion_tokens is not None
+        else (llm.count_text_tokens(served.litellm_name, text) if text else 0)
+    )
+    cost = llm.cost_usd(served.litellm_name, prompt, completion, served.input_usd_per_mtok, served.output_usd_per_mtok)
+    first_failure = failures[0] if failures else None
+    return TurnResult(
+        model=served.name,
+        provider=served.provider,
+        status=status,
+        text=text,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        ttft_ms=ttft,
+        finish_reason=end.finish_reason if end else None,
+        error=error,
+        is_local=served.is_local,
+        fallback_from=first_failure.model if first_failure else None,
+        fallback_reason=llm.error_label(first_failure.error.kind) if first_failure else None,
+        via=via,
+    )
