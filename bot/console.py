@@ -9,10 +9,10 @@ import sys
 import uuid
 from typing import TextIO
 
-from core.chat import handle
-from core.types import Delta, Done, IncomingMessage, Notice, Reply
+from core.delivery.driver import PROBLEM_KINDS, drive
+from core.delivery.surface import Tail
+from core.types import IncomingMessage, Reply
 
-ERROR_KINDS = ("error", "refusal")
 EXIT_NEEDS_CONFIRMATION = 3  # `ask`: nothing was answered, the reply waits for `!confirm`
 
 
@@ -31,32 +31,65 @@ def incoming(thread: str, text: str) -> IncomingMessage:
     )
 
 
+class Terminal:
+    """The terminal as a surface: text is printed as it streams (it cannot be taken back), notes go to stderr."""
+
+    limit = 1_000_000_000  # a terminal has no message limit
+    interval = 0.0
+    first_delay = 0.0
+    appends_only = True
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out, self.err = out, err
+        self._shown: dict[int, str] = {}
+        self._midline = False  # the cursor is after streamed text
+
+    def _line(self, stream: TextIO, text: str) -> None:
+        stream.write(("\n" if self._midline else "") + text + "\n")
+        stream.flush()
+        self._midline = False
+
+    async def typing(self) -> None:
+        return None
+
+    async def show(self, reply: Reply) -> None:
+        self._line(self.err if reply.kind in PROBLEM_KINDS else self.out, reply.text)
+
+    async def notice(self, text: str) -> None:
+        self._line(self.err, f"[note] {text}")
+
+    def tail_text(self, tail: Tail) -> str:
+        return ""
+
+    async def post(self, text: str, *, final: bool, tail: Tail | None) -> int:
+        handle = len(self._shown) + 1
+        self._shown[handle] = ""
+        await self.edit(handle, text, final=final, tail=tail)
+        return handle
+
+    async def edit(self, handle: int, text: str, *, final: bool, tail: Tail | None) -> None:
+        self.out.write(text[len(self._shown[handle]) :])
+        self.out.flush()
+        self._shown[handle] = text
+        self._midline = True
+        if tail is not None:
+            for note in tail.notices:
+                self._line(self.err, f"[note] {note}")
+            if tail.footer:
+                self._line(self.out, f"— {tail.footer}")
+        if final and self._midline:
+            self._line(self.out, "")
+
+    async def abort(self, handles: list[int]) -> None:
+        if self._midline:
+            self._line(self.out, "")
+
+
 async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Send one message and print what comes back. Returns an exit code: 0 answered, 1 an error or a refusal,
     EXIT_NEEDS_CONFIRMATION when the reply waits for `!confirm`."""
-    ok = True
-    waiting = False
-    streaming = False
-    async for event in handle(incoming(thread, text)):
-        if isinstance(event, Delta):
-            out.write(event.text)
-            out.flush()
-            streaming = True
-        elif isinstance(event, Notice):
-            err.write(("\n" if streaming else "") + f"[note] {event.text}\n")
-        elif isinstance(event, Reply):
-            failed = event.kind in ERROR_KINDS
-            ok = ok and not failed
-            waiting = waiting or event.kind == "confirm"
-            (err if failed else out).write(("\n" if streaming else "") + event.text + "\n")
-            streaming = False
-        elif isinstance(event, Done):
-            ok = ok and event.result.status in ("ok", "partial")
-            if event.result.status != "error":
-                out.write(("\n" if streaming else "") + f"— {event.footer}\n")
-            streaming = False
-    out.flush()
-    return 1 if not ok else EXIT_NEEDS_CONFIRMATION if waiting else 0
+    outcome = await drive(incoming(thread, text), Terminal(out, err))
+    return 1 if not outcome.ok else EXIT_NEEDS_CONFIRMATION if outcome.waiting else 0
 
 
 async def ask(thread: str, text: str, model: str | None = None) -> int:

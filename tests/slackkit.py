@@ -238,7 +238,7 @@ async def serve(fake: FakeSlack, **env: str) -> AsyncIterator[Bot]:
     """Run the app in HTTP mode against `fake` (env: extra settings, e.g. SWITCHBOARD_SLACK_STREAMING)."""
     from bot.slack.app import create_asgi_app
     from bot.slack.people import forget
-    from bot.slack.stream import forget_refusals
+    from bot.slack.reply import forget_refusals
 
     values = {
         "SLACK_API_URL": fake.api_url,

@@ -1,8 +1,7 @@
 """Core events as Discord messages: text split at Discord's limits, footers, and embeds for listings.
 
-Splitting keeps Markdown intact: it prefers paragraph, then line, then word boundaries, and a message never ends
-inside a code block. When a code block is longer than a message, it is closed at the end of one message and
-reopened (with its language) at the start of the next.
+Splitting is core's (core.textsplit): it keeps Markdown intact, preferring paragraph, then line, then word
+boundaries, and never ends a message inside a code block.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from typing import Any
 import discord
 
 from core.render import money
+from core.textsplit import split
 from core.types import Choice, Reply
 
 MESSAGE_LIMIT = 2000  # characters of message content
 EMBED_LIMIT = 4096  # characters of an embed description
 EMBED_TOTAL = 6000  # characters of all embeds of one message
 MAX_EMBEDS = 10
-FENCE = "```"
-CLOSE = "\n" + FENCE
 EMBED_KINDS = ("models", "usage", "compare")
 COLOURS = {"models": 0x5865F2, "usage": 0x57F287, "compare": 0xFEE75C}
 
@@ -29,79 +27,11 @@ COLOURS = {"models": 0x5865F2, "usage": 0x57F287, "compare": 0xFEE75C}
 # ---------------------------------------------------------------- splitting
 
 
-def _opener(line: str) -> str:
-    """The fence to reopen a code block with: ``` plus the language the block was opened with."""
-    lang = line[line.rfind(FENCE) + len(FENCE) :].strip()
-    return FENCE + lang if re.fullmatch(r"[\w+#.-]{1,20}", lang) else FENCE
-
-
-def _after(state: str | None, line: str) -> str | None:
-    """The open code block (its opener) after `line`, given the one open before it."""
-    if line.count(FENCE) % 2 == 0:
-        return state
-    return None if state is not None else _opener(line)
-
-
-def fence_state(text: str) -> str | None:
-    """The opener of the code block still open at the end of `text`, or None."""
-    state: str | None = None
-    for line in text.split("\n"):
-        state = _after(state, line)
-    return state
-
-
-@dataclass(frozen=True)
-class _Cut:
-    tier: int  # 0 paragraph, 1 line, 2 line inside a code block, 3 word, 4 anywhere
-    end: int  # the message is body[:end]
-    resume: int  # the rest starts at body[resume:]
-    fence: str | None  # code block open at the cut
-
-
-def _cut(body: str, limit: int) -> _Cut:
-    """Where to end the next message. Depends only on body[: limit + 1], so a growing text keeps its cuts."""
-    window = body[: limit + 1]
-    half = limit // 2
-    cuts: list[_Cut] = []
-    state: str | None = None
-    start = 0
-    while (nl := window.find("\n", start)) != -1:
-        line = window[start:nl]
-        before, state = state, _after(state, line)
-        fits = nl + (len(CLOSE) if state else 0) <= limit
-        if fits and nl > 0 and not (before is None and state is not None):  # never right after an opener
-            if state is None:
-                paragraph = not line.strip() or window[nl + 1 : nl + 2] == "\n"
-                cuts.append(_Cut(0 if paragraph else 1, nl, nl + 1, None))
-            else:
-                cuts.append(_Cut(2, nl, nl + 1, state))
-        start = nl + 1
-    space = window.rfind(" ", 0, limit - len(CLOSE))
-    if space > 0:
-        cuts.append(_Cut(3, space, space + 1, fence_state(body[:space])))
-    for near_full in (True, False):
-        for tier in range(4):
-            found = [c for c in cuts if c.tier == tier and (c.end >= half or not near_full)]
-            if found:
-                return max(found, key=lambda c: c.end)
-    hard = limit - len(CLOSE)
-    return _Cut(4, hard, hard, fence_state(body[:hard]))
-
-
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """`text` as messages of at most `limit` characters, each with balanced code fences."""
-    chunks: list[str] = []
+    """`text` as messages of at most `limit` characters, each with balanced code fences (core's one splitter,
+    core.textsplit); nothing for blank text."""
     body = text.rstrip().lstrip("\n")
-    while len(body) > limit:
-        cut = _cut(body, limit)
-        chunk = body[: cut.end].rstrip()
-        if chunk:
-            chunks.append(chunk + (CLOSE if cut.fence else ""))
-        rest = body[cut.resume :]
-        body = f"{cut.fence}\n{rest}" if cut.fence else rest.lstrip("\n")
-    if body.strip():
-        chunks.append(body)
-    return chunks
+    return [p for p in split(body, limit) if p.strip()] if body.strip() else []
 
 
 # ---------------------------------------------------------------- replies

@@ -8,23 +8,21 @@ import asyncio
 import contextlib
 import logging
 import re
-import weakref
-from contextlib import aclosing
+import time
 from typing import Any
 
 import discord
 
 from bot.discord import identity
 from bot.discord.permissions import permission_problem
-from bot.discord.render import BUTTON_STYLES, Outgoing, render_reply
-from bot.discord.stream import ChannelSink, EditPacer, StreamedReply
-from core.chat import handle
-from core.types import Accepted, Choice, Delta, Done, IncomingMessage, Notice, Reply
+from bot.discord.render import BUTTON_STYLES, MESSAGE_LIMIT, Outgoing, footer_line, notice_line, render_reply
+from core.delivery.driver import drive
+from core.delivery.surface import Silent, Tail
+from core.types import Choice, IncomingMessage, Reply
 
 log = logging.getLogger("switchboard.discord")
 CUSTOM_ID_PREFIX = "sb:"
-pacer = EditPacer()  # one per process: every edit of a message goes through it
-_turn_locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+EDIT_INTERVAL_S = 1.0
 
 
 # ---------------------------------------------------------------- buttons
@@ -85,64 +83,104 @@ def _message_kwargs(out: Outgoing) -> dict[str, Any]:
     return kwargs
 
 
-# ---------------------------------------------------------------- turns in a channel or thread
+# ---------------------------------------------------------------- surfaces
 
 
-def _lock(msg: IncomingMessage) -> asyncio.Lock:
-    """Turns of one conversation are answered one after another, in the order they arrived."""
-    key = (msg.workspace, msg.channel, msg.thread)
-    lock = _turn_locks.get(key)
-    if lock is None:
-        lock = _turn_locks[key] = asyncio.Lock()
-    return lock
+class EditPacer:
+    """Keeps edits of an interaction's own message at least `interval` apart (Discord asks for >= 1 s between
+    edits of one message), measured from when the previous edit finished. Streamed replies are paced by the
+    reply driver; this covers the "thinking…" message and the listings paged in place."""
+
+    def __init__(self, interval: float = EDIT_INTERVAL_S) -> None:
+        self.interval = interval
+        self._last: dict[int, float] = {}
+
+    async def wait(self, message_id: int) -> None:
+        last = self._last.get(message_id)
+        if last is not None:
+            delay = last + self.interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def touched(self, message_id: int) -> None:
+        self._last[message_id] = time.monotonic()
+        if len(self._last) > 5000:  # old messages are never edited again
+            for key in list(self._last)[:1000]:
+                del self._last[key]
+
+
+pacer = EditPacer()  # one per process
 
 
 async def send_outgoing(channel: discord.abc.Messageable, outs: list[Outgoing]) -> list[discord.Message]:
     return [await channel.send(**_message_kwargs(out)) for out in outs]
 
 
+class ChannelSurface:
+    """A channel, thread or DM as a surface of the reply driver: replies are messages, a streamed reply is
+    edited in place, and its footer is small text at the end of its last message (so it counts in the limit)."""
+
+    limit = MESSAGE_LIMIT
+    interval = EDIT_INTERVAL_S
+    first_delay = 0.0
+    appends_only = False
+
+    def __init__(self, channel: discord.abc.Messageable) -> None:
+        self.channel = channel
+
+    async def typing(self) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            await self.channel.typing()  # "Switchboard is typing…" until the first part arrives
+
+    async def show(self, reply: Reply) -> None:
+        await send_outgoing(self.channel, render_reply(reply))
+
+    async def notice(self, text: str) -> None:
+        await self.channel.send(notice_line(text))
+
+    def tail_text(self, tail: Tail) -> str:
+        lines = [notice_line(n) for n in tail.notices] + ([footer_line(tail.footer)] if tail.footer else [])
+        return "\n\n" + "\n".join(lines) if lines else ""
+
+    async def post(self, text: str, *, final: bool, tail: Tail | None) -> discord.Message:
+        view = view_for(tail.choices) if tail else None
+        if view is None:
+            return await self.channel.send(text)
+        return await self.channel.send(text, view=view)
+
+    async def edit(self, handle: discord.Message, text: str, *, final: bool, tail: Tail | None) -> None:
+        view = view_for(tail.choices) if tail else None
+        if view is None:
+            await handle.edit(content=text)
+        else:
+            await handle.edit(content=text, view=view)
+
+    async def abort(self, handles: list[discord.Message]) -> None:
+        return None  # an edited message keeps what it showed
+
+
 async def converse(msg: IncomingMessage, channel: discord.abc.Messageable) -> None:
-    """Hand `msg` to the core and show what comes back in `channel`: a streamed reply with its footer, or a
-    command's answer. Raises discord.HTTPException (e.g. Forbidden) when Discord refuses to show it."""
-    async with _lock(msg):
-        stream = StreamedReply(ChannelSink(channel), pacer)
-        try:
-            async with aclosing(handle(msg)) as events:
-                async for event in events:
-                    if isinstance(event, Accepted):  # a first delivery (never a duplicate): a model is asked
-                        with contextlib.suppress(discord.HTTPException):
-                            await channel.typing()  # "Switchboard is typing…" until the first part arrives
-                    elif isinstance(event, Delta):
-                        stream.add(event.text)
-                    elif isinstance(event, Notice):
-                        stream.notice(event.text)
-                    elif isinstance(event, Reply):
-                        await send_outgoing(channel, render_reply(event))
-                    elif isinstance(event, Done):
-                        footer = None if event.result.status == "error" else event.footer
-                        await stream.finish(footer, view_for(event.choices))
-            if stream.unfinished:  # the core ended without a footer: still show everything that came
-                await stream.finish(None)
-        except BaseException:
-            await stream.abort()
-            raise
+    """Hand `msg` to the core and show what comes back in `channel`. Raises discord.HTTPException (e.g.
+    Forbidden) when Discord refuses to show it."""
+    await drive(msg, ChannelSurface(channel))
 
 
-# ---------------------------------------------------------------- interactions
-
-
-class InteractionAnswer:
+class InteractionAnswer(ChannelSurface):
     """Core events shown on one interaction. A deferred command has a "thinking…" message: the first answer
     replaces it (or, when the answer is private but the thinking was public, it is deleted and the answer
-    sent privately). Later answers are followups; a button click that pages (/models) edits its message."""
+    sent privately). Later answers are followups; a button click that pages (/models) edits its message. A
+    streamed reply goes to the interaction's channel."""
 
     def __init__(self, interaction: discord.Interaction, *, ephemeral: bool, thinking: bool) -> None:
+        super().__init__(interaction.channel)  # type: ignore[arg-type]
         self.interaction = interaction
         self.ephemeral = ephemeral
         self.thinking = thinking  # a deferred "thinking…" message waits to be replaced
         self.progress = False  # the original holds a progress note that the next answer replaces
-        self.stream: StreamedReply | None = None
         self.original_id: int | None = None
+
+    async def typing(self) -> None:
+        return None  # the deferred interaction already shows "thinking…"
 
     async def _edit_original(self, out: Outgoing) -> None:
         # Until the first edit tells us its id, the thinking message is known by the interaction's id.
@@ -164,7 +202,7 @@ class InteractionAnswer:
         message = self.interaction.message
         return message.id if message is not None else self.interaction.id
 
-    async def reply(self, reply: Reply) -> None:
+    async def show(self, reply: Reply) -> None:
         outs = render_reply(reply)
         paging = reply.kind == "models" and self.interaction.type is discord.InteractionType.component
         for i, out in enumerate(outs):
@@ -184,28 +222,13 @@ class InteractionAnswer:
     async def _followup(self, out: Outgoing, *, ephemeral: bool) -> None:
         await self.interaction.followup.send(**_message_kwargs(out), ephemeral=ephemeral, wait=True)
 
-    async def note(self, text: str) -> None:
+    async def notice(self, text: str) -> None:
         """Progress ("Comparing…"): shown in the thinking message, replaced by the answer."""
         if self.thinking or self.progress:
             await self._edit_original(Outgoing(content=f"*{text}*"))
             self.thinking, self.progress = False, True
-        elif self.stream is not None:
-            self.stream.notice(text)
         else:
             await self._followup(Outgoing(content=f"*{text}*"), ephemeral=True)
-
-    def delta(self, text: str) -> None:
-        if self.stream is None:
-            channel = self.interaction.channel
-            assert isinstance(channel, discord.abc.Messageable)
-            self.stream = StreamedReply(ChannelSink(channel), pacer)
-        self.stream.add(text)
-
-    async def done(self, event: Done) -> None:
-        footer = None if event.result.status == "error" else event.footer
-        if self.stream is None:
-            self.stream = StreamedReply(ChannelSink(self.interaction.channel), pacer)  # type: ignore[arg-type]
-        await self.stream.finish(footer, view_for(event.choices))
 
     async def close(self) -> None:
         """Nothing (more) to show: a thinking message left over is removed, so it does not spin forever."""
@@ -222,34 +245,14 @@ async def answer_interaction(
     (and a thinking message when `thinking`)."""
     answer = InteractionAnswer(interaction, ephemeral=ephemeral, thinking=thinking)
     try:
-        async with aclosing(handle(msg)) as events:
-            async for event in events:
-                if isinstance(event, Reply):
-                    await answer.reply(event)
-                elif isinstance(event, Notice):
-                    await answer.note(event.text)
-                elif isinstance(event, Delta):
-                    answer.delta(event.text)
-                elif isinstance(event, Done):
-                    await answer.done(event)
-    except BaseException:
-        if answer.stream is not None:
-            await answer.stream.abort()
-        raise
+        await drive(msg, answer)
     finally:
         await answer.close()
-    if answer.stream is not None and answer.stream.unfinished:
-        await answer.stream.finish(None)
 
 
 async def run_command(msg: IncomingMessage) -> list[Reply]:
     """A command's replies, collected (for commands whose answer decides what happens next)."""
-    replies: list[Reply] = []
-    async with aclosing(handle(msg)) as events:
-        async for event in events:
-            if isinstance(event, Reply):
-                replies.append(event)
-    return replies
+    return (await drive(msg, Silent())).replies
 
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:

@@ -23,9 +23,9 @@ from bot.slack import interactions as act
 from bot.slack import render
 from bot.slack.inflight import tracked
 from bot.slack.picker import PLATFORM
-from bot.slack.reply import answer
 from bot.slack.translate import can_stream, incoming, place, strip_mention, workspace_of
 from core.config.settings import get_settings
+from core.delivery.driver import drive
 from core.threads import conversations
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ async def on_mention(
     msg = await incoming(
         context, client, channel=channel, thread=thread, user=user, text=text, event_id=body.get("event_id")
     )
-    await answer(msg, place(context, client, channel, thread, user))
+    await drive(msg, place(context, client, channel, thread, user))
 
 
 async def on_message(
@@ -126,7 +126,7 @@ async def on_message(
             await _assistant_call(
                 client.assistant_threads_setTitle, channel_id=channel, thread_ts=thread, title=render.clip(text, 60)
             )
-    await answer(msg, where)
+    await drive(msg, where)
     if assistant and not any(ts != "ephemeral" for ts in where.posted):
         await _assistant_status(client, channel, thread, "")
 

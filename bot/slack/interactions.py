@@ -13,10 +13,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import render
+from bot.slack.errors import report
 from bot.slack.picker import model_menu
-from bot.slack.reply import answer
-from bot.slack.stream import report
 from bot.slack.translate import incoming, place, workspace_of
+from core.delivery.driver import drive
 
 
 async def on_model_command(
@@ -55,7 +55,7 @@ async def _channel_command(
 ) -> None:
     event_id = f"command:{trigger}" if trigger else None
     msg = await incoming(context, client, channel=channel, thread="", user=user, text=text, event_id=event_id)
-    await answer(msg, place(context, client, channel, "", user, respond, replace=replace))
+    await drive(msg, place(context, client, channel, "", user, respond, replace=replace))
 
 
 # ---------------------------------------------------------------- interactions
@@ -96,7 +96,7 @@ async def on_thread_model(
         text=f"!model {name}",
         event_id=f"action:{action['action_ts']}",
     )
-    await answer(msg, place(context, client, channel, thread, user, respond))
+    await drive(msg, place(context, client, channel, thread, user, respond))
 
 
 async def on_channel_model(
@@ -140,7 +140,7 @@ async def on_choice(
         await respond(text=message.get("text") or label, blocks=blocks, replace_original=True)
     event_id = f"action:{action['action_ts']}"
     msg = await incoming(context, client, channel=channel, thread=thread, user=user, text=command, event_id=event_id)
-    await answer(msg, place(context, client, channel, thread, user, respond, replace=ephemeral or not thread))
+    await drive(msg, place(context, client, channel, thread, user, respond, replace=ephemeral or not thread))
 
 
 async def _options(ack: AsyncAck, context: AsyncBoltContext, channel: str, thread: str, query: str) -> None:
@@ -196,4 +196,4 @@ async def on_switch_submitted(
         text=f"!model {chosen['value']}",
         event_id=f"view:{view['id']}",
     )
-    await answer(msg, place(context, client, channel, thread, user))
+    await drive(msg, place(context, client, channel, thread, user))

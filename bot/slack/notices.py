@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import render
+from bot.slack.errors import slack_error
 from bot.slack.install import SecretInstallationStore
 from bot.slack.picker import PLATFORM
-from bot.slack.stream import slack_error
 from core.logs import register_secret
 from core.threads.conversations import PendingNotice
 from core.threads.notices import NoticeDelivery, Post

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.stream import report
+from bot.slack.errors import report
 
 TTL_S = 600.0
 FAILED_TTL_S = 60.0

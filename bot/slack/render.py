@@ -109,7 +109,7 @@ def reply_tail(
     footer: str, notices: Sequence[str], thread: str, model: str | None, choices: Sequence[Choice] = ()
 ) -> list[Block]:
     """Blocks under a finished model reply: the footer, its buttons (if any) and the model menu."""
-    tail = [footer_block(footer, notices)]
+    tail = [footer_block(footer, notices)] if footer or notices else []
     if choices:
         tail.append(choices_block(choices, thread))
     tail.append(model_menu_block(thread, model))

@@ -1,26 +1,53 @@
-"""Send one message to the core and show what it answers in a Slack place.
+"""A Slack place as a surface of the reply driver (core.delivery): where one request's answers go.
 
-A `Place` is where answers go: a thread (visible replies in it, ephemeral ones to the user there) or, for
-channel-level commands and pickers, ephemerally to the user (through the response_url when there is one).
+A `Place` is a thread (visible replies in it, ephemeral ones to the user there) or, for channel-level commands
+and pickers, the user alone (ephemerally, through the response_url when there is one). A model's reply is one or
+more messages of the thread: streamed with Slack's chat streaming API (chat.startStream / appendStream /
+stopStream, for apps with the Agents & AI Apps feature) when it is allowed, else posted and edited with
+chat.update. The footer, buttons and model menu are blocks under the last message.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from contextlib import aclosing
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import render
-from bot.slack.stream import ReplyStream, report, retry_after
-from core.chat import handle
-from core.types import Delta, Done, IncomingMessage, Notice, Reply
+from bot.slack.errors import report, retry_after, slack_error
+from core.delivery.surface import Gone, Later, Tail
+from core.types import Reply
 
 log = logging.getLogger(__name__)
+NATIVE_RETRY_AFTER_S = 600.0
+FIRST_POST_AFTER_S = 0.3
+_native_refused: dict[str, float] = {}  # workspace -> monotonic time until which streaming is not tried
+
+
+def native_allowed(workspace: str) -> bool:
+    """False for a while after Slack refused chat.startStream in this workspace."""
+    until = _native_refused.get(workspace)
+    return until is None or time.monotonic() >= until
+
+
+def forget_refusals() -> None:
+    """Try chat streaming again everywhere (tests; right after the feature was turned on)."""
+    _native_refused.clear()
+
+
+@dataclass
+class _Message:
+    ts: str
+    stream: AsyncChatStream | None  # None: edited with chat.update
+    shown: str = ""
 
 
 @dataclass
@@ -33,25 +60,31 @@ class Place:
     respond: AsyncRespond | None = None  # the response_url of a slash command or an interaction
     replace_original: bool = False  # the first answer replaces the ephemeral message that was clicked
     native_streaming: bool = False
-    interval: float = 1.0
+    interval: float = 1.0  # Slack's chat.update allows about one edit per second per message
     posted: list[str] = field(default_factory=list)  # what was shown, in order ("ephemeral" or a message ts)
+    limit: int = render.MESSAGE_LIMIT
 
-    def stream(self) -> ReplyStream:
-        return ReplyStream(
-            self.client,
-            channel=self.channel,
-            thread_ts=self.thread_ts,
-            user=self.user,
-            workspace=self.workspace,
-            native=self.native_streaming,
-            interval=self.interval,
-        )
+    @property
+    def first_delay(self) -> float:
+        return min(FIRST_POST_AFTER_S, self.interval)
 
-    async def reply(self, reply: Reply) -> None:
+    @property
+    def appends_only(self) -> bool:
+        return self.native_streaming and native_allowed(self.workspace)
+
+    # ------------------------------------------------------------ whole answers
+
+    async def typing(self) -> None:
+        return None  # the assistant panel's "is thinking…" status is set by the handler
+
+    async def show(self, reply: Reply) -> None:
         for text, blocks in render.reply_messages(reply, self.thread_ts):
-            await self.post(text, blocks, ephemeral=reply.ephemeral)
+            await self.post_blocks(text, blocks, ephemeral=reply.ephemeral)
 
-    async def post(self, text: str, blocks: list[render.Block], *, ephemeral: bool) -> None:
+    async def notice(self, text: str) -> None:
+        await self.post_blocks(*render.notice_message(text), ephemeral=False)
+
+    async def post_blocks(self, text: str, blocks: list[render.Block], *, ephemeral: bool) -> None:
         ephemeral = ephemeral or not self.thread_ts
         replace, self.replace_original = self.replace_original, False
         try:
@@ -84,46 +117,88 @@ class Place:
         elif not kwargs.get("delete_original"):
             self.posted.append("ephemeral")
 
+    # ------------------------------------------------------------ a streamed reply
 
-async def answer(msg: IncomingMessage, place: Place) -> None:
-    """Run `msg` through the core and render everything it yields into `place`."""
-    stream: ReplyStream | None = None
-    notices: list[str] = []
-    held: list[Reply] = []  # replies that arrive while a stream is open go under it
-    try:
-        async with aclosing(handle(msg)) as events:
-            async for event in events:
-                if isinstance(event, Delta):
-                    if stream is None:
-                        stream = place.stream()
-                    await stream.add(event.text)
-                elif isinstance(event, Notice):
-                    if stream is not None:
-                        notices.append(event.text)
-                    else:
-                        await place.post(*render.notice_message(event.text), ephemeral=False)
-                elif isinstance(event, Reply):
-                    if stream is not None:
-                        held.append(event)
-                    else:
-                        await place.reply(event)
-                elif isinstance(event, Done):
-                    result = event.result
-                    current = result.via or result.model
-                    tail = render.reply_tail(event.footer, notices, place.thread_ts, current, event.choices)
-                    if stream is not None:
-                        await stream.finish(tail)
-                        place.posted.extend(stream.timestamps)
-                        stream = None
-                    elif result.status != "error":
-                        await place.post(
-                            render.body_text(render.EMPTY_REPLY),
-                            [render.section(render.EMPTY_REPLY), *tail],
-                            ephemeral=False,
-                        )
-                    for reply in held:
-                        await place.reply(reply)
-                    held, notices = [], []
-    finally:
-        if stream is not None:
-            await stream.close()
+    def tail_text(self, tail: Tail) -> str:
+        return ""  # the tail is blocks of its own
+
+    def _tail_blocks(self, tail: Tail | None) -> list[render.Block]:
+        if tail is None:
+            return []
+        return render.reply_tail(tail.footer or "", tail.notices, self.thread_ts, tail.model, tail.choices)
+
+    async def post(self, text: str, *, final: bool, tail: Tail | None) -> _Message:
+        if self.appends_only and not final:  # a piece that is already complete is simply posted
+            try:
+                stream = await self.client.chat_stream(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    recipient_team_id=self.workspace,
+                    recipient_user_id=self.user,
+                    buffer_size=1,  # the driver coalesces
+                )
+                await stream.append(markdown_text=text)
+                return self._posted(_Message(str(stream.ts), stream, text))
+            except SlackApiError as exc:
+                self._raise_later(exc)
+                log.info("chat.startStream refused in %s (%s); using chat.update", self.workspace, slack_error(exc))
+                _native_refused[self.workspace] = time.monotonic() + NATIVE_RETRY_AFTER_S
+        try:
+            posted = await self.client.chat_postMessage(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                text=render.body_text(text),
+                blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            await self._gone("chat.postMessage", exc)
+        return self._posted(_Message(str(posted["ts"]), None, text))
+
+    def _posted(self, message: _Message) -> _Message:
+        self.posted.append(message.ts)
+        return message
+
+    async def edit(self, handle: _Message, text: str, *, final: bool, tail: Tail | None) -> None:
+        if handle.stream is not None:
+            more = text[len(handle.shown) :] if text.startswith(handle.shown) else ""
+            try:
+                if final:
+                    await handle.stream.stop(markdown_text=more or None, blocks=self._tail_blocks(tail) or None)
+                elif more:
+                    await handle.stream.append(markdown_text=more)
+                handle.shown = text
+                return
+            except SlackApiError as exc:
+                self._raise_later(exc)
+                # The stream was closed on Slack's side (e.g. it expired): carry on with chat.update.
+                log.info("chat stream %s ended early (%s); continuing with chat.update", handle.ts, slack_error(exc))
+                handle.stream = None
+        try:
+            await self.client.chat_update(
+                channel=self.channel,
+                ts=handle.ts,
+                text=render.body_text(text),
+                blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
+            )
+        except SlackApiError as exc:
+            await self._gone("chat.update", exc)
+        handle.shown = text
+
+    async def abort(self, handles: list[_Message]) -> None:
+        """An open Slack stream is ended, marked as cut off (an edited message keeps what it showed)."""
+        for message in handles:
+            if message.stream is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(message.stream.stop(markdown_text="\n\n_(interrupted)_"), 5)
+
+    @staticmethod
+    def _raise_later(exc: SlackApiError) -> None:
+        seconds = retry_after(exc)
+        if seconds is not None:
+            raise Later(seconds) from exc
+
+    async def _gone(self, method: str, exc: SlackApiError) -> Any:
+        self._raise_later(exc)
+        await report(self.workspace, method, exc)
+        raise Gone(method) from exc

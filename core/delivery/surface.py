@@ -41,9 +41,20 @@ class Tail:
 class Surface(Protocol):
     """Where the driver shows one turn."""
 
-    limit: int  # characters of reply text one message holds
-    interval: float  # seconds between two writes of one message, from when the previous write ended
-    first_delay: float  # how long the first piece may wait, so a short reply goes out in one call
+    @property
+    def limit(self) -> int:
+        """Characters of reply text one message holds."""
+        ...
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two writes of one message, from when the previous write ended."""
+        ...
+
+    @property
+    def first_delay(self) -> float:
+        """How long the first piece may wait, so a short reply goes out in one call."""
+        ...
 
     @property
     def appends_only(self) -> bool:
@@ -71,3 +82,34 @@ class Surface(Protocol):
 
     async def abort(self, handles: list[Any]) -> None:
         """The turn ended without finishing (cancelled, crashed): close what is open, marked as cut off."""
+
+
+class Silent:
+    """A surface that shows nothing: for callers that only read the outcome (a command whose replies decide
+    what happens next)."""
+
+    limit = 1_000_000_000
+    interval = 0.0
+    first_delay = 0.0
+    appends_only = False
+
+    async def typing(self) -> None:
+        return None
+
+    async def show(self, reply: Reply) -> None:
+        return None
+
+    async def notice(self, text: str) -> None:
+        return None
+
+    def tail_text(self, tail: Tail) -> str:
+        return ""
+
+    async def post(self, text: str, *, final: bool, tail: Tail | None) -> None:
+        return None
+
+    async def edit(self, handle: Any, text: str, *, final: bool, tail: Tail | None) -> None:
+        return None
+
+    async def abort(self, handles: list[Any]) -> None:
+        return None

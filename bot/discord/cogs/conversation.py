@@ -123,7 +123,7 @@ class Conversations(commands.Cog):
         else:
             answer = InteractionAnswer(interaction, ephemeral=True, thinking=False)
             for r in [*replies, note]:
-                await answer.reply(replace(r, ephemeral=True))
+                await answer.show(replace(r, ephemeral=True))
         return False
 
 
