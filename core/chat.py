@@ -19,14 +19,14 @@ from core.budgets.gate import budgeter_for
 from core.config.scopes import ScopeKey
 from core.config.settings import get_settings
 from core.config.snapshot import Snapshot, current_async
-from core.models import stats as modelstats
+from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing.chains import chain_for
 from core.routing.policy import choose_model
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route
-from core.threads import conversations
+from core.threads import conversations, order
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
     notice = await _pending_notice(start.conversation)  # e.g. the previous reply was interrupted: say so first
     if notice is not None:
         yield notice
-    async with aclosing(_answer(msg, start.conversation, start.reply_id, created=start.created)) as events:
+    answer = _answer(msg, start.conversation, start.reply_id, created=start.created, behind=start.behind)
+    async with aclosing(answer) as events:
         async for event in events:
             yield event
 
@@ -169,8 +170,29 @@ async def _answer(
     created: bool,
     confirmed: bool = False,
     history: list[tuple[str, str]] | None = None,
+    behind: bool = True,
 ) -> AsyncGenerator[Event, None]:
-    """Answer the thread's latest message into the claimed reply row."""
+    """Answer the thread's latest message into the claimed reply row, after the thread's earlier turns
+    (`behind`: one may still be running; see core.threads.order)."""
+    try:
+        if behind and await order.wait_for_earlier(conv.id, reply_id):
+            fresh = await asyncio.to_thread(conversations.conversation_ref, conv.id)
+            conv = fresh or conv  # the earlier turn may have pinned the model, `!model` may have switched it
+        async with aclosing(_answer_now(msg, conv, reply_id, created, confirmed, history)) as events:
+            async for event in events:
+                yield event
+    finally:
+        order.turn_ended(conv.id)
+
+
+async def _answer_now(
+    msg: IncomingMessage,
+    conv: conversations.ConversationRef,
+    reply_id: int,
+    created: bool,
+    confirmed: bool,
+    history: list[tuple[str, str]] | None,
+) -> AsyncGenerator[Event, None]:
     snap = await current_async()
     choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel))
     if choice.model is None:
@@ -181,7 +203,11 @@ async def _answer(
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
     spec = _spec(msg, conv, snap, model, confirmed, reply_id)
     if history is None:
-        history = [("user", msg.text)] if created else await asyncio.to_thread(conversations.history, conv.id)
+        history = (
+            [("user", msg.text)]
+            if created
+            else await asyncio.to_thread(conversations.history, conv.id, before=reply_id)
+        )
     while history and history[-1][0] == "assistant":  # a retry answers the last message again
         history.pop()
     writing = model
@@ -293,4 +319,4 @@ def _refresh_stats_soon(outcome: RouteOutcome) -> None:
     for n in due:
         _stats_due[n] = now
     if due:
-        asyncio.get_running_loop().run_in_executor(None, modelstats.update_stats, due)
+        asyncio.get_running_loop().run_in_executor(None, stats.update_stats, due)

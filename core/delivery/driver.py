@@ -13,13 +13,14 @@ adapter (which knows how to explain, say, a missing permission). The core stores
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from core.chat import handle
 from core.delivery.stream import EMPTY_REPLY, ReplyStream
 from core.delivery.surface import Surface, Tail
-from core.types import Accepted, Delta, Done, IncomingMessage, Notice, Reply, TurnResult
+from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 PROBLEM_KINDS = ("error", "refusal")
 
@@ -45,16 +46,21 @@ class Outcome:
 
 async def drive(msg: IncomingMessage, surface: Surface) -> Outcome:
     """Run `msg` through the core and show everything it yields on `surface`."""
+    async with aclosing(handle(msg)) as events:
+        return await present(events, surface)
+
+
+async def present(events: AsyncIterator[Event], surface: Surface) -> Outcome:
+    """Show a turn's events on `surface` as they come; what `drive` does with the core's."""
     outcome = Outcome()
     turn = _Turn(surface)
     try:
-        async with aclosing(handle(msg)) as events:
-            async for event in events:
-                if isinstance(event, Reply):
-                    outcome.replies.append(event)
-                elif isinstance(event, Done):
-                    outcome.result = event.result
-                await turn.show(event)
+        async for event in events:
+            if isinstance(event, Reply):
+                outcome.replies.append(event)
+            elif isinstance(event, Done):
+                outcome.result = event.result
+            await turn.show(event)
         await turn.end()
     except BaseException:
         await turn.abort()
@@ -69,7 +75,7 @@ class _Turn:
         self.notices: list[str] = []
         self.held: list[Reply] = []
 
-    async def show(self, event: Accepted | Delta | Notice | Reply | Done) -> None:
+    async def show(self, event: Event) -> None:
         if isinstance(event, Accepted):
             await self.surface.typing()
         elif isinstance(event, Delta):

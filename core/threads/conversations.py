@@ -61,6 +61,7 @@ class TurnStart:
     user_message_id: int | None
     reply_id: int | None
     created: bool = False  # the conversation is new: its history is just this message
+    behind: bool = False  # an earlier reply of the thread is still being written (see core.threads.order)
 
 
 def _ref(c: Conversation) -> ConversationRef:
@@ -123,6 +124,16 @@ class _Statements:
             sa_update(m)
             .where(m.c.id == bindparam("reply_id"))
             .values(model=bindparam("model"), provider=bindparam("provider"))
+        )
+        self.earlier_pending = (
+            sa_select(m.c.id)
+            .where(
+                m.c.conversation_id == bindparam("conv_id"),
+                m.c.role == "assistant",
+                m.c.status == "pending",
+                m.c.id < bindparam("reply_id"),
+            )
+            .limit(1)
         )
         self.pin = (
             sa_update(c)
@@ -209,7 +220,10 @@ def start_turn(msg: IncomingMessage, *, role: str = "user", claim_reply: bool = 
             reply_id = _claim(conn, ref.id, msg.event_id, msg.user, now)
             if reply_id is None:  # someone claimed this reply already
                 return TurnStart(ref, None, None)
-        return TurnStart(ref, user_id, reply_id, created)
+        behind = False
+        if reply_id is not None and not created:
+            behind = conn.execute(sql.earlier_pending, {"conv_id": ref.id, "reply_id": reply_id}).first() is not None
+        return TurnStart(ref, user_id, reply_id, created, behind)
 
 
 def _claim(conn: Connection, conversation_id: int, event_id: str | None, user: str, now: datetime) -> int | None:
@@ -336,6 +350,22 @@ def cancel_confirmation(conversation_id: int) -> bool:
             .values(status="cancelled")
         )
         return bool(done.rowcount)
+
+
+def earlier_reply_pending(conversation_id: int, reply_id: int) -> bool:
+    """Whether a reply of the thread claimed before `reply_id` is still being written."""
+    with connection() as conn:
+        return (
+            conn.execute(_sql(conn).earlier_pending, {"conv_id": conversation_id, "reply_id": reply_id}).first()
+            is not None
+        )
+
+
+def conversation_ref(conversation_id: int) -> ConversationRef | None:
+    """The conversation as it is now (after an earlier turn may have pinned its model)."""
+    with session() as s:
+        conv = s.get(Conversation, conversation_id)
+        return _ref(conv) if conv else None
 
 
 def drop_reply(reply_id: int) -> None:
