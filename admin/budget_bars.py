@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from admin import ui
+from core import formatting as fmt
 from core.reports.spend import BudgetStatus
-
-
-def amount(metric: str, value: float) -> str:
-    """A budget amount as the admin reads it: dollars, or tokens."""
-    return ui.money(value) if metric == "usd" else f"{value:,.0f} tokens"
 
 
 def literal(text: str) -> str:
@@ -20,12 +15,10 @@ def literal(text: str) -> str:
 
 def bar_text(status: BudgetStatus) -> str:
     b = status.budget
-    text = (
-        f"**{b.label[0].upper()}{b.label[1:]}**: {amount(b.metric, status.spent)} of {amount(b.metric, b.limit)} "
-        f"({status.used * 100:.1f}%)"
-    )
+    spent, limit = fmt.budget_amount(b.metric, status.spent_units), fmt.budget_amount(b.metric, b.limit_units)
+    text = f"**{b.label[0].upper()}{b.label[1:]}**: {spent} of {limit} ({status.used * 100:.1f}%)"
     if status.reserved_units:
-        text += f", {amount(b.metric, status.reserved)} held by replies being written"
+        text += f", {fmt.budget_amount(b.metric, status.reserved_units)} held by replies being written"
     text += f" · {'hard stop' if b.hard else 'warn only'} · resets {status.resets}"
     return literal(text if b.enabled else f"{text} · disabled")
 

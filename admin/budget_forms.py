@@ -7,7 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import ui
-from admin.budget_bars import amount, literal
+from admin.budget_bars import literal
+from core import formatting as fmt
 from core.budgets import BudgetView, add_budget, remove_budget, update_budget
 from core.budgets.periods import PERIODS
 from core.budgets.store import METRICS, SCOPE_KINDS
@@ -63,7 +64,8 @@ def parse_thresholds(text: str) -> list[int]:
 def described(b: BudgetView) -> str:
     alerts = f"alerts at {', '.join(f'{t}%' for t in b.thresholds)}" if b.thresholds else "no alerts"
     mode = "hard stop" if b.hard else "warn only"
-    return f"{amount(b.metric, b.limit)} per {b.period if b.period != 'total' else 'all time'}, {mode}, {alerts}"
+    period = b.period if b.period != "total" else "all time"
+    return f"{fmt.budget_amount(b.metric, b.limit_units)} per {period}, {mode}, {alerts}"
 
 
 def editor(budgets: list[BudgetView]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import auth, ui
+from core import formatting as fmt
 from core.config.scopes import ScopeKey, load_all, update_scope
 from core.errors import UserError
 from core.models.registry import ModelInfo, require_model
@@ -69,8 +70,8 @@ def scopes_table(rows: dict[ScopeKey, ScopeSetting]) -> None:
                 "default model": r.default_model or "",
                 "allowed models": ", ".join(r.allowed_models) if r.allowed_models is not None else "any",
                 "local only": r.local_only,
-                "confirm replies over": ui.money(r.confirm_over_usd, unknown="inherited"),
-                "updated": ui.ago(r.updated_at),
+                "confirm replies over": fmt.money(r.confirm_over_usd, unknown="inherited"),
+                "updated": fmt.ago(r.updated_at),
                 "by": r.updated_by or "",
             }
             for k, r in sorted(rows.items(), key=lambda kv: (kv[0].workspace, kv[0].channel, kv[0].platform))

@@ -1,36 +1,14 @@
-"""Platform-neutral text for what users see under every reply and in command answers."""
+"""The footer under every model reply: who wrote it, what it cost, and how it ended (numbers read as
+core.formatting writes them)."""
 
 from __future__ import annotations
 
+from core.formatting import money, tokens
 from core.types import TurnResult
 
-
-def money(usd: float | None, *, local: bool = False, unknown: str = "cost unknown") -> str:
-    """Dollars as everyone shows them (replies, CLI, admin): cents from $0.10 up; below that up to four decimals,
-    so small amounts stay readable ($0.0014, $0.022); below $0.0001, `<$0.0001`."""
-    if local:
-        return "free (local)"
-    if usd is None:
-        return unknown
-    if usd == 0:
-        return "$0"
-    if usd >= 0.1:
-        return f"${usd:,.2f}"
-    if usd < 0.0001:
-        return "<$0.0001"
-    return f"${usd:.4f}".rstrip("0").rstrip(".")
-
-
-def per_mtok(price_in: float | None, price_out: float | None, *, local: bool) -> str:
-    if local:
-        return "free (local)"
-    if price_in is None or price_out is None:
-        return "price unknown"
-    return f"${price_in:g} in / ${price_out:g} out per 1M tokens"
-
-
-def tokens(n: int) -> str:
-    return f"{n:,} tokens"
+# core/budgets/gate.py (another change's file) still imports money from here; once it imports it from
+# core.formatting this export goes.
+__all__ = ["money", "render_footer"]
 
 
 def render_footer(r: TurnResult) -> str:

@@ -13,10 +13,10 @@ from sqlmodel import select
 
 from core.budgets import add_budget
 from core.config.snapshot import invalidate
+from core.formatting import money
 from core.models.registry import get_model, set_model_overrides
 from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.render import money
 from core.storage.db import session
 from core.storage.tables import Message
 from tests.adminkit import AdminApp
@@ -36,7 +36,7 @@ def fakeai() -> Iterator[FakeOpenAI]:
 def test_models_set_price_on_a_loopback_model_is_what_the_cli_then_shows(cli, fakeai) -> None:  # type: ignore[no-untyped-def]
     out = cli("models", "set", "fakeai/alpha-1", "--input-usd-per-mtok", "10", "--output-usd-per-mtok", "10")
     assert out.returncode == 0, out.stderr
-    assert "Updated fakeai/alpha-1: price $10.00 / $10.00 (set by an admin)" in out.stdout
+    assert "Updated fakeai/alpha-1: price $10 in / $10 out per 1M tokens (set by an admin)" in out.stdout
     assert "price free (local)" not in out.stdout and "counts as paid" in out.stdout
 
     (row,) = json.loads(cli("models", "alpha-1", "--json").stdout)
@@ -44,7 +44,7 @@ def test_models_set_price_on_a_loopback_model_is_what_the_cli_then_shows(cli, fa
     assert row["local"] is False and row["on_local_server"] is True
     listed = cli("models", "fakeai").stdout
     alpha = next(line for line in listed.splitlines() if line.startswith("fakeai/alpha-1"))
-    assert "$10.00 / $10.00" in alpha and "local server, paid" in alpha
+    assert "$10 in / $10 out per 1M tokens (set by an admin)" in alpha and "local server, paid" in alpha
     beta = next(line for line in listed.splitlines() if line.startswith("fakeai/beta-2"))
     assert "free (local)" in beta
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.formatting import size
 from core.models.registry import get_model
 from core.models.sync import refresh
-from core.ollama import format_bytes
 from core.ollama.catalog import approx_size
 from core.providers.store import add_provider
 from tests.conftest import Cli
@@ -43,5 +43,5 @@ def test_update_progress_shows_the_installed_size_not_the_catalogs(small_model: 
     assert updated.returncode == 0, updated.stderr
     progress = [line for line in updated.stderr.splitlines() if " of " in line]
     assert progress, updated.stderr
-    assert format_bytes(catalog_guess) not in updated.stderr
-    assert all(f"of {format_bytes(installed.size_bytes)}" in line for line in progress), progress
+    assert size(catalog_guess) not in updated.stderr
+    assert all(f"of {size(installed.size_bytes)}" in line for line in progress), progress

@@ -55,7 +55,7 @@ def test_new_user_adds_a_provider_and_sees_its_models_with_metadata(cli, openai_
 
     table = cli("models", "gpt-4o-mini")
     assert "openai/gpt-4o-mini" in table.stdout and "openai/gpt-4o " not in table.stdout
-    assert "$0.15 / $0.60" in table.stdout
+    assert "$0.15 in / $0.6 out per 1M tokens" in table.stdout
 
 
 def test_key_from_stdin_is_stored_masked_and_never_printed(cli, openai_fake) -> None:  # type: ignore[no-untyped-def]

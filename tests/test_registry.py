@@ -85,7 +85,7 @@ def test_remote_unknown_price_is_never_free(cli) -> None:  # type: ignore[no-unt
         asyncio.run(refresh())
     m = get_model("acme/mystery-model-x")
     assert m is not None and not m.price_known and m.is_paid and m.price_source == "unknown"
-    assert "unknown price" in cli("models", "mystery").stdout
+    assert "price unknown" in cli("models", "mystery").stdout
 
     out = cli(
         "models",

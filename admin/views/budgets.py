@@ -7,8 +7,9 @@ from datetime import datetime
 
 import streamlit as st
 
-from admin import budget_forms, ui
+from admin import budget_forms
 from admin.budget_bars import budget_bars
+from core import formatting as fmt
 from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts
 from core.budgets import list_budgets
 from core.config.settings import get_settings
@@ -59,7 +60,9 @@ def delivery(a: AlertView, any_destination: bool) -> str:
 
 
 def delivered_to(a: AlertView) -> str:
-    return ", ".join(f"{dest} at {ui.when(datetime.fromisoformat(at))}" for dest, at in sorted(a.deliveries.items()))
+    return ", ".join(
+        f"{dest} at {fmt.timestamp(datetime.fromisoformat(at))}" for dest, at in sorted(a.deliveries.items())
+    )
 
 
 def alert_log(any_destination: bool) -> None:
@@ -73,7 +76,7 @@ def alert_log(any_destination: bool) -> None:
     st.dataframe(
         [
             {
-                "time": ui.when(a.created_at),
+                "time": fmt.timestamp(a.created_at),
                 "kind": a.kind,
                 "severity": a.severity,
                 "alert": a.text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from admin import ui
+from core import formatting as fmt
 from core.reports.threads import MessageRow, ThreadPage, ThreadSummary, list_threads, scopes_seen, thread_messages
 
 PAGE_SIZE = 25
@@ -28,15 +28,15 @@ def messages_table(messages: list[MessageRow]) -> None:
     st.dataframe(
         [
             {
-                "time": ui.when(m.created_at),
+                "time": fmt.timestamp(m.created_at),
                 "role": m.role,
                 "user": m.user_id or "",
                 "model": m.model or "",
                 "tokens in": m.prompt_tokens,
                 "tokens out": m.completion_tokens,
-                "cost": ui.money(m.cost_usd) if m.role in ("assistant", "compare") else "",
-                "latency": ui.ms(m.latency_ms) if m.latency_ms else "",
-                "first token": ui.ms(m.ttft_ms) if m.ttft_ms else "",
+                "cost": fmt.money(m.cost_usd) if m.role in ("assistant", "compare") else "",
+                "latency": fmt.latency(m.latency_ms) if m.latency_ms else "",
+                "first token": fmt.latency(m.ttft_ms) if m.ttft_ms else "",
                 "fallback": fallback_text(m),
                 "status": m.status,
                 "error": m.error or "",
@@ -52,12 +52,12 @@ def thread_detail(t: ThreadSummary) -> None:
     st.subheader(t.title or t.thread)
     st.caption(
         f"{t.platform} · workspace {t.workspace} · channel {t.channel} · thread {t.thread} · "
-        f"model {t.current_model or 'not pinned yet'} · started {ui.when(t.created_at)}"
+        f"model {t.current_model or 'not pinned yet'} · started {fmt.timestamp(t.created_at)}"
     )
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Messages", t.messages)
     c2.metric("Tokens", f"{t.tokens:,}")
-    c3.metric("Cost", ui.money(t.cost_usd), help=f"{t.unknown_cost_replies} replies of unknown price not counted")
+    c3.metric("Cost", fmt.money(t.cost_usd), help=f"{t.unknown_cost_replies} replies of unknown price not counted")
     c4.metric("Errors", t.errors)
     c5.metric("Fallbacks", t.fallbacks)
     messages_table(thread_messages(t.id))
@@ -104,10 +104,10 @@ def render() -> None:
                 "model": t.current_model or "",
                 "messages": t.messages,
                 "tokens": t.tokens,
-                "cost": ui.money(t.cost_usd),
+                "cost": fmt.money(t.cost_usd),
                 "errors": t.errors,
                 "fallbacks": t.fallbacks,
-                "last activity": ui.ago(t.updated_at),
+                "last activity": fmt.ago(t.updated_at),
             }
             for t in page.threads
         ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import prompt_forms, scope_forms, ui
+from core import formatting as fmt
 from core.models.listing import ModelFilter, filter_models
 from core.models.registry import ModelInfo, all_models, set_model_overrides
 from core.providers.store import list_providers
@@ -23,16 +24,16 @@ def registry_table(models: list[ModelInfo]) -> None:
                 "alias": m.alias or "",
                 "provider": m.provider,
                 "context": m.context_window,
-                "input": ui.price(m.input_usd_per_mtok),
-                "output": ui.price(m.output_usd_per_mtok),
+                "input": fmt.unit_price(m.input_usd_per_mtok),
+                "output": fmt.unit_price(m.output_usd_per_mtok),
                 "price from": m.price_source,
                 "tools": m.supports_tools,
                 "vision": m.supports_vision,
                 "local": m.is_local,
                 "enabled": m.enabled,
                 "status": _status(m),
-                "p50": ui.ms(m.latency_p50_ms),
-                "errors": ui.percent(m.error_rate),
+                "p50": fmt.latency(m.latency_p50_ms),
+                "errors": fmt.percent(m.error_rate),
             }
             for m in models
         ],

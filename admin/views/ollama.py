@@ -8,6 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from admin import auth, sync, ui
+from core import formatting as fmt
 from core.ollama import (
     JobView,
     LibraryEntry,
@@ -54,23 +55,9 @@ def install(model: str, server: Server) -> None:
 # ---------------------------------------------------------------- downloads (refreshes on its own)
 
 
-def progress_text(job: JobView) -> str:
-    if job.status == "queued":
-        return f"{job.model}: {job.detail or 'queued'}"
-    pct = job.percent
-    parts = [f"{job.model}: {job.detail}"]
-    if job.total_bytes:
-        parts.append(f"{ui.size(job.completed_bytes)} of {ui.size(job.total_bytes)} ({pct or 0:.0f}%)")
-    if job.speed_bps:
-        parts.append(f"{ui.size(int(job.speed_bps))}/s")
-    if job.eta_s is not None:
-        parts.append(f"ETA {ui.duration(job.eta_s)}")
-    return " · ".join(parts)
-
-
 def active_job(job: JobView) -> None:
     c1, c2 = st.columns([6, 1])
-    c1.progress(min(1.0, (job.percent or 0) / 100), text=progress_text(job))
+    c1.progress(min(1.0, (job.percent or 0) / 100), text=f"{job.model}: {fmt.pull_progress(job)}")
     if c2.button("Cancel", key=f"cancel-{job.id}", disabled=job.cancel_requested):
         with ui.user_errors():
             final = sync.run(cancel_pull(job.id, wait_s=5.0))
@@ -78,7 +65,7 @@ def active_job(job: JobView) -> None:
 
 
 def finished_job(job: JobView) -> None:
-    text = f"**{job.model}** ({job.action}, {ui.ago(job.finished_at)}): {job.detail}"
+    text = f"**{job.model}** ({job.action}, {fmt.ago(job.finished_at)}): {job.detail}"
     if job.status == "done":
         st.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
     elif job.status == "cancelled":
@@ -113,9 +100,9 @@ def downloads(provider: str) -> None:
 def installed_section(listing: ServerModels, server: Server) -> None:
     st.subheader("Installed")
     c1, c2 = st.columns(2)
-    c1.metric("Installed models", len(listing.models), help=f"{ui.size(listing.total_bytes)} in total")
+    c1.metric("Installed models", len(listing.models), help=f"{fmt.size(listing.total_bytes)} in total")
     if listing.disk is not None:
-        c2.metric("Free disk", ui.size(listing.disk.free_bytes), help=disk_note(server, listing.disk))
+        c2.metric("Free disk", fmt.size(listing.disk.free_bytes), help=disk_note(server, listing.disk))
     else:
         c2.metric("Free disk", "unknown", help=disk_note(server, None))
     if not listing.reachable:
@@ -128,12 +115,12 @@ def installed_section(listing: ServerModels, server: Server) -> None:
         [
             {
                 "model": m.name,
-                "size": ui.size(m.size_bytes),
+                "size": fmt.size(m.size_bytes),
                 "family": m.family or "",
                 "parameters": m.parameter_size or "",
                 "quantization": m.quantization or "",
-                "modified": ui.ago(m.modified_at),
-                "last used": ui.ago(m.last_used_at),
+                "modified": fmt.ago(m.modified_at),
+                "last used": fmt.ago(m.last_used_at),
                 "loaded": "yes" if m.loaded else "",
             }
             for m in listing.models
@@ -204,7 +191,7 @@ def library_table(entries: list[LibraryEntry], server: Server) -> None:
                 "model": e.name,
                 "description": e.description,
                 "capabilities": ", ".join(e.capabilities),
-                "sizes": ", ".join(f"{t.tag} {ui.size(t.size_bytes)}" for t in e.tags),
+                "sizes": ", ".join(f"{t.tag} {fmt.size(t.size_bytes)}" for t in e.tags),
                 "installed": {True: "yes", False: "", None: "?"}[e.installed],
             }
             for e in entries
@@ -212,7 +199,7 @@ def library_table(entries: list[LibraryEntry], server: Server) -> None:
         hide_index=True,
     )
     tags = [t for e in entries for t in e.tags]
-    labels = {f"{t.name} ({ui.size(t.size_bytes)})" + (" · installed" if t.installed else ""): t.name for t in tags}
+    labels = {f"{t.name} ({fmt.size(t.size_bytes)})" + (" · installed" if t.installed else ""): t.name for t in tags}
     c1, c2 = st.columns([3, 1])
     chosen = c1.selectbox("Model to install", list(labels), key="library-pick")
     if c2.button("Install", key="library-install", type="primary"):

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import streamlit as st
 
-from admin import ui
 from admin.budget_bars import budget_bars, literal
+from core import formatting as fmt
 from core.alerts import recent_alerts
 from core.config.settings import get_settings
 from core.ollama import list_jobs
@@ -25,8 +25,8 @@ def spend() -> None:
     now = spend_now()
     c1, c2, c3, c4 = st.columns(4)
     known = "Replies of known price only"
-    c1.metric("Spent today", ui.money(now.today.cost_usd), help=known)
-    c2.metric("Spent this month", ui.money(now.month.cost_usd), help=known)
+    c1.metric("Spent today", fmt.money(now.today.cost_usd), help=known)
+    c2.metric("Spent this month", fmt.money(now.month.cost_usd), help=known)
     c3.metric("Tokens today", f"{now.today.tokens:,}")
     c4.metric("Tokens this month", f"{now.month.tokens:,}")
     if now.month.unknown_cost:
@@ -60,8 +60,8 @@ def provider_health() -> None:
                 "provider": p.name,
                 "kind": p.label,
                 "health": p.health if p.enabled else "disabled",
-                "latency": ui.ms(p.last_check_latency_ms),
-                "checked": ui.ago(p.last_check_at),
+                "latency": fmt.latency(p.last_check_latency_ms),
+                "checked": fmt.ago(p.last_check_at),
                 "problem": p.last_check_error or "",
             }
             for p in providers
@@ -82,7 +82,7 @@ def alerts() -> None:
         else:
             delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
         st.markdown(
-            f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · {ui.ago(a.created_at)} · {delivered}  \n"
+            f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · {fmt.ago(a.created_at)} · {delivered}  \n"
             + literal(a.text)  # budget alerts name amounts: "$5 of $10" is not a formula
         )
 
@@ -100,8 +100,8 @@ def active_threads() -> None:
                     "where": f"{t.platform} {t.workspace}/{t.channel}",
                     "model": t.current_model or "",
                     "messages": t.messages,
-                    "cost": ui.money(t.cost_usd),
-                    "last activity": ui.ago(t.updated_at),
+                    "cost": fmt.money(t.cost_usd),
+                    "last activity": fmt.ago(t.updated_at),
                 }
                 for t in page.threads
             ],

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from admin import ui
+from core import formatting as fmt
 from core.models.registry import all_models
 from core.reports.performance import PerfPoint, performance_series
 
@@ -54,11 +54,11 @@ def current_figures() -> None:
         [
             {
                 "model": m.name,
-                "latency p50": ui.ms(m.latency_p50_ms),
-                "latency p95": ui.ms(m.latency_p95_ms),
-                "first token p50": ui.ms(m.ttft_p50_ms),
+                "latency p50": fmt.latency(m.latency_p50_ms),
+                "latency p95": fmt.latency(m.latency_p95_ms),
+                "first token p50": fmt.latency(m.ttft_p50_ms),
                 "tokens/s": "–" if m.tokens_per_s is None else f"{m.tokens_per_s:.1f}",
-                "error rate": ui.percent(m.error_rate),
+                "error rate": fmt.percent(m.error_rate),
             }
             for m in measured
         ],

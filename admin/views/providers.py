@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import sync, ui
+from core import formatting as fmt
 from core.models.sync import refresh_provider
 from core.providers.kinds import get_kind, kind_names
 from core.providers.store import (
@@ -35,8 +36,8 @@ def providers_table(providers: list[ProviderView], reveal: bool) -> None:
                 ),
                 "enabled": p.enabled,
                 "health": p.health,
-                "latency": ui.ms(p.last_check_latency_ms),
-                "checked": ui.ago(p.last_check_at),
+                "latency": fmt.latency(p.last_check_latency_ms),
+                "checked": fmt.ago(p.last_check_at),
                 "problem": p.last_check_error or "",
             }
             for p in providers
@@ -128,7 +129,7 @@ def connection_test(p: ProviderView) -> None:
     if tested is not None:
         ok, message, latency = tested
         (st.success if ok else st.error)(f"{p.name}: {message}")
-        st.metric("Connection latency", ui.ms(latency))
+        st.metric("Connection latency", fmt.latency(latency))
 
 
 def remove_section(p: ProviderView) -> None:

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from admin import ui
 from admin.usage_tables import (
     COST,
     UNKNOWN,
@@ -19,6 +18,7 @@ from admin.usage_tables import (
     threads_table,
     unknown_price_models,
 )
+from core import formatting as fmt
 from core.config.settings import get_settings
 from core.reports.spend import local_today
 
@@ -49,7 +49,7 @@ def totals(days: pd.DataFrame) -> int:
     """The range's totals as metrics; returns how many replies had an unknown price."""
     unknown = int(days[UNKNOWN].sum())
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Cost", ui.money(float(days[COST].sum())), help="Replies of known price only")
+    c1.metric("Cost", fmt.money(float(days[COST].sum())), help="Replies of known price only")
     c2.metric("Tokens", f"{int(days['prompt tokens'].sum() + days['completion tokens'].sum()):,}")
     c3.metric("Replies", f"{int(days['replies'].sum()):,}")
     c4.metric("Replies of unknown price", unknown)

@@ -10,14 +10,9 @@ from typing import Annotated
 import typer
 
 from bot.cli.output import command, emit_json, fail, table
+from core.formatting import budget_amount, money, tokens
 
 app = typer.Typer(help="Spending limits per scope and period, with alerts.", no_args_is_help=True)
-
-
-def _amount(metric: str, units: int) -> str:
-    from core.render import money
-
-    return money(units / 1_000_000) if metric == "usd" else f"{units:,} tokens"
 
 
 @app.command("add")
@@ -45,7 +40,7 @@ def add(
         emit_json(view)
     else:
         typer.echo(
-            f"Added budget {view.id}: {view.label}, limit {_amount(view.metric, view.limit_units)}, "
+            f"Added budget {view.id}: {view.label}, limit {budget_amount(view.metric, view.limit_units)}, "
             f"{'hard stop' if view.hard else 'warn only'}, alerts at {', '.join(map(str, view.thresholds))}%."
         )
 
@@ -93,7 +88,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                 r["id"],
                 r["scope"],
                 r["period"],
-                f"{_amount(b.metric, states[b.id].spent)} / {_amount(b.metric, b.limit_units)}",
+                f"{budget_amount(b.metric, states[b.id].spent)} / {budget_amount(b.metric, b.limit_units)}",
                 f"{r['percent']}%",
                 "hard" if r["hard"] else "warn",
                 r["resets"],
@@ -152,11 +147,11 @@ def usage(
             )
     else:
         table(
-            [(r.key, r.replies, f"{r.tokens:,}", f"${r.cost_usd:,.4f}", r.unknown_cost or "") for r in rows],
+            [(r.key, r.replies, f"{r.tokens:,}", money(r.cost_usd), r.unknown_cost or "") for r in rows],
             [group_by.upper(), "REPLIES", "TOKENS", "COST", "UNKNOWN-PRICE REPLIES"],
         )
         for t in threads:
             typer.echo(
-                f"  {t.platform}/{t.workspace}/{t.channel}/{t.thread}: ${t.cost_usd:,.4f}, {t.tokens:,} "
-                f"tokens, {t.replies} replies — {t.title[:60]}"
+                f"  {t.platform}/{t.workspace}/{t.channel}/{t.thread}: {money(t.cost_usd)}, {tokens(t.tokens)}, "
+                f"{t.replies} replies — {t.title[:60]}"
             )

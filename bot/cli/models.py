@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from bot.cli.output import command, emit_json, fail, table
-from core.render import money
+from core.formatting import per_mtok
 
 
 class _SearchByDefault(TyperGroup):
@@ -61,12 +61,8 @@ def model_row(m: Any) -> dict[str, Any]:
 
 
 def _price(m: Any) -> str:
-    if m.is_local:
-        return "free (local)"
-    if not m.price_known:
-        return "unknown price"
-    set_by = " (set by an admin)" if m.price_source == "override" else ""
-    return f"{money(m.input_usd_per_mtok)} / {money(m.output_usd_per_mtok)}{set_by}"
+    set_by = " (set by an admin)" if m.price_source == "override" and not m.is_local else ""
+    return per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.is_local) + set_by
 
 
 def _where(m: Any) -> str:
@@ -132,7 +128,7 @@ def list_models(
             )
             for m in found
         ],
-        ["MODEL", "CONTEXT", "USD/MTOK IN / OUT", "CAPS", "WHERE", "AVAILABLE"],
+        ["MODEL", "CONTEXT", "PRICE", "CAPS", "WHERE", "AVAILABLE"],
     )
 
 

@@ -9,12 +9,12 @@ import asyncio
 import dataclasses
 import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli.output import command, emit_json, fail, stdin_is_tty, table
+from core.formatting import ago, pull_progress, size, transfer_rate
 
 app = typer.Typer(help="Manage Ollama models: browse the library, install, update and remove.", no_args_is_help=True)
 
@@ -22,23 +22,6 @@ ProviderOpt = Annotated[
     str | None, typer.Option("--provider", "-p", help="Which Ollama provider (needed when there are several).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _size(n: int | float | None) -> str:
-    from core.ollama import format_bytes
-
-    return format_bytes(n) if n else "?"
-
-
-def _ago(when: datetime | None) -> str:
-    if when is None:
-        return "never"
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    s = max(0.0, (datetime.now(UTC) - when).total_seconds())
-    for unit, length in (("d", 86400), ("h", 3600), ("min", 60)):
-        if s >= length:
-            return f"{int(s // length)} {unit} ago"
-    return "just now"
 
 
 def job_dict(job: Any) -> dict[str, Any]:
@@ -80,19 +63,19 @@ def list_cmd(provider: ProviderOpt = None, as_json: JsonOpt = False) -> None:
             [
                 (
                     m.name,
-                    _size(m.size_bytes),
+                    size(m.size_bytes),
                     m.family or "",
                     m.parameter_size or "",
                     m.quantization or "",
-                    _ago(m.modified_at),
-                    _ago(m.last_used_at),
+                    ago(m.modified_at),
+                    ago(m.last_used_at),
                     "yes" if m.loaded else "",
                 )
                 for m in listing.models
             ],
             ["MODEL", "SIZE", "FAMILY", "PARAMS", "QUANT", "MODIFIED", "LAST USED", "LOADED"],
         )
-        typer.echo(f"{len(listing.models)} models, {_size(listing.total_bytes)} in all.")
+        typer.echo(f"{len(listing.models)} models, {size(listing.total_bytes)} in all.")
     if any(not s.reachable for s in listings):
         raise typer.Exit(1)
 
@@ -143,7 +126,7 @@ def library(
         return
     rows = []
     for e in view.entries:
-        tags = ", ".join(f"{t.tag}{'*' if t.installed else ''} {_size(t.size_bytes)}" for t in e.tags)
+        tags = ", ".join(f"{t.tag}{'*' if t.installed else ''} {size(t.size_bytes)}" for t in e.tags)
         rows.append((e.name, ",".join(e.capabilities), tags, e.description[:70]))
     table(rows, ["MODEL", "CAPABILITIES", "TAGS (* installed) ~DOWNLOAD", "DESCRIPTION"])
     typer.echo("Install one with `switchboard ollama pull NAME:TAG`.")
@@ -183,18 +166,16 @@ class ProgressDisplay:
         self.progress.stop()
 
     def update(self, job: Any) -> None:
-        rate = _rate(job)
         if self.live:
             state = job.detail if job.active else job.status
-            self._bar("overall", f"{self.label} ({state})", job.total_bytes, job.completed_bytes, rate)
+            self._bar("overall", f"{self.label} ({state})", job.total_bytes, job.completed_bytes, transfer_rate(job))
             for layer in job.layers:
                 self._bar(layer.digest, f"  layer {layer.digest[7:19]}", layer.total, layer.completed, "")
             return
         now = time.monotonic()
         if job.detail != self._last_detail or now - self._last_line >= 2.0:
             self._last_detail, self._last_line = job.detail, now
-            pct = f"{job.percent:.0f}%" if job.percent is not None else "?"
-            typer.echo(f"{self.label}: {job.status}, {job.detail} — {pct} of {_size(job.total_bytes)} {rate}", err=True)
+            typer.echo(f"{self.label}: {pull_progress(job)}", err=True)
 
     def _bar(self, key: str, description: str, total: int, completed: int, rate: str) -> None:
         if key not in self._tasks:
@@ -202,15 +183,6 @@ class ProgressDisplay:
         self.progress.update(
             self._tasks[key], description=description, total=total or None, completed=completed, rate=rate
         )
-
-
-def _rate(job: Any) -> str:
-    parts = []
-    if job.speed_bps:
-        parts.append(f"{_size(job.speed_bps)}/s")
-    if job.eta_s is not None:
-        parts.append(f"ETA {int(job.eta_s)} s" if job.eta_s < 120 else f"ETA {int(job.eta_s // 60)} min")
-    return " ".join(parts)
 
 
 def _report(job: Any, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -360,7 +332,7 @@ def jobs(
                 j.action,
                 j.status,
                 f"{j.percent:.0f}%" if j.percent is not None else "",
-                _rate(j),
+                transfer_rate(j),
                 (j.error or j.detail)[:80],
             )
             for j in found
@@ -389,7 +361,7 @@ def rm(
         if not stdin_is_tty():
             fail(f"Removing {name} needs confirmation: run it in a terminal, or pass --yes.")
         used = last_used_by_model().get(f"{server.name}/{name}")
-        note = f" A conversation used it {_ago(used)}." if used else ""
+        note = f" A conversation used it {ago(used)}." if used else ""
         if not typer.confirm(f"Remove {name} from Ollama '{server.name}'?{note}", default=False):
             typer.echo("Nothing removed.")
             raise typer.Exit(1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import discord
 
-from core.render import money
+from core.formatting import money
 from core.textsplit import split
 from core.types import Choice, Reply
 

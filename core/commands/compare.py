@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
+from core.formatting import latency, money, tokens
 from core.models.registry import ModelInfo, resolve_model
-from core.render import money
 from core.routing.policy import allowed_here
 from core.routing.route import RouteOutcome, RouteSpec, route
 from core.threads import conversations
@@ -74,7 +74,7 @@ async def compare_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     sections = []
     for model, r in zip(models, results, strict=True):
         head = (
-            f"**{r.model or model.name}** — {r.latency_ms / 1000:.1f} s · {r.total_tokens:,} tokens · "
+            f"**{r.model or model.name}** — {latency(r.latency_ms)} · {tokens(r.total_tokens)} · "
             f"{money(r.cost_usd, local=r.is_local)}"
         )
         body = (

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from core.commands.base import COMMANDS, Context, command
-from core.render import money
+from core.formatting import money, tokens
 from core.reports.usage import UsageSum, channel_usage, thread_usage, user_usage
 from core.routing.policy import allowed_here
 from core.threads import conversations
@@ -16,7 +16,7 @@ from core.types import Event, Reply
 def _line(label: str, u: UsageSum) -> str:
     unknown = f" (+{u.unknown_cost_replies} replies of unknown price)" if u.unknown_cost_replies else ""
     replies = f"{u.replies} reply" if u.replies == 1 else f"{u.replies} replies"
-    return f"• {label}: {replies} · {u.tokens:,} tokens · {money(u.cost_usd)}{unknown}"
+    return f"• {label}: {replies} · {tokens(u.tokens)} · {money(u.cost_usd)}{unknown}"
 
 
 @command("usage", "!usage", "Tokens and cost of this thread, this channel and you.")

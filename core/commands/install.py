@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.commands.base import Context, command
-from core.ollama import JobView, OllamaError, format_bytes, run_in_background, start_pull, watch_job
+from core.formatting import pull_progress
+from core.ollama import JobView, OllamaError, run_in_background, start_pull, watch_job
 from core.types import Choice, Event, Reply
 
 PROGRESS_EVERY_S = 1.0  # chat platforms allow about one edit a second per message
-BAR_WIDTH = 12
 
 
 def parse_args(args: str) -> tuple[str | None, str | None, bool]:
@@ -58,19 +58,7 @@ def progress_data(job: JobView) -> dict[str, Any]:
 
 
 def progress_text(job: JobView) -> str:
-    head = f"Installing **{job.model}** on '{job.provider}'"
-    if job.status == "queued":
-        return f"{head}: {job.detail}."
-    pct = job.percent
-    if pct is None or not job.total_bytes:
-        return f"{head}: {job.detail}…"
-    filled = round(pct / 100 * BAR_WIDTH)
-    parts = [f"{pct:.0f}% of {format_bytes(job.total_bytes)}"]
-    if job.speed_bps:
-        parts.append(f"{format_bytes(job.speed_bps)}/s")
-    if job.eta_s is not None:
-        parts.append(f"about {int(job.eta_s)} s left" if job.eta_s < 120 else f"about {int(job.eta_s // 60)} min left")
-    return f"{head}: `{'█' * filled}{'░' * (BAR_WIDTH - filled)}` " + " · ".join(parts) + f" ({job.detail})"
+    return f"Installing **{job.model}** on '{job.provider}': {pull_progress(job, bar=True)}"
 
 
 @command(

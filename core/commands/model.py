@@ -10,25 +10,19 @@ from core.commands.base import Context, command
 from core.config import snapshot
 from core.config.scopes import update_scope
 from core.config.settings import get_settings
+from core.formatting import context, per_mtok
 from core.models.listing import FILTER_HELP, FilterError, filter_models, parse_filter
 from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
-from core.render import per_mtok
 from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
 from core.threads import conversations
 from core.types import Choice, Event, Reply
 
 
-def _ctx_label(n: int | None) -> str:
-    if not n:
-        return "? ctx"
-    return f"{n // 1000}k ctx" if n >= 1000 else f"{n} ctx"
-
-
 def describe(m: ModelInfo) -> str:
     caps = [c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on]
     parts = [
-        _ctx_label(m.context_window),
+        context(m.context_window),
         per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.is_local),
     ]
     return " · ".join(parts + ([", ".join(caps)] if caps else []))

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from core.config.scopes import ScopeKey
 from core.config.snapshot import Snapshot
+from core.formatting import context, per_mtok
 from core.models.matching import CLOSE, best_closeness, close_names
 from core.models.registry import ModelInfo
-from core.render import per_mtok
 from core.routing.policy import allowed_here, policy_for
 
 MAX_PICKS = 25
@@ -37,7 +37,7 @@ def _clip(text: str, limit: int = MAX_TEXT) -> str:
 def _label(m: ModelInfo) -> str:
     price = per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.is_local)
     price = price.replace(" per 1M tokens", "/1M")
-    ctx = f"{m.context_window // 1000}k ctx" if m.context_window and m.context_window >= 1000 else ""
+    ctx = context(m.context_window) if m.context_window else ""
     status = "" if m.usable else " · unavailable"
     details = " · ".join(p for p in (ctx, price) if p)
     alias = f" ({m.alias})" if m.alias else ""

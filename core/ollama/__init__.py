@@ -34,7 +34,7 @@ from core.ollama.library import LibraryView, browse_library
 from core.ollama.names import ModelName, parse_name
 from core.ollama.pull_jobs import JobView, LayerProgress, get_job, list_jobs, reap_stale
 from core.ollama.pulls import PullStart, run_job, start_pull
-from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, format_bytes, get_server, servers
+from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, get_server, servers
 from core.ollama.updates import UpdateCheck, check_updates
 from core.ollama.upkeep import check_updates_and_alert, reap_stale_pulls, refresh_library, start_updates
 
@@ -63,7 +63,6 @@ __all__ = [
     "check_updates_and_alert",
     "disk_info",
     "find_job",
-    "format_bytes",
     "get_job",
     "get_server",
     "list_installed",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config.settings import get_settings
+from core.formatting import size
 from core.models.matching import close_matches, close_names
 from core.ollama.names import DEFAULT_TAG, parse_name
 
@@ -159,7 +160,7 @@ def unknown_model_text(model: str, catalog: Catalog | None = None) -> str:
     entry = cat.get(name.model) if name else None
     if name is not None and entry is not None:
         tags = ", ".join(
-            f"`{entry.name}:{t.tag}`" + (f" ({_gb(t.size_bytes)})" if t.size_bytes else "") for t in entry.tags[:8]
+            f"`{entry.name}:{t.tag}`" + (f" ({size(t.size_bytes)})" if t.size_bytes else "") for t in entry.tags[:8]
         )
         return f"There is no `{model}` in the Ollama library: {entry.name} has no tag '{name.tag}'. Its tags: {tags}."
     near = suggest(model, cat)
@@ -176,12 +177,6 @@ def suggest(model: str, catalog: Catalog | None = None, limit: int = 3) -> list[
     name = parse_name(model)
     typed = name.model if name else model
     return close_names(typed, [e.name for e in cat.entries], limit=limit)
-
-
-def _gb(n: int | None) -> str:
-    if n is None:
-        return "size unknown"
-    return f"{n / GB:.1f} GB" if n >= GB else f"{n / 1_000_000:.0f} MB"
 
 
 def parse_size(text: str) -> int:

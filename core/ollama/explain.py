@@ -7,8 +7,9 @@ import errno
 import httpx
 import ollama
 
+from core.formatting import size
 from core.ollama.catalog import unknown_model_text
-from core.ollama.servers import Server, disk_info, format_bytes
+from core.ollama.servers import Server, disk_info
 
 _UNREACHABLE_REGISTRY = ("no such host", "dial tcp", "i/o timeout", "connection refused", "network is unreachable")
 
@@ -22,7 +23,7 @@ def server_down_text(server: Server) -> str:
 
 def disk_full_text(server: Server) -> str:
     disk = disk_info(server)
-    where = f" ({format_bytes(disk.free_bytes)} free on {disk.path})" if disk else ""
+    where = f" ({size(disk.free_bytes)} free on {disk.path})" if disk else ""
     return (
         f"The disk is full on the Ollama server at {server.host}{where}. Free some space (`switchboard ollama rm "
         "NAME` removes a model you no longer need), then pull again: it resumes where it stopped."

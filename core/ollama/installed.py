@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.config.settings import get_settings
+from core.formatting import size
 from core.models.matching import close_names
 from core.models.registry import forget_model
 from core.ollama.explain import explain
 from core.ollama.names import parse_name
 from core.ollama.pull_jobs import active_job_for
 from core.ollama.pulls import sync_registry
-from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, format_bytes, get_server, servers
+from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, get_server, servers
 from core.threads.conversations import last_used_by_model
 
 
@@ -140,7 +141,7 @@ async def remove_model(model: str, provider: str | None = None) -> Removal:
     # Gone for good (not a passing outage): drop it from the registry so it leaves /models at once.
     await asyncio.to_thread(forget_model, match.registry_name)
     await sync_registry(server)
-    freed = f", freeing up to {format_bytes(match.size_bytes)}" if match.size_bytes else ""
+    freed = f", freeing up to {size(match.size_bytes)}" if match.size_bytes else ""
     return Removal(
         server.name,
         match.name,

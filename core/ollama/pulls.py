@@ -19,6 +19,7 @@ import ollama
 
 from core.config import snapshot
 from core.config.settings import get_settings
+from core.formatting import duration, size
 from core.models import sync
 from core.ollama.catalog import approx_size, unknown_model_text
 from core.ollama.explain import explain
@@ -42,7 +43,6 @@ from core.ollama.servers import (
     Server,
     disk_info,
     disk_note,
-    format_bytes,
     get_server,
     models_dir,
 )
@@ -158,10 +158,10 @@ def _space_problem(model: str, needed: int | None, disk: DiskInfo | None) -> str
     margin_gb = get_settings().ollama_disk_margin_gb
     if disk.free_bytes >= (needed or 0) + margin_gb * GB:
         return None
-    size = f"about {format_bytes(needed)}" if needed else "an unknown amount"
+    how_much = f"about {size(needed)}" if needed else "an unknown amount"
     return (
-        f"Not enough free disk space for {model}: it needs {size} plus a {margin_gb:g} GB safety margin, and only "
-        f"{format_bytes(disk.free_bytes)} is free on {disk.path}. Remove models you no longer use "
+        f"Not enough free disk space for {model}: it needs {how_much} plus a {margin_gb:g} GB safety margin, and only "
+        f"{size(disk.free_bytes)} is free on {disk.path}. Remove models you no longer use "
         "(`switchboard ollama rm NAME`)."
     )
 
@@ -238,9 +238,9 @@ async def _pull(server: Server, job: JobView, on_update: OnUpdate | None, cancel
     if before is not None and before == after:
         detail = f"{job.model} is already installed and up to date."
     elif job.action == "update":
-        detail = f"Updated {job.model} to the newest version in {_seconds(took)}."
+        detail = f"Updated {job.model} to the newest version in {duration(took)}."
     else:
-        detail = f"Installed {job.model} ({format_bytes(progress.total)}) in {_seconds(took)}."
+        detail = f"Installed {job.model} ({size(progress.total)}) in {duration(took)}."
     return await _finish(job, progress, "done", detail, None, completed_bytes=progress.total)
 
 
@@ -324,10 +324,6 @@ async def cleanup_text(server: Server, digests: list[str], progress: Progress | 
             "machine. Pulling again resumes it."
         )
     if cleanup.removed_files:
-        size = f" ({format_bytes(partial)})" if partial else ""
-        return f"{what}; the partial download{size} was removed."
+        freed = f" ({size(partial)})" if partial else ""
+        return f"{what}; the partial download{freed} was removed."
     return f"{what}; nothing was left on disk."
-
-
-def _seconds(s: float) -> str:
-    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60)} s"

@@ -12,6 +12,7 @@ import ollama
 
 from core.config.settings import get_settings
 from core.errors import UserError
+from core.formatting import size
 from core.providers.store import ProviderView, is_loopback_url, list_providers, provider_headers
 
 KIND = "ollama"
@@ -128,19 +129,7 @@ def disk_info(server: Server) -> DiskInfo | None:
 def disk_note(server: Server, disk: DiskInfo | None) -> str:
     """One line for users: free space, or why it is unknown."""
     if disk is not None:
-        return f"{format_bytes(disk.free_bytes)} free of {format_bytes(disk.total_bytes)} on {disk.path}"
+        return f"{size(disk.free_bytes)} free of {size(disk.total_bytes)} on {disk.path}"
     if not server.on_this_machine:
         return f"free space unknown: the Ollama server at {server.host} is on another machine"
     return "free space unknown: set OLLAMA_MODELS to the directory where Ollama keeps its models"
-
-
-def format_bytes(n: int | float | None) -> str:
-    """Sizes as Ollama shows them: decimal units (1.3 GB)."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1000:
-            return f"{value:.0f} {unit}" if unit in ("B", "KB") else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"

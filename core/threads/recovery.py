@@ -18,8 +18,8 @@ from core.budgets.gate import check_thresholds
 from core.budgets.store import MICROS, list_budgets
 from core.config.settings import get_settings
 from core.config.snapshot import current
+from core.formatting import money
 from core.models.registry import ModelInfo
-from core.render import money
 from core.routing import llm
 from core.threads import conversations
 from core.types import TurnResult
