@@ -16,7 +16,7 @@ from contextlib import aclosing
 
 from core import commands
 from core.budgets.gate import budgeter_for
-from core.config.scopes import ScopeKey
+from core.config.scopes import Policy, ScopeKey
 from core.config.settings import get_settings
 from core.config.snapshot import Snapshot, current_async
 from core.models import stats
@@ -24,7 +24,7 @@ from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing.chains import chain_for
-from core.routing.policy import choose_model
+from core.routing.policy import choose_model, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route
 from core.threads import conversations, order
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
@@ -143,13 +143,22 @@ def _spec(
     conv: conversations.ConversationRef,
     snap: Snapshot,
     model: ModelInfo,
+    policy: Policy,
     confirmed: bool,
     reply_id: int,
 ) -> RouteSpec:
     key = ScopeKey(msg.platform, msg.workspace, msg.channel)
     chain = chain_for(snap.chains, model.name, key)
     settings = get_settings()
-    budgeter = budgeter_for(snap, msg, model, confirmed=confirmed, message_key=conversations.budget_key(reply_id))
+    budgeter = budgeter_for(
+        snap.budgets,
+        msg,
+        model,
+        policy,  # the policy choose_model resolved: once per turn
+        confirmed=confirmed,
+        local_models=lambda: local_suggestions(snap, policy),
+        message_key=conversations.budget_key(reply_id),
+    )
     return RouteSpec(
         target=model,
         chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
@@ -201,7 +210,7 @@ async def _answer_now(
         return
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
-    spec = _spec(msg, conv, snap, model, confirmed, reply_id)
+    spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id)
     if history is None:
         history = (
             [("user", msg.text)]

@@ -1,4 +1,5 @@
-"""Budgets: scopes and periods (store), atomic reserve/settle/release (ledger), the routing gate (gate)."""
+"""Budgets: scopes and periods (store), atomic reserve/settle/release (ledger), the gate each model attempt
+runs inside (gate: `Budgeter.attempt`, the core.routing.budget.BudgetGate that core.chat gives routing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""The budget gate routing calls before each model attempt: estimate, confirm, reserve; then settle or release.
+"""The budget gate: one async context manager per model attempt (core.routing.budget.BudgetGate).
+
+Entering admits the attempt: estimate, confirmation, reservation (or a refusal to show instead). While the
+block runs the reservation is renewed, and a reply that outgrows it may grow it. Leaving the block always
+closes it: settled with the usage the caller recorded (or, when the block was cut short by cancellation,
+aclose() or a bug, with what was really used so far), else released.
 
 Estimate = prompt tokens x input price + max output tokens x output price: the most a reply can cost. Local
 models cost 0 and pass money budgets; token budgets still apply to them. A model whose price is unknown
@@ -10,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from core import alerts
@@ -24,23 +28,121 @@ from core.models.registry import ModelInfo
 from core.render import money
 from core.types import Choice, IncomingMessage, Reply, TurnResult
 
+if TYPE_CHECKING:
+    from core.config.scopes import Policy
+
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:  # the snapshot imports budgets: annotations only, to avoid an import cycle
-    from core.config.snapshot import Snapshot
 
-
-@dataclass
 class Admission:
-    """The gate's answer for one attempt: go (holding reservations), or a refusal to show instead."""
+    """One attempt under the gate, and the context manager that holds its budget: entering admits it (holding
+    reservations) or refuses it; leaving settles or releases what it holds, whatever ends the block."""
 
-    model: ModelInfo
-    budgets: list[BudgetView] = field(default_factory=list)
-    hold: ledger.Hold = field(default_factory=ledger.Hold)
-    refusal: Reply | None = None
-    notice: str | None = None
-    estimate_usd: float | None = None
-    closed: bool = False
+    def __init__(
+        self,
+        budgeter: Budgeter,
+        model: ModelInfo,
+        prompt_tokens: int,
+        max_output: int,
+        *,
+        primary: bool,
+        if_cut: Callable[[], TurnResult] | None = None,
+    ) -> None:
+        self.budgeter = budgeter
+        self.model = model
+        self.prompt_tokens, self.max_output, self.primary = prompt_tokens, max_output, primary
+        self.if_cut = if_cut
+        self.budgets: list[BudgetView] = []
+        self.hold = ledger.Hold()
+        self.refusal: Reply | None = None
+        self.notice: str | None = None
+        self.estimate_usd: float | None = None
+        self.used: TurnResult | None = None
+        self.closed = False
+        self._renewal: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Admission:
+        try:
+            await self.budgeter._admit(self)
+        except BaseException:  # e.g. cancelled after reserving: the block never runs, so give the hold back
+            try:
+                await self._release()
+            except Exception:
+                log.exception("could not release the budget of an attempt that did not start")
+            raise
+        if self.hold.items:
+            self._renewal = asyncio.create_task(self._renew(get_settings().reservation_ttl_s))
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            self._renewal = None
+        if self.closed:
+            return
+        if exc is None:  # the block finished: charge what it recorded; nothing recorded, nothing was used
+            if self.used is not None:
+                await self._settle(self.used)
+            else:
+                await self._release()
+            return
+        # cut short (cancelled, the caller stopped reading, a bug): charge what was really used so far; the
+        # exception goes on whatever happens here
+        try:
+            used = self.used if self.used is not None else self.if_cut() if self.if_cut is not None else None
+        except Exception:
+            log.exception("could not price an interrupted reply; its budget reservation is released")
+            used = None
+        try:
+            if used is not None:
+                await self._settle(used)
+            else:
+                await self._release()
+        except Exception:
+            log.exception("could not settle the budget of an interrupted reply")
+
+    def record(self, used: TurnResult) -> None:
+        self.used = used
+
+    async def _renew(self, ttl: float) -> None:
+        """Renew the reservations every third of their lifetime, so only a holder that died (and stopped
+        renewing) ever loses its hold to expiry."""
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                await asyncio.to_thread(ledger.extend, self.hold, ttl)
+            except Exception:  # a database hiccup: try again next round, the reply goes on
+                log.warning("could not renew a budget reservation", exc_info=True)
+
+    async def grow(self, output_tokens: int) -> bool:
+        """Hold `output_tokens` more of output for a reply that outgrew its reservation; False when a hard budget
+        cannot cover them (the reply must stop). Nothing held: nothing to protect."""
+        if self.closed or not self.hold.items:
+            return True
+        price = self.model.output_usd_per_mtok or 0.0
+        extra = {
+            b.id: output_tokens if b.metric == "tokens" else math.ceil(output_tokens * price) for b in self.budgets
+        }
+        return await asyncio.to_thread(ledger.grow, self.hold, extra, {b.id: b for b in self.budgets})
+
+    async def _settle(self, result: TurnResult) -> None:
+        """Charge what the attempt really cost (its tokens for token budgets)."""
+        self.closed = True
+        if not self.hold.items:
+            return
+        usd = result.cost_usd or 0.0
+        actual = {b.id: (result.total_tokens if b.metric == "tokens" else round(usd * MICROS)) for b in self.budgets}
+        states = await asyncio.to_thread(ledger.settle, self.hold, actual)
+        by_id = {b.id: b for b in self.budgets}
+        pairs = [(by_id[s.budget_id], s) for s in states if s.budget_id in by_id]
+        await asyncio.to_thread(check_thresholds, pairs, get_settings().timezone)
+
+    async def _release(self) -> None:
+        self.closed = True
+        if self.hold.items:
+            await asyncio.to_thread(ledger.release, self.hold)
 
 
 def estimate_usd(model: ModelInfo, prompt_tokens: int, max_output: int) -> float | None:
@@ -116,7 +218,7 @@ def check_thresholds(pairs: list[tuple[BudgetView, ledger.UsageState]], tz: str)
 
 
 class Budgeter:
-    """Budgets for one message's attempts (and `!compare`'s): admit, then settle or release each attempt."""
+    """Budgets for one message's attempts (and `!compare`'s): `async with budgeter.attempt(...) as hold:`."""
 
     def __init__(
         self,
@@ -125,7 +227,7 @@ class Budgeter:
         *,
         confirm_over_usd: float | None,
         confirmed: bool = False,
-        suggestions: list[str] | None = None,
+        local_models: Callable[[], list[str]] | None = None,
         message_key: str | None = None,
     ) -> None:
         self.budgets = budgets
@@ -134,7 +236,22 @@ class Budgeter:
         self.message_key = message_key or msg.event_id
         self.confirm_over_usd = confirm_over_usd
         self.confirmed = confirmed
-        self.suggestions = suggestions or []
+        # free local models a refusal can point to, best first (asked only when a refusal is written)
+        self.local_models = local_models or list
+
+    def attempt(
+        self,
+        model: ModelInfo,
+        prompt_tokens: int,
+        max_output: int,
+        *,
+        primary: bool,
+        if_cut: Callable[[], TurnResult] | None = None,
+    ) -> Admission:
+        """The budget of one attempt on `model`, as an async context manager (see Admission). `primary`: the
+        thread's own model, which may ask to confirm; `if_cut`: what the attempt used so far, charged when the
+        block ends by an exception before the caller recorded its usage."""
+        return Admission(self, model, prompt_tokens, max_output, primary=primary, if_cut=if_cut)
 
     def _applicable(self, model: ModelInfo) -> list[BudgetView]:
         m = self.msg
@@ -149,9 +266,10 @@ class Budgeter:
             found = [b for b in found if b.metric == "tokens"]
         return found
 
-    async def admit(self, model: ModelInfo, prompt_tokens: int, max_output: int, *, primary: bool) -> Admission:
-        usd = estimate_usd(model, prompt_tokens, max_output)
-        adm = Admission(model, estimate_usd=usd)
+    async def _admit(self, adm: Admission) -> None:
+        """Fill in the gate's answer: reservations held, or a refusal (or a question) to show instead."""
+        model, prompt_tokens, max_output, primary = adm.model, adm.prompt_tokens, adm.max_output, adm.primary
+        usd = adm.estimate_usd = estimate_usd(model, prompt_tokens, max_output)
         applicable = self._applicable(model)
         if usd is None and any(b.hard and b.metric == "usd" for b in applicable):
             budget = next(b for b in applicable if b.hard and b.metric == "usd")
@@ -161,7 +279,7 @@ class Budgeter:
                 "--input-usd-per-mtok X --output-usd-per-mtok Y`, or mark it free with `--free`." + self._alternative(),
                 kind="refusal",
             )
-            return adm
+            return
         tokens = prompt_tokens + max_output
         amounts = [(b, _units(b, usd, tokens)) for b in applicable]
         amounts = [(b, a) for b, a in amounts if a > 0]
@@ -178,7 +296,7 @@ class Budgeter:
             if over is not None:
                 adm.refusal = self._exceeded(over)
                 await asyncio.to_thread(_refusing_alert, over, get_settings().timezone)
-                return adm
+                return
             assert usd is not None and self.confirm_over_usd is not None
             adm.refusal = Reply(
                 f"This reply from {model.name} could cost up to {money(usd)} ({prompt_tokens:,} tokens in, up to "
@@ -188,9 +306,9 @@ class Budgeter:
                 data={"model": model.name, "estimate_usd": usd},
                 choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
             )
-            return adm
+            return
         if not amounts:  # nothing applies (e.g. a local model under money budgets only)
-            return adm
+            return
         s = get_settings()
         try:
             adm.hold = await asyncio.to_thread(
@@ -199,10 +317,9 @@ class Budgeter:
         except ledger.Exceeded as over:
             adm.refusal = self._exceeded(over)
             await asyncio.to_thread(_refusing_alert, over, s.timezone)
-            return adm
+            return
         adm.budgets = [b for b, _ in amounts]
         adm.notice = await asyncio.to_thread(self._warn_only_notice, amounts)
-        return adm
 
     def _warn_only_notice(self, amounts: list[tuple[BudgetView, int]]) -> str | None:
         warn = [(b, a) for b, a in amounts if not b.hard]
@@ -219,8 +336,9 @@ class Budgeter:
         )
 
     def _alternative(self) -> str:
-        if self.suggestions:
-            return f" Meanwhile you can switch this thread to a free local model: `!model {self.suggestions[0]}`."
+        local = self.local_models()
+        if local:
+            return f" Meanwhile you can switch this thread to a free local model: `!model {local[0]}`."
         return " Meanwhile, ask an admin, or pick a free local model with `!models local`."
 
     def _exceeded(self, over: ledger.Exceeded) -> Reply:
@@ -235,76 +353,27 @@ class Budgeter:
             data={"budget_id": b.id, "spent": st.spent, "limit": b.limit_units, "resets": reset},
         )
 
-    @asynccontextmanager
-    async def kept_alive(self, adm: Admission | None) -> AsyncIterator[None]:
-        """While the attempt runs, renew its reservations every third of their lifetime, so only a holder that
-        died (and stopped renewing) ever loses its hold to expiry."""
-        if adm is None or not adm.hold.items:
-            yield
-            return
-        ttl = get_settings().reservation_ttl_s
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                try:
-                    await asyncio.to_thread(ledger.extend, adm.hold, ttl)
-                except Exception:  # a database hiccup: try again next round, the reply goes on
-                    log.warning("could not renew a budget reservation", exc_info=True)
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-
-    async def grow(self, adm: Admission, output_tokens: int) -> bool:
-        """Hold `output_tokens` more of output for a reply that outgrew its reservation; False when a hard budget
-        cannot cover them (the reply must stop). Nothing held: nothing to protect."""
-        if adm.closed or not adm.hold.items:
-            return True
-        price = adm.model.output_usd_per_mtok or 0.0
-        extra = {b.id: output_tokens if b.metric == "tokens" else math.ceil(output_tokens * price) for b in adm.budgets}
-        return await asyncio.to_thread(ledger.grow, adm.hold, extra, {b.id: b for b in adm.budgets})
-
-    async def settle(self, adm: Admission, result: TurnResult) -> None:
-        """Charge what the attempt really cost (its tokens for token budgets)."""
-        if adm.closed:
-            return
-        adm.closed = True
-        if not adm.hold.items:
-            return
-        usd = result.cost_usd or 0.0
-        actual = {b.id: (result.total_tokens if b.metric == "tokens" else round(usd * MICROS)) for b in adm.budgets}
-        states = await asyncio.to_thread(ledger.settle, adm.hold, actual)
-        by_id = {b.id: b for b in adm.budgets}
-        pairs = [(by_id[s.budget_id], s) for s in states if s.budget_id in by_id]
-        await asyncio.to_thread(check_thresholds, pairs, get_settings().timezone)
-
-    async def release(self, adm: Admission) -> None:
-        if adm.closed:
-            return
-        adm.closed = True
-        await asyncio.to_thread(ledger.release, adm.hold)
-
 
 def budgeter_for(
-    snap: Snapshot, msg: IncomingMessage, model: ModelInfo, *, confirmed: bool, message_key: str | None = None
+    budgets: list[BudgetView],
+    msg: IncomingMessage,
+    model: ModelInfo,
+    policy: Policy,
+    *,
+    confirmed: bool,
+    local_models: Callable[[], list[str]] | None = None,
+    message_key: str | None = None,
 ) -> Budgeter | None:
-    """The budgeter for a turn in this message's scope, or None when no budget or confirmation can apply."""
-    from core.config.scopes import ScopeKey
-    from core.routing.policy import policy_for, suggestions
-
-    policy = policy_for(snap, ScopeKey(msg.platform, msg.workspace, msg.channel))
+    """The budgeter for a turn under `policy` (its scope's, which the caller resolved), or None when no budget
+    or confirmation can apply. `local_models`: free local models a refusal can suggest, best first."""
     confirm_over = policy.confirm_over_usd if policy.confirm_over_usd is not None else get_settings().confirm_over_usd
-    if not snap.budgets and not (model.is_paid and confirm_over is not None):
+    if not budgets and not (model.is_paid and confirm_over is not None):
         return None
-    local = [name for name in suggestions(snap, policy) if (m := snap.model(name)) is not None and m.is_local]
     return Budgeter(
-        snap.budgets,
+        budgets,
         msg,
         confirm_over_usd=confirm_over,
         confirmed=confirmed,
-        suggestions=local,
+        local_models=local_models,
         message_key=message_key,
     )

@@ -9,18 +9,26 @@ from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
 from core.formatting import latency, money, tokens
 from core.models.registry import ModelInfo, resolve_model
-from core.routing.policy import allowed_here
+from core.routing.policy import allowed_here, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, route
 from core.threads import conversations
 from core.types import Event, Notice, Reply, TurnResult
 
 
 async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:
+    policy = ctx.policy
     spec = RouteSpec(
         target=model,
         variables=(("platform", ctx.msg.platform), ("user", ctx.msg.user_name)),
         # asking for a comparison is the explicit choice: budgets apply, the confirmation step does not
-        budgeter=budgeter_for(ctx.snap, ctx.msg, model, confirmed=True),
+        budgeter=budgeter_for(
+            ctx.snap.budgets,
+            ctx.msg,
+            model,
+            policy,
+            confirmed=True,
+            local_models=lambda: local_suggestions(ctx.snap, policy),
+        ),
     )
     outcome: RouteOutcome | None = None
     async for event in route(spec, [("user", prompt)], ctx.snap):

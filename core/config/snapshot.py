@@ -1,6 +1,10 @@
-"""A per-process snapshot of configuration (registry, scopes, chains, templates, presets), reloaded when the
-config version in the database changes. Admin changes reach running bots within a second, and a message does
-not pay for a dozen queries.
+"""A per-process snapshot of configuration (registry, providers, scopes, chains, templates, presets, budgets),
+reloaded when the config version in the database changes. Admin changes reach running bots within a second, and
+a message does not pay for a dozen queries.
+
+The snapshot reads the stores it holds (core.models.registry, core.providers.store, core.routing.chains and
+prompts, core.budgets.store) and is read by what sits above it (routing, commands, chat); none of those stores
+imports it back (import-linter contracts in pyproject.toml).
 """
 
 from __future__ import annotations

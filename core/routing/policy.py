@@ -12,10 +12,12 @@ from core.models.registry import ModelInfo, resolve_model
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The model for a turn and where the choice came from, or a refusal that says what to do."""
+    """The model for a turn and where the choice came from, or a refusal that says what to do; with the
+    scope's policy it was chosen under (the turn's budget gate needs it too: resolved once per turn)."""
 
     model: ModelInfo | None
     source: str  # thread | channel | workspace | global | local
+    policy: Policy
     refusal: str | None = None
 
 
@@ -59,6 +61,11 @@ def suggestions(snap: Snapshot, policy: Policy, near: str | None = None, limit: 
     return list(dict.fromkeys(names))[:limit]
 
 
+def local_suggestions(snap: Snapshot, policy: Policy) -> list[str]:
+    """Free local models this scope allows, best first: where a budget refusal points the user."""
+    return [name for name in suggestions(snap, policy) if (m := snap.model(name)) is not None and m.is_local]
+
+
 def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> ModelChoice:
     """Thread's model, then channel, workspace and global defaults; with nothing set, a free local model
     (an installed Ollama model first)."""
@@ -72,20 +79,21 @@ def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> Mo
         model = snap.model(name)
         why = _unusable(snap, model, name, policy)
         if why is None and model is not None:
-            return ModelChoice(model, source)
+            return ModelChoice(model, source, policy)
         alternatives = suggestions(snap, policy, near=name)
         hint = f" For example: {', '.join(f'`{a}`' for a in alternatives)}." if alternatives else ""
         whose = "This thread's model" if source == "thread" else f"The {source} default"
         return ModelChoice(
-            None, source, f"{whose}, {name}, can't be used: {why}. Pick another with `!model NAME`.{hint}"
+            None, source, policy, f"{whose}, {name}, can't be used: {why}. Pick another with `!model NAME`.{hint}"
         )
     local = [m for m in snap.local_models() if allowed_here(m, policy) is None]
     if local:
         # the product's promise is "default to Ollama, free": an Ollama model wins over other local servers
-        return ModelChoice(min(local, key=lambda m: (m.provider_kind != "ollama", m.name)), "local")
+        return ModelChoice(min(local, key=lambda m: (m.provider_kind != "ollama", m.name)), "local", policy)
     return ModelChoice(
         None,
         "none",
+        policy,
         "No model is set up here yet: there is no default and no local model. "
         "An admin can add one, e.g. `switchboard providers add local --kind ollama` and "
         "`switchboard ollama pull llama3.2`, or pick a model with `!model NAME` (see `!models`).",

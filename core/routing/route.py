@@ -9,26 +9,24 @@ its configured rule, and only a chain that allows it moves a free thread onto a 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing, nullcontext
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from core.budgets.gate import Admission, Budgeter
 from core.config.settings import get_settings
 from core.config.snapshot import Snapshot
 from core.models.registry import ModelInfo
 from core.providers.store import mark_unhealthy, provider_config
 from core.routing import llm
+from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
 from core.routing.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.routing.prompts import pick_template, render
 from core.types import Delta, Notice, Reply, TurnResult
 
-log = logging.getLogger(__name__)
 DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
 PER_MESSAGE_OVERHEAD = 4
 
@@ -64,7 +62,7 @@ class RouteSpec:
     content_policy_rule: str = "stop"
     system_prompt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
-    budgeter: Budgeter | None = None
+    budgeter: BudgetGate | None = None  # None: no budget or confirmation applies
 
 
 # ---------------------------------------------------------------- the gateway, rebuilt on config change
@@ -183,11 +181,11 @@ class _OutputFit:
     sooner where a hard budget cannot cover more ("budget"). Without a budget, only the ceiling applies.
     """
 
-    def __init__(self, model: ModelInfo, max_out: int, budgeter: Budgeter | None, adm: Admission | None) -> None:
+    def __init__(self, model: ModelInfo, max_out: int, hold: BudgetHold) -> None:
         self.cap = llm.OutputCap(model.litellm_name, max_out)
         self.ceiling = 2 * max_out
         self.step = max(16, max_out // 4)
-        self.budgeter, self.adm = budgeter, adm
+        self.hold = hold
 
     async def take(self, piece: str) -> tuple[str, str | None]:
         """(the part of `piece` to show, why the reply must stop now or None)."""
@@ -198,7 +196,7 @@ class _OutputFit:
             if cap.limit >= self.ceiling:
                 return shown, "length"
             more = min(self.step, self.ceiling - cap.limit)
-            if self.budgeter is not None and self.adm is not None and not await self.budgeter.grow(self.adm, more):
+            if not await self.hold.grow(more):
                 return shown, "budget"
             cap.raise_limit(more)
             if not rest:
@@ -227,12 +225,14 @@ async def route(
 ) -> AsyncGenerator[Delta | Notice | Writing | RouteOutcome, None]:
     """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome.
 
-    With a budgeter, each attempt is admitted first (estimate, confirmation, reservation) and settled or
-    released after it, also when the caller stops reading mid-stream.
+    Each attempt runs inside its budget gate (`spec.budgeter`, see core.routing.budget): admitted first
+    (estimate, confirmation, reservation), then settled or released when the attempt ends, however it ends,
+    also when the caller stops reading mid-stream.
     """
     cached = _gateway
     # the gateway is rebuilt only when config changes; don't hop to a thread for the cached one
     gw = cached[1] if cached is not None and cached[0] == snap.version else await asyncio.to_thread(gateway, snap)
+    gate = spec.budgeter or UNBUDGETED
     started = time.perf_counter()
     failures: list[Attempt] = []
     skipped: list[str] = []
@@ -248,86 +248,88 @@ async def route(
         ttft: float | None = None
         end: StreamEnd | None = None
         messages: list[dict[str, Any]] = []
-        adm: Admission | None = None
+        failed: LLMError | None = None
+        outcome: RouteOutcome | None = None
         try:
-            system = system_prompt_for(spec, snap, model)
-            messages, dropped = build_messages(model, history, system)
-            max_out = max_output_for(model)
-            if spec.budgeter is not None:
-                prompt_tokens = llm.count_tokens(model.litellm_name, messages)
-                adm = await spec.budgeter.admit(model, prompt_tokens, max_out, primary=index == 0)
-                if adm.refusal is not None:
-                    if index == 0:
-                        refused = TurnResult(model=None, provider=None, status="refused", error=adm.refusal.text)
-                        yield RouteOutcome(refused, failures, dropped, refusal=adm.refusal)
-                        return
-                    skipped.append(f"{model.name}: {adm.refusal.text}")
-                    continue
-                if adm.notice:
-                    yield Notice(adm.notice)
-            yield Writing(model)
-            alive = spec.budgeter.kept_alive(adm) if spec.budgeter is not None else nullcontext()
-            fit = _OutputFit(model, max_out, spec.budgeter, adm)
-            async with alive, aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
-                async for piece in pieces:
-                    if isinstance(piece, StreamEnd):
-                        end = piece
-                        continue
-                    shown, stop = await fit.take(piece)
-                    if shown:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - started) * 1000
-                        text.append(shown)
-                        yield Delta(shown)
-                    if stop is not None:  # past what may be streamed: stop reading (closes the stream)
-                        end = StreamEnd(None, None, stop, None)
-                        break
+            messages, dropped = build_messages(model, history, system_prompt_for(spec, snap, model))
         except LLMError as err:
-            latency = (time.perf_counter() - attempt_started) * 1000
-            if text or err.partial_text:  # the user already saw part of it: no restart on another model
-                partial = _result(
-                    model,
-                    spec,
-                    snap,
-                    messages,
-                    "".join(text),
-                    None,
-                    started,
-                    ttft,
-                    failures,
-                    "partial",
-                    error=err.message,
-                )
-                if adm is not None and spec.budgeter is not None:
-                    await spec.budgeter.settle(adm, partial)
-                yield RouteOutcome(partial, failures, dropped)
-                return
-            if adm is not None and spec.budgeter is not None:
-                await spec.budgeter.release(adm)
-            failures.append(Attempt(model.name, model.provider, err, latency))
-            if err.kind == "auth":
-                skip.add(model.provider)
-                await asyncio.to_thread(mark_unhealthy, model.provider, f"authentication failed: {err.message}")
-            elif err.kind == "context_window":
-                need_window = max(need_window, model.context_window or DEFAULT_WINDOW)
-            elif err.kind == "content_policy" and rule != "fallback":
-                break
+            failed = err
+        else:
+            max_out = max_output_for(model)
+            # only a budget needs the prompt's tokens (to estimate the reply's cost)
+            prompt_tokens = llm.count_tokens(model.litellm_name, messages) if spec.budgeter is not None else 0
+
+            def cut() -> TurnResult:
+                """What the attempt used when it is cut short: charged for what was really streamed. Called only
+                while this iteration's gate closes, so it reads this attempt's text and ttft as they are then."""
+                streamed = "".join(text)  # noqa: B023
+                return _result(model, spec, snap, messages, streamed, None, started, ttft, failures, "interrupted")  # noqa: B023
+
+            async with gate.attempt(model, prompt_tokens, max_out, primary=index == 0, if_cut=cut) as hold:
+                if hold.refusal is not None:
+                    if index == 0:
+                        refused = TurnResult(model=None, provider=None, status="refused", error=hold.refusal.text)
+                        outcome = RouteOutcome(refused, failures, dropped, refusal=hold.refusal)
+                    else:
+                        skipped.append(f"{model.name}: {hold.refusal.text}")
+                else:
+                    if hold.notice:
+                        yield Notice(hold.notice)
+                    yield Writing(model)
+                    fit = _OutputFit(model, max_out, hold)
+                    try:
+                        async with aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
+                            async for piece in pieces:
+                                if isinstance(piece, StreamEnd):
+                                    end = piece
+                                    continue
+                                shown, stop = await fit.take(piece)
+                                if shown:
+                                    if ttft is None:
+                                        ttft = (time.perf_counter() - started) * 1000
+                                    text.append(shown)
+                                    yield Delta(shown)
+                                if stop is not None:  # past what may be streamed: stop reading (closes the stream)
+                                    end = StreamEnd(None, None, stop, None)
+                                    break
+                    except LLMError as err:
+                        if text or err.partial_text:  # the user already saw part of it: no restart on another model
+                            partial = _result(
+                                model,
+                                spec,
+                                snap,
+                                messages,
+                                "".join(text),
+                                None,
+                                started,
+                                ttft,
+                                failures,
+                                "partial",
+                                error=err.message,
+                            )
+                            hold.record(partial)
+                            outcome = RouteOutcome(partial, failures, dropped)
+                        else:
+                            failed = err  # nothing recorded: leaving the gate releases the reservation
+                    else:
+                        result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
+                        hold.record(result)
+                        outcome = RouteOutcome(result, failures, dropped)
+            # the gate is closed (settled or released) before anyone hears how the attempt ended
+        if outcome is not None:
+            yield outcome
+            return
+        if failed is None:  # refused by the gate on a fallback model: try the next one
             continue
-        except BaseException:  # the caller stopped reading (or a bug): charge what was really streamed
-            if adm is not None and spec.budgeter is not None and not adm.closed:
-                try:
-                    cut = _result(
-                        model, spec, snap, messages, "".join(text), None, started, ttft, failures, "interrupted"
-                    )
-                    await spec.budgeter.settle(adm, cut)
-                except Exception:
-                    log.exception("could not settle the budget of an interrupted reply")
-            raise
-        result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
-        if adm is not None and spec.budgeter is not None:
-            await spec.budgeter.settle(adm, result)
-        yield RouteOutcome(result, failures, dropped)
-        return
+        latency = (time.perf_counter() - attempt_started) * 1000
+        failures.append(Attempt(model.name, model.provider, failed, latency))
+        if failed.kind == "auth":
+            skip.add(model.provider)
+            await asyncio.to_thread(mark_unhealthy, model.provider, f"authentication failed: {failed.message}")
+        elif failed.kind == "context_window":
+            need_window = max(need_window, model.context_window or DEFAULT_WINDOW)
+        elif failed.kind == "content_policy" and rule != "fallback":
+            break
     reasons = [f"{a.model}: {a.error.message}" for a in failures] + skipped
     yield RouteOutcome(
         TurnResult(
