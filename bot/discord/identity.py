@@ -10,13 +10,12 @@ The workspace always comes from the gateway's guild id, never from anything a us
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
 import discord
 
-from core.threads.conversations import find_conversation
+from core.threads.aio import is_conversation
 from core.types import IncomingMessage
 
 PLATFORM = "discord"
@@ -107,7 +106,4 @@ async def is_bot_thread(thread: discord.Thread, me: discord.abc.User) -> bool:
         return True
     if thread.guild is None:
         return False
-    found = await asyncio.to_thread(
-        find_conversation, PLATFORM, str(thread.guild.id), str(thread.parent_id), str(thread.id)
-    )
-    return found is not None
+    return await is_conversation(PLATFORM, str(thread.guild.id), str(thread.parent_id), str(thread.id))

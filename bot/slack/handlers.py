@@ -8,7 +8,6 @@ typed. Redeliveries carry the same Events API `event_id`, on which the core is i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import Any
@@ -26,7 +25,7 @@ from bot.slack.picker import PLATFORM
 from bot.slack.translate import can_stream, incoming, place, strip_mention, workspace_of
 from core.config.settings import get_settings
 from core.delivery.driver import drive
-from core.threads import conversations
+from core.threads import aio as threads
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +111,8 @@ async def on_message(
         return  # the app_mention event for this message starts or continues the conversation
     elif not thread:
         return
-    known = await asyncio.to_thread(conversations.find_conversation, PLATFORM, workspace, channel, thread)
-    if known is None and not is_dm:
+    known = await threads.is_conversation(PLATFORM, workspace, channel, thread)
+    if not known and not is_dm:
         return
     msg = await incoming(
         context, client, channel=channel, thread=thread, user=user, text=text, event_id=body.get("event_id")
@@ -122,7 +121,7 @@ async def on_message(
     assistant = is_dm and bool(event.get("thread_ts")) and can_stream(context)
     if assistant:
         await _assistant_status(client, channel, thread, "is thinking…")
-        if known is None and text.strip():
+        if not known and text.strip():
             await _assistant_call(
                 client.assistant_threads_setTitle, channel_id=channel, thread_ts=thread, title=render.clip(text, 60)
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -16,6 +18,8 @@ from core.config.settings import get_settings
 from core.errors import UserError
 from core.storage.storable import storable_params
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 # SQLite allows one writer. Threads of one process queue on this lock (woken at once) instead of in SQLite's
@@ -153,3 +157,14 @@ def insert_ignoring_conflicts(table: Any, conn: Connection) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def off_loop(fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The async entry point of a storage function: one hop to a worker thread, so code on the event loop (the
+    chat path, commands, adapters) awaits storage without blocking the loop or wrapping each call itself."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    return run
