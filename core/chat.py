@@ -26,6 +26,7 @@ from core.render import render_footer
 from core.routing.chains import chain_for
 from core.routing.policy import choose_model, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route
+from core.threads import aio as threads
 from core.threads import conversations, order
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
@@ -58,7 +59,7 @@ async def handle(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
 async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator[Event, None]:
     conversation = None
     if msg.thread:
-        start = await asyncio.to_thread(conversations.start_turn, msg, role="command", claim_reply=False)
+        start = await threads.start_turn(msg, role="command", claim_reply=False)
         if start.user_message_id is None:
             return  # a redelivery of a command we already answered
         conversation = start.conversation
@@ -87,13 +88,13 @@ async def _confirmation(
         yield Reply(f"`!{name}` answers a confirmation inside a thread.", kind="error", ephemeral=True)
         return
     if name == "cancel":
-        cancelled = await asyncio.to_thread(conversations.cancel_confirmation, conv.id)
+        cancelled = await threads.cancel_confirmation(conv.id)
         yield Reply(
             "Cancelled: nothing was sent to a model." if cancelled else "Nothing is waiting for confirmation.",
             kind="info",
         )
         return
-    reply_id = await asyncio.to_thread(conversations.claim_confirmation, conv.id)
+    reply_id = await threads.claim_confirmation(conv.id)
     if reply_id is None:
         yield Reply("Nothing is waiting for confirmation in this thread.", kind="info", ephemeral=True)
         return
@@ -106,17 +107,17 @@ async def _pending_notice(conv: conversations.ConversationRef) -> Notice | None:
     """What the thread must be told first, taken (so said once); no query when the conversation row had none."""
     if not conv.pending_notice:
         return None
-    text = await asyncio.to_thread(conversations.take_notice, conv.id)
+    text = await threads.take_notice(conv.id)
     return Notice(text) if text else None
 
 
 async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> AsyncGenerator[Event, None]:
     """Answer the thread's last message again (after a reply was cut off, interrupted or failed)."""
-    history = await asyncio.to_thread(conversations.history, conv.id)
+    history = await threads.history(conv.id)
     if not any(role == "user" for role, _ in history):
         yield Reply("There is nothing to answer again in this thread yet.", kind="info", ephemeral=True)
         return
-    reply_id = await asyncio.to_thread(conversations.claim_reply, conv.id, msg.event_id, msg.user)
+    reply_id = await threads.claim_reply(conv.id, msg.event_id, msg.user)
     if reply_id is None:
         return  # a redelivered `!retry`: its answer is already claimed
     async with aclosing(_answer(msg, conv, reply_id, created=False, history=history)) as events:
@@ -125,7 +126,7 @@ async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> A
 
 
 async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
-    start = await asyncio.to_thread(conversations.start_turn, msg)
+    start = await threads.start_turn(msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
     yield Accepted()
@@ -185,7 +186,7 @@ async def _answer(
     (`behind`: one may still be running; see core.threads.order)."""
     try:
         if behind and await order.wait_for_earlier(conv.id, reply_id):
-            fresh = await asyncio.to_thread(conversations.conversation_ref, conv.id)
+            fresh = await threads.conversation_ref(conv.id)
             conv = fresh or conv  # the earlier turn may have pinned the model, `!model` may have switched it
         async with aclosing(_answer_now(msg, conv, reply_id, created, confirmed, history)) as events:
             async for event in events:
@@ -205,18 +206,14 @@ async def _answer_now(
     snap = await current_async()
     choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel))
     if choice.model is None:
-        await asyncio.to_thread(conversations.drop_reply, reply_id)
+        await threads.drop_reply(reply_id)
         yield Reply(choice.refusal or "No model is available here.", kind="refusal")
         return
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
     spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id)
     if history is None:
-        history = (
-            [("user", msg.text)]
-            if created
-            else await asyncio.to_thread(conversations.history, conv.id, before=reply_id)
-        )
+        history = [("user", msg.text)] if created else await threads.history(conv.id, before=reply_id)
     while history and history[-1][0] == "assistant":  # a retry answers the last message again
         history.pop()
     writing = model
@@ -231,31 +228,42 @@ async def _answer_now(
                     yield event
                     if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
                         last_save = time.monotonic()
-                        await asyncio.to_thread(conversations.save_partial, reply_id, "".join(streamed))
+                        await threads.save_partial(reply_id, "".join(streamed))
                     continue
                 if isinstance(event, Notice):
                     yield event
                     continue
                 if isinstance(event, Writing):
                     writing = event.model
-                    await asyncio.to_thread(conversations.save_attempt, reply_id, writing.name, writing.provider)
+                    await threads.save_attempt(reply_id, writing.name, writing.provider)
                     continue
                 outcome: RouteOutcome = event
                 if outcome.refusal is not None:  # the budget gate said no (or asks first): nothing was called
                     finished = True
                     if outcome.refusal.kind == "confirm":
-                        await asyncio.to_thread(conversations.await_confirmation, reply_id, outcome.refusal.text)
+                        await threads.await_confirmation(reply_id, outcome.refusal.text)
                     else:
-                        await asyncio.to_thread(conversations.drop_reply, reply_id)
+                        await threads.drop_reply(reply_id)
                     yield outcome.refusal
                     return
                 if outcome.dropped_turns and not conv.trim_notified:
-                    await asyncio.to_thread(conversations.mark_trim_notified, conv.id)
+                    await threads.mark_trim_notified(conv.id)
                     yield Notice(
                         f"Older messages of this thread ({outcome.dropped_turns}) were left out so the conversation "
                         f"fits {outcome.result.model or model.name}'s context window."
                     )
-                await asyncio.to_thread(_store_outcome, conv.id, reply_id, outcome, msg.user, pin)
+                failed_attempts = [  # failed attempts are usage facts too (error rates, health)
+                    TurnResult(
+                        model=a.model,
+                        provider=a.provider,
+                        status="error",
+                        error=a.error.message,
+                        latency_ms=a.latency_ms,
+                        cost_usd=0.0,
+                    )
+                    for a in outcome.failures
+                ]
+                await threads.finish_turn(conv.id, reply_id, outcome.result, failed_attempts, msg.user, pin)
                 finished = True
                 _refresh_stats_soon(outcome)
                 result = outcome.result
@@ -274,7 +282,7 @@ async def _answer_now(
             text="".join(streamed),
             error="internal error while writing the reply",
         )
-        await asyncio.to_thread(conversations.finish_reply, reply_id, failed)
+        await threads.finish_reply(reply_id, failed)
         finished = True
         yield Reply(
             "Something went wrong on our side while writing the reply. Your message is saved; "
@@ -293,24 +301,6 @@ async def _answer_now(
                     error="the reply was interrupted before it finished",
                 ),
             )
-
-
-def _store_outcome(conversation_id: int, reply_id: int, outcome: RouteOutcome, user: str, pin: str | None) -> None:
-    for attempt in outcome.failures:  # failed attempts are usage facts too (error rates, health)
-        conversations.record_message(
-            conversation_id,
-            TurnResult(
-                model=attempt.model,
-                provider=attempt.provider,
-                status="error",
-                error=attempt.error.message,
-                latency_ms=attempt.latency_ms,
-                cost_usd=0.0,
-            ),
-            role="assistant",
-            user=user,
-        )
-    conversations.finish_reply(reply_id, outcome.result, conversation_id=conversation_id, pin=pin)
 
 
 def _failure_text(result: TurnResult) -> str:

@@ -281,6 +281,21 @@ def finish_reply(
                 conn.execute(sql.pin, {"conv_id": conversation_id, "pin": pin})
 
 
+def finish_turn(
+    conversation_id: int,
+    reply_id: int,
+    result: TurnResult,
+    failed_attempts: list[TurnResult],
+    user: str,
+    pin: str | None,
+) -> None:
+    """Store a turn's end: the models that failed on the way (as error rows, for error rates and health), then
+    the reply itself (see finish_reply)."""
+    for attempt in failed_attempts:
+        record_message(conversation_id, attempt, role="assistant", user=user)
+    finish_reply(reply_id, result, conversation_id=conversation_id, pin=pin)
+
+
 def budget_key(reply_id: int) -> str:
     """What a reply's budget reservations are filed under, so they can be found again after a crash."""
     return f"reply-row:{reply_id}"

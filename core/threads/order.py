@@ -16,7 +16,7 @@ import logging
 import time
 
 from core.config.settings import get_settings
-from core.threads import conversations
+from core.threads import aio
 
 log = logging.getLogger(__name__)
 POLL_FIRST_S = 0.02
@@ -29,7 +29,7 @@ async def wait_for_earlier(conversation_id: int, reply_id: int) -> bool:
     deadline = time.monotonic() + get_settings().turn_wait_s
     delay = POLL_FIRST_S
     waited = False
-    while await asyncio.to_thread(conversations.earlier_reply_pending, conversation_id, reply_id):
+    while await aio.earlier_reply_pending(conversation_id, reply_id):
         if time.monotonic() >= deadline:
             log.warning(
                 "conversation %s: an earlier reply is still pending; answering reply %s anyway",
