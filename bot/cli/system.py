@@ -63,6 +63,7 @@ def init(
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply schema migrations (startup also does this automatically)."""
     from core.config.settings import get_settings
+    from core.providers.store import secure_stored_headers
     from core.storage.db import get_engine
     from core.storage.migrate import current_revision, upgrade
 
@@ -73,6 +74,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     reload_settings()
     engine = get_engine(url)
     upgrade(engine, revision)
+    if revision == "head":
+        secure_stored_headers()  # data the running app would move on first use: done now
     typer.echo(f"Database at revision {current_revision(engine)}.")
 
 

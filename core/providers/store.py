@@ -267,12 +267,25 @@ def remove_provider(name: str) -> None:
     resolve_provider_alerts(name, f"provider '{name}' was removed")
 
 
+_secured: set[str] = set()  # databases whose providers this process has checked for headers in the clear
+
+
+def _secure_once() -> None:
+    """Before the first read of providers in this process: move headers older versions stored in the clear."""
+    url = get_settings().effective_database_url
+    if url not in _secured:
+        secure_stored_headers()
+        _secured.add(url)
+
+
 def list_providers() -> list[ProviderView]:
+    _secure_once()
     with session() as s:
         return [_view(r) for r in s.exec(select(Provider).order_by(Provider.name)).all()]
 
 
 def get_provider(name: str) -> ProviderView | None:
+    _secure_once()
     with session() as s:
         row = s.exec(select(Provider).where(Provider.name == name)).first()
     return _view(row) if row else None

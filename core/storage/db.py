@@ -85,9 +85,9 @@ def get_engine(url: str | None = None) -> Engine:
     if settings.auto_migrate and url not in _migrated and url not in upgrading:
         from core.storage.migrate import upgrade
 
-        upgrading.add(url)  # the upgrade's data steps (core.storage.migrate.upgrade_data) open sessions in this thread
+        upgrading.add(url)
         try:
-            upgrade(engine, data=url == settings.effective_database_url)
+            upgrade(engine)
         finally:
             upgrading.discard(url)
         _migrated.add(url)

@@ -19,9 +19,10 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head", *, data: bool = True) -> None:
-    """Upgrade the schema to `revision`; safe when several processes start at once. At head, `data` also runs
-    the data upgrades (`engine` must then be the default one: they use the app's sessions and secret store)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision`; safe when several processes start at once. (Upgrades of stored data
+    that need the running app, such as moving secrets into the secret store, are done by the module that owns
+    the data, the first time it reads it: see core.providers.store.secure_stored_headers.)"""
     cfg = alembic_config()
     bind = engine.execution_options(sqlite_immediate=True) if engine.dialect.name == "sqlite" else engine
     with bind.begin() as conn:
@@ -29,16 +30,6 @@ def upgrade(engine: Engine, revision: str = "head", *, data: bool = True) -> Non
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-    if data and revision == "head":
-        upgrade_data()
-
-
-def upgrade_data() -> int:
-    """Upgrades of stored data that need the running app (the secret store), once the schema is at head.
-    Each step does nothing when there is nothing left to do. Returns how many rows were changed."""
-    from core.providers.store import secure_stored_headers
-
-    return secure_stored_headers()
 
 
 def current_revision(engine: Engine) -> str | None:
