@@ -69,7 +69,7 @@ async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[flo
 
 
 async def _read(response: object, stop_at_usage: bool) -> None:
-    """Read a litellm stream to its end, or, as core.routing.llm.Gateway.stream does, up to the chunk with the usage."""
+    """Read a litellm stream to its end, or, as core.providers.llm.Gateway.stream does, up to the usage chunk."""
     try:
         async for chunk in response:  # type: ignore[attr-defined]
             if stop_at_usage and getattr(chunk, "usage", None) is not None:
@@ -98,7 +98,7 @@ def make_raw(url: str, stop_at_usage: bool = False):  # type: ignore[no-untyped-
 
 def make_router(url: str):  # type: ignore[no-untyped-def]
     """A bare litellm Router with one deployment, set up and read like ours: retry policy, no cooldowns, callbacks
-    off, and reading stops at the usage chunk (see core.routing.llm.Gateway.stream)."""
+    off, and reading stops at the usage chunk (see core.providers.llm.Gateway.stream)."""
     import litellm
     from litellm.types.router import RetryPolicy
 

@@ -25,7 +25,7 @@ def tune_gc() -> None:
 
 def prepare_worker() -> None:
     """Import litellm, then tune the collector: call after startup imports, before serving."""
-    from core.routing import llm
+    from core.providers import llm
 
     llm.litellm()
     tune_gc()

@@ -132,7 +132,7 @@ def get_kind(name: str) -> ProviderKind | None:
     """A known kind, or a generic one for any other provider litellm supports (static model list)."""
     if name in KINDS:
         return KINDS[name]
-    from core.routing import llm
+    from core.providers import llm
 
     if llm.known_provider(name):
         return ProviderKind(name, name, name, "static", None, privacy_note=f"Cloud: data is sent to {name}.")

@@ -1,6 +1,6 @@
 """Routing a turn: context within the model's window, the model's prompt template, then the fallback chain.
 
-litellm's Router (via core.routing.llm.Gateway) does retries per error type and virtual-model strategies. The chain is
+litellm's Router (via core.providers.llm.Gateway) does retries per error type and virtual-model strategies. The chain is
 walked here because each step depends on why the previous one failed: a context-window error needs a model
 with a bigger window, an auth error rules out the provider's other models, a content-policy refusal follows
 its configured rule, and only a chain that allows it moves a free thread onto a paid model.
@@ -20,10 +20,10 @@ from typing import Any
 from core.config.settings import get_settings
 from core.config.snapshot import Snapshot
 from core.models.registry import ModelInfo
+from core.providers import llm
+from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.providers.store import mark_unhealthy, provider_config
-from core.routing import llm
 from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
-from core.routing.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.routing.prompts import pick_template, render
 from core.types import Delta, Notice, Reply, TurnResult
 

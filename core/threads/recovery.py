@@ -20,7 +20,7 @@ from core.config.settings import get_settings
 from core.config.snapshot import current
 from core.formatting import money
 from core.models.registry import ModelInfo
-from core.routing import llm
+from core.providers import llm
 from core.threads import conversations
 from core.types import TurnResult
 
