@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 import re
+import time
 
 import pytest
 
@@ -48,8 +49,10 @@ async def test_a_reply_done_before_the_first_delay_goes_out_in_one_call() -> Non
     stream = ReplyStream(surface)
     stream.add("Short answer.")
     await asyncio.sleep(0.05)
+    started = time.monotonic()
     await stream.finish(Tail("footer"))
     assert [(w.text, w.final) for w in surface.writes] == [("Short answer.", True)]
+    assert time.monotonic() - started < 0.2  # finishing does not sit out the rest of the first delay
 
 
 @pytest.mark.parametrize("append_only", [False, True])

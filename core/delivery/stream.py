@@ -49,6 +49,7 @@ class ReplyStream:
         self._wake = asyncio.Event()
         self._closing = False
         self._gone = False
+        self._busy = False  # the pump is writing: finishing must wait for it, not cancel it
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -77,7 +78,10 @@ class ReplyStream:
         self._closing = True
         self._wake.set()
         if self._pump is not None:
-            await self._pump  # raises what stopped it (e.g. a permission error)
+            if not self._busy:  # idle (e.g. still in its first delay): the final write below does it all now
+                self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump  # raises what stopped it (e.g. a permission error)
         if self._gone:
             return
         if not self._text.strip():
@@ -126,6 +130,7 @@ class ReplyStream:
             self._wake.clear()
             if self._closing:
                 return
+            self._busy = True
             try:
                 await self._sync(None)
             except Later as later:
@@ -134,6 +139,8 @@ class ReplyStream:
             except Gone:
                 self._gone = True
                 return
+            finally:
+                self._busy = False
 
     def _current(self) -> str:
         return self._reopen + self._text[self._start :]
