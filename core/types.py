@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.storage.storable import storable_text
+
+if TYPE_CHECKING:
+    from core.replies import ReplyData
 
 
 def _make_storable(obj: Any) -> None:
@@ -96,17 +99,32 @@ class Choice:
     style: str = "default"  # default | primary | danger
 
 
+ReplyKind = Literal[
+    "info",
+    "error",  # something went wrong: adapters mark it, the console prints it on stderr
+    "refusal",  # not allowed (policy, budget, admin-only)
+    "confirm",  # waits for `!confirm` / `!cancel`
+    "choices",  # which one did you mean? (its choices are the answers)
+    "models",  # a `!models` page (data: ModelListing)
+    "model_set",  # a model was set (data: ModelChosen)
+    "model_info",  # the model used here (data: CurrentModel)
+    "usage",  # `!usage` (data: UsageReport)
+    "compare",  # `!compare` (data: Comparison)
+    "progress",  # an install under way (data: PullProgress)
+]
+
+
 @dataclass(frozen=True)
 class Reply:
     """A complete answer that is not a model's stream: a command's output, a refusal, an error.
 
-    `text` is Markdown that every adapter can show; `kind` and `data` let adapters render richer forms
-    (Block Kit, embeds) without re-deriving anything.
+    `text` is Markdown that every adapter can show (the console shows only it); `kind` styles it, and `data`
+    (core.replies) lets adapters render richer forms (Block Kit, embeds) without re-deriving anything.
     """
 
     text: str
-    kind: str = "info"  # info | error | refusal | models | usage | compare | confirm | progress
-    data: Any = None
+    kind: ReplyKind = "info"
+    data: ReplyData | None = None
     ephemeral: bool = False
     choices: tuple[Choice, ...] = ()
 

@@ -101,16 +101,16 @@ async def test_models_lists_by_provider_with_details_and_marks_the_current_one(w
     said = await Thread().say("!models")
     (reply,) = said.replies
     assert reply.kind == "models"
-    groups = {g["provider"]: g for g in reply.data["groups"]}
+    groups = {g.provider: g for g in reply.data.groups}
     assert set(groups) == {"local", "oa"}
     host = world.cloud.url.removeprefix("http://")
-    assert groups["oa"]["privacy"] == (
+    assert groups["oa"].privacy == (
         f"Prompts and replies are sent to {host} on this machine (the base URL you configured), "
         "not to OpenAI's own API."
     )
     assert f"**oa** (OpenAI) — Prompts and replies are sent to {host} on this machine" in reply.text
-    local = {m["name"]: m for m in groups["local"]["models"]}
-    assert local["local/llama-big"]["current"] and local["local/llama-big"]["local"]
+    local = {m.name: m for m in groups["local"].models}
+    assert local["local/llama-big"].current and local["local/llama-big"].local
     assert "`local/llama-big` [local] ← current — ? ctx · free (local)" in reply.text
     assert "`oa/gpt-4o` — 128k ctx · $2.5 in / $10 out per 1M tokens · tools, vision" in reply.text
 
@@ -127,7 +127,7 @@ async def test_models_lists_by_provider_with_details_and_marks_the_current_one(w
 )
 async def test_models_filters(world: World, query: str, expected: set[str]) -> None:
     said = await Thread().say(f"!models {query}")
-    names = {m["name"] for g in said.replies[0].data["groups"] for m in g["models"]}
+    names = {m.name for g in said.replies[0].data.groups for m in g.models}
     assert names == expected
 
 
@@ -135,10 +135,10 @@ async def test_models_is_paged(world: World, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SWITCHBOARD_MODELS_PAGE_SIZE", "3")
     get_settings.cache_clear()
     first = (await Thread().say("!models")).replies[0]
-    assert first.data["pages"] == 3 and "Next: `!models page:2`" in first.text
+    assert first.data.pages == 3 and "Next: `!models page:2`" in first.text
     assert [c.command for c in first.choices] == ["!models page:2"]
     last = (await Thread().say("!models page:3")).replies[0]
-    assert last.data["page"] == 3 and [c.label for c in last.choices] == ["Previous"]
+    assert last.data.page == 3 and [c.label for c in last.choices] == ["Previous"]
 
 
 async def test_a_local_only_channel_offers_only_local_models_and_says_why(world: World) -> None:
@@ -147,7 +147,7 @@ async def test_a_local_only_channel_offers_only_local_models_and_says_why(world:
     thread = Thread()
     listing = (await thread.say("!models")).replies[0]
     assert "local-only" in listing.text
-    assert {g["provider"] for g in listing.data["groups"]} == {"local"}
+    assert {g.provider for g in listing.data.groups} == {"local"}
     refused = await thread.say("!model oa/gpt-4o")
     assert "runs in the cloud" in refused.text and "local-only" in refused.text
 
@@ -160,8 +160,8 @@ async def test_usage_shows_thread_channel_and_me(world: World) -> None:
     await Thread(thread="T-other", user="U2").say("hi")
     said = await thread.say("!usage")
     (reply,) = said.replies
-    assert reply.data["thread"].replies == 1 and reply.data["thread"].completion_tokens == 3
-    assert reply.data["channel"].replies == 2 and reply.data["user"].replies == 1
+    assert reply.data.thread.replies == 1 and reply.data.thread.completion_tokens == 3
+    assert reply.data.channel.replies == 2 and reply.data.user.replies == 1
     assert "This thread: 1 reply ·" in reply.text and "$" in reply.text
 
 
@@ -171,16 +171,16 @@ async def test_compare_runs_the_last_message_on_both_models(world: World) -> Non
     said = await thread.say("!compare gpt-4o-mini llama-small")
     assert said.notices == ["Comparing oa/gpt-4o-mini and local/llama-small…"]
     (reply,) = said.replies
-    assert reply.kind == "compare" and reply.data["prompt"] == "what is 2+2?"
-    assert [r.model for r in reply.data["results"]] == ["oa/gpt-4o-mini", "local/llama-small"]
+    assert reply.kind == "compare" and reply.data.prompt == "what is 2+2?"
+    assert [r.model for r in reply.data.results] == ["oa/gpt-4o-mini", "local/llama-small"]
     assert "**oa/gpt-4o-mini** — " in reply.text and "echo: what is 2+2?" in reply.text
     assert "free (local)" in reply.text
     with session() as s:
         rows = s.exec(select(Message).where(Message.role == "compare")).all()
     assert {r.model for r in rows} == {"oa/gpt-4o-mini", "local/llama-small"}
-    assert (await thread.say("!usage")).replies[0].data["thread"].replies == 3  # 1 reply + 2 compared
+    assert (await thread.say("!usage")).replies[0].data.thread.replies == 3  # 1 reply + 2 compared
     explicit = await Thread(thread="T-9").say("!compare gpt-4o gpt-4o-mini say hi")
-    assert explicit.replies[0].data["prompt"] == "say hi"
+    assert explicit.replies[0].data.prompt == "say hi"
 
 
 async def test_preset_applies_model_and_system_prompt(world: World) -> None:

@@ -26,7 +26,7 @@ async def test_a_virtual_model_is_listed_by_the_cli_and_in_chat_alike(world: Wor
     assert added.returncode == 0, added.stderr
     invalidate()
     in_chat = (await Thread().say("!models auto")).replies[0]
-    assert [m["name"] for g in in_chat.data["groups"] for m in g["models"]] == ["auto-fast"]
+    assert [m.name for g in in_chat.data.groups for m in g.models] == ["auto-fast"]
 
     listed = cli("models", "auto")
     assert listed.returncode == 0 and listed.stdout.splitlines()[2].startswith("auto-fast ")
@@ -59,8 +59,8 @@ async def test_an_unreadable_filter_is_refused_with_what_a_valid_one_looks_like(
         assert out.returncode == 2 and "A maximum price must be between 0 and 10000" in out.stderr, value
 
     cheap = (await Thread().say("!models under:$1")).replies[0]
-    assert cheap.kind == "models" and cheap.data["filter"] == "under:$1"
-    assert {m["name"] for g in cheap.data["groups"] for m in g["models"]} == {
+    assert cheap.kind == "models" and cheap.data.filter == "under:$1"
+    assert {m.name for g in cheap.data.groups for m in g.models} == {
         "oa/gpt-4o-mini",
         "local/llama-big",
         "local/llama-small",

@@ -29,11 +29,11 @@ async def test_admin_installs_a_model_from_a_thread_and_then_chats_with_it_throu
     took = time.monotonic() - started
 
     progress = [r for r in said.replies if r.kind == "progress"]
-    assert len(progress) >= 2 and len({r.data["job_id"] for r in progress}) == 1  # one message to keep editing
+    assert len(progress) >= 2 and len({r.data.job.id for r in progress}) == 1  # one message to keep editing
     assert progress[0].text.startswith("Installing **llama3.2:3b** on 'local'")
-    moving = [r for r in progress if r.data["percent"]]
+    moving = [r for r in progress if r.data.job.percent]
     assert moving and " of 2.0 GB (" in moving[-1].text and "█" in moving[-1].text
-    assert [r.data["percent"] for r in moving] == sorted(r.data["percent"] for r in moving)
+    assert [r.data.job.percent for r in moving] == sorted(r.data.job.percent for r in moving)
     # throttled to one a second, however long the ~1.5 s download really took on a busy machine (a count fixed
     # in advance failed when it took longer), plus the first and the last
     assert len(progress) <= 2 + int(took)

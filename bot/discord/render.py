@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import discord
 
-from core.formatting import money
+from core.formatting import latency, money, tokens
+from core.models.listing import group_heading, model_line
+from core.replies import Comparison, ModelListing
 from core.textsplit import split
 from core.types import Choice, Reply
 
@@ -102,57 +103,35 @@ def _embeds(title: str | None, body: str, colour: int, footer: str | None = None
     return embeds
 
 
-def _models_embeds(reply: Reply) -> list[discord.Embed]:
-    data: dict[str, Any] = reply.data or {}
-    title = "Models" + (f" matching `{data['filter']}`" if data.get("filter") else "")
-    lines: list[str] = [f"*{data['note']}*"] if data.get("note") else []
-    for group in data.get("groups", []):
-        privacy = f" — {group['privacy']}" if group.get("privacy") else ""
-        lines.append(f"**{group['provider']}** ({group['label']}){privacy}")
-        for m in group["models"]:
-            lines.append(_model_line(m))
-    if not data.get("groups"):
+def _models_embeds(reply: Reply, listing: ModelListing) -> list[discord.Embed]:
+    title = "Models" + (f" matching `{listing.filter}`" if listing.filter else "")
+    lines: list[str] = [f"*{listing.note}*"] if listing.note else []
+    for group in listing.groups:
+        lines.append(group_heading(group))
+        lines += [model_line(m) for m in group.models]
+    if not listing.groups:
         lines = [reply.text]
-    footer = f"Page {data.get('page', 1)}/{data.get('pages', 1)} · {data.get('total', 0)} models"
-    return _embeds(title, "\n".join(lines), COLOURS["models"], footer + " · pick one with /model")
+    footer = f"Page {listing.page}/{listing.pages} · {listing.total} models · pick one with /model"
+    return _embeds(title, "\n".join(lines), COLOURS["models"], footer)
 
 
-def _model_line(m: dict[str, Any]) -> str:
-    ctx = m.get("context_window")
-    parts = [f"{ctx // 1000}k ctx" if ctx and ctx >= 1000 else (f"{ctx} ctx" if ctx else "? ctx")]
-    if m.get("local"):
-        parts.append("free (local)")
-    elif m.get("price_known"):
-        parts.append(f"${m['input_usd_per_mtok']:g} in / ${m['output_usd_per_mtok']:g} out per 1M")
-    else:
-        parts.append("price unknown")
-    parts += [c for c in ("tools", "vision") if m.get(c)]
-    badges = (" ← current" if m.get("current") else "") + (f" (alias `{m['alias']}`)" if m.get("alias") else "")
-    status = "" if m.get("usable", True) else f" — unavailable: {m.get('reason')}"
-    return f"• `{m['name']}`{badges} — {' · '.join(parts)}{status}"
-
-
-def _compare_embeds(reply: Reply) -> list[discord.Embed]:
-    data: dict[str, Any] = reply.data or {}
-    results = data.get("results") or []
-    if not results:
+def _compare_embeds(reply: Reply, comparison: Comparison) -> list[discord.Embed]:
+    if not comparison.results:
         return _embeds(None, reply.text, COLOURS["compare"])
-    embeds: list[discord.Embed] = []
-    prompt = str(data.get("prompt", ""))
-    embeds += _embeds("Compare", f"> {prompt[:1000]}", COLOURS["compare"])
-    for r in results:
+    embeds = _embeds("Compare", f"> {comparison.prompt[:1000]}", COLOURS["compare"])
+    for r in comparison.results:
         body = r.text if r.status in ("ok", "partial") else f"*failed: {r.error}*"
-        footer = f"{r.latency_ms / 1000:.1f} s · {r.total_tokens:,} tokens · {money(r.cost_usd, local=r.is_local)}"
+        footer = f"{latency(r.latency_ms)} · {tokens(r.total_tokens)} · {money(r.cost_usd, local=r.is_local)}"
         embeds += _embeds(str(r.model or "model")[:256], body or "*(empty reply)*", COLOURS["compare"], footer)
     return embeds
 
 
 def render_reply(reply: Reply) -> list[Outgoing]:
     """A core Reply as Discord messages: listings as embeds, everything else as split text."""
-    if reply.kind == "models":
-        return _pack(_models_embeds(reply), reply.choices)
-    if reply.kind == "compare":
-        return _pack(_compare_embeds(reply), reply.choices)
+    if isinstance(reply.data, ModelListing):
+        return _pack(_models_embeds(reply, reply.data), reply.choices)
+    if isinstance(reply.data, Comparison):
+        return _pack(_compare_embeds(reply, reply.data), reply.choices)
     if reply.kind in EMBED_KINDS:
         title, body = _titled(reply.text)
         return _pack(_embeds(title, body, COLOURS.get(reply.kind, 0)), reply.choices)

@@ -9,6 +9,7 @@ from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
 from core.formatting import latency, money, tokens
 from core.models.registry import ModelInfo, resolve_model
+from core.replies import Comparison
 from core.routing.policy import allowed_here, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, route
 from core.threads import conversations
@@ -91,4 +92,4 @@ async def compare_command(ctx: Context, args: str) -> AsyncIterator[Event]:
             else f"_{'refused' if r.status == 'refused' else 'failed'}: {r.error}_"
         )
         sections.append(f"{head}\n{body}")
-    yield Reply("\n\n".join(sections), kind="compare", data={"prompt": prompt, "results": results})
+    yield Reply("\n\n".join(sections), kind="compare", data=Comparison(prompt, tuple(results)))

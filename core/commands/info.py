@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from core.commands.base import COMMANDS, Context, command
 from core.formatting import money, tokens
+from core.replies import ModelChosen, UsageReport
 from core.reports.usage import UsageSum, channel_usage, thread_usage, user_usage
 from core.routing.policy import allowed_here
 from core.threads import conversations
@@ -29,8 +30,7 @@ async def usage_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     if thread is not None:
         lines.append(_line("This thread", thread))
     lines += [_line("This channel", channel), _line("You, in this workspace", mine)]
-    data = {"thread": thread, "channel": channel, "user": mine}
-    yield Reply("\n".join(lines), kind="usage", data=data, ephemeral=True)
+    yield Reply("\n".join(lines), kind="usage", data=UsageReport(thread, channel, mine), ephemeral=True)
 
 
 @command("preset", "!preset [NAME]", "Apply a named model and system prompt (admins define presets).")
@@ -77,7 +77,7 @@ async def preset_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         f"This thread now uses preset **{preset.name}**: {model.name}"
         + (" with its system prompt." if preset.system_prompt else "."),
         kind="model_set",
-        data={"model": model.name, "preset": preset.name},
+        data=ModelChosen(model.name, "thread", preset=preset.name),
     )
 
 

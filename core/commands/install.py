@@ -1,18 +1,18 @@
 """`!install MODEL`: admins install an Ollama model from a thread, with progress posted there.
 
-Progress arrives as `Reply(kind="progress")` events carrying the same `data["job_id"]`, at most one a second,
-so an adapter can keep editing one message; the final Reply says how it ended.
+Progress arrives as `Reply(kind="progress", data=PullProgress(job))` events of the same `job.id`, at most one a
+second, so an adapter can keep editing one message; the final Reply says how it ended.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from core.commands.base import Context, command
 from core.formatting import pull_progress
 from core.ollama import JobView, OllamaError, run_in_background, start_pull, watch_job
+from core.replies import PullProgress
 from core.types import Choice, Event, Reply
 
 PROGRESS_EVERY_S = 1.0  # chat platforms allow about one edit a second per message
@@ -36,25 +36,6 @@ def parse_args(args: str) -> tuple[str | None, str | None, bool]:
         else:
             return None, None, False
     return model, provider, force
-
-
-def progress_data(job: JobView) -> dict[str, Any]:
-    """What adapters need to render progress richly (the text already has it all)."""
-    return {
-        "job_id": job.id,
-        "provider": job.provider,
-        "model": job.model,
-        "status": job.status,
-        "detail": job.detail,
-        "percent": job.percent,
-        "completed_bytes": job.completed_bytes,
-        "total_bytes": job.total_bytes,
-        "speed_bps": job.speed_bps,
-        "eta_s": job.eta_s,
-        "layers": [
-            {"digest": layer.digest, "total": layer.total, "completed": layer.completed} for layer in job.layers
-        ],
-    }
 
 
 def progress_text(job: JobView) -> str:
@@ -91,13 +72,13 @@ async def install_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         intro += " (already under way: following it)"
     for warning in start.warnings:
         intro += f"\n⚠️ {warning}"
-    yield Reply(intro, kind="progress", data=progress_data(job))
+    yield Reply(intro, kind="progress", data=PullProgress(job))
     last_sent = time.monotonic()
     async for current in watch_job(job.id, every_s=0.5):
         job = current
         if job.active and time.monotonic() - last_sent >= PROGRESS_EVERY_S:
             last_sent = time.monotonic()
-            yield Reply(progress_text(job), kind="progress", data=progress_data(job))
+            yield Reply(progress_text(job), kind="progress", data=PullProgress(job))
     yield _final(job)
 
 
@@ -107,9 +88,9 @@ def _final(job: JobView) -> Reply:
         return Reply(
             f"✅ {job.detail} Use it in a thread with `!model {name}`.",
             kind="info",
-            data=progress_data(job),
+            data=PullProgress(job),
             choices=(Choice(f"Use {job.model} here", f"!model {name}", style="primary"),),
         )
     if job.status == "cancelled":
-        return Reply(f"Installing {job.model} was cancelled. {job.detail}", kind="info", data=progress_data(job))
-    return Reply(f"Installing {job.model} failed: {job.error or job.detail}", kind="error", data=progress_data(job))
+        return Reply(f"Installing {job.model} was cancelled. {job.detail}", kind="info", data=PullProgress(job))
+    return Reply(f"Installing {job.model} failed: {job.error or job.detail}", kind="error", data=PullProgress(job))

@@ -10,22 +10,25 @@ from core.commands.base import Context, command
 from core.config import snapshot
 from core.config.scopes import update_scope
 from core.config.settings import get_settings
-from core.formatting import context, per_mtok
-from core.models.listing import FILTER_HELP, FilterError, filter_models, parse_filter
+from core.models.listing import (
+    FILTER_HELP,
+    FilterError,
+    filter_models,
+    group_heading,
+    model_line,
+    parse_filter,
+    summary,
+)
 from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
+from core.replies import CurrentModel, ListedModel, ModelChosen, ModelGroup, ModelListing
 from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
 from core.threads import conversations
 from core.types import Choice, Event, Reply
 
 
 def describe(m: ModelInfo) -> str:
-    caps = [c for c, on in (("tools", m.supports_tools), ("vision", m.supports_vision)) if on]
-    parts = [
-        context(m.context_window),
-        per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.is_local),
-    ]
-    return " · ".join(parts + ([", ".join(caps)] if caps else []))
+    return summary(ListedModel.of(m, current=False))
 
 
 @command(
@@ -76,7 +79,7 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
             f"This thread now uses **{m.name}** ({describe(m)}). Earlier replies keep the model that wrote them."
             + price_note,
             kind="model_set",
-            data={"model": m.name, "scope": "thread"},
+            data=ModelChosen(m.name, "thread"),
         )
         return
     refusal = may_set_default(m, ctx.is_admin)
@@ -89,7 +92,7 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         f"New threads in this channel will use **{m.name}** ({describe(m)}). Existing threads keep their model."
         + price_note,
         kind="model_set",
-        data={"model": m.name, "scope": "channel"},
+        data=ModelChosen(m.name, "channel"),
     )
 
 
@@ -107,7 +110,7 @@ def _show_current(ctx: Context) -> Reply:
     return Reply(
         f"{where} uses **{choice.model.name}** ({source}; {describe(choice.model)}). {how}; `!models` lists models.",
         kind="model_info",
-        data={"model": choice.model.name, "source": choice.source},
+        data=CurrentModel(choice.model.name, choice.source),
         ephemeral=not ctx.in_thread,
     )
 
@@ -135,44 +138,20 @@ async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     pages = max(1, math.ceil(len(found) / size))
     page = min(f.page, pages)
     shown = found[(page - 1) * size : page * size]
-    groups: list[dict[str, object]] = []
-    lines: list[str] = []
     note = ""
     if policy.local_only:
         note = f"This {policy.local_only_from or 'channel'} is local-only: only local models are listed."
     elif policy.allowed_models is not None:
         note = f"An admin limited this {policy.allowed_from or 'channel'} to an allowed list."
+    current_name = choice.model.name if choice.model else None
+    groups: list[ModelGroup] = []
     for provider in dict.fromkeys(m.provider for m in shown):
-        members = [m for m in shown if m.provider == provider]
         pview = ctx.snap.providers.get(provider)
         kind = get_kind(pview.kind) if pview else None
         privacy = pview.privacy_note if pview else ("Routes among member models." if provider == "virtual" else "")
-        label = kind.label if kind else provider
-        lines.append(f"**{provider}** ({label}) — {privacy}".rstrip(" —"))
-        entries = []
-        for m in members:
-            is_current = choice.model is not None and choice.model.name == m.name
-            badges = (" [local]" if m.is_local else "") + (" ← current" if is_current else "")
-            status = "" if m.usable else f" — unavailable: {m.unusable_reason}"
-            alias = f" (alias `{m.alias}`)" if m.alias else ""
-            lines.append(f"• `{m.name}`{alias}{badges} — {describe(m)}{status}")
-            entries.append(
-                {
-                    "name": m.name,
-                    "alias": m.alias,
-                    "context_window": m.context_window,
-                    "input_usd_per_mtok": m.input_usd_per_mtok,
-                    "output_usd_per_mtok": m.output_usd_per_mtok,
-                    "price_known": m.price_known,
-                    "tools": m.supports_tools,
-                    "vision": m.supports_vision,
-                    "local": m.is_local,
-                    "current": is_current,
-                    "usable": m.usable,
-                    "reason": m.unusable_reason,
-                }
-            )
-        groups.append({"provider": provider, "label": label, "privacy": privacy, "models": entries})
+        members = tuple(ListedModel.of(m, current=m.name == current_name) for m in shown if m.provider == provider)
+        groups.append(ModelGroup(provider, kind.label if kind else provider, privacy, members))
+    lines = [line for g in groups for line in (group_heading(g), *map(model_line, g.models))]
     filter_text = f.describe()
     title = (
         f"**Models**{f' matching `{filter_text}`' if filter_text else ''} — page {page}/{pages}, {len(found)} in all"
@@ -192,14 +171,6 @@ async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         body,
         kind="models",
         ephemeral=not ctx.in_thread,
-        data={
-            "page": page,
-            "pages": pages,
-            "total": len(found),
-            "filter": filter_text,
-            "note": note,
-            "groups": groups,
-            "current": choice.model.name if choice.model else None,
-        },
+        data=ModelListing(page, pages, len(found), filter_text, note, tuple(groups), current_name),
         choices=tuple(nav),
     )

@@ -1,5 +1,6 @@
 """Which models a listing shows: one filter language and one filter for `!models`, `/models` (Slack, Discord)
-and `switchboard models`, over the snapshot's models (registry entries and virtual models alike)."""
+and `switchboard models`, over the snapshot's models (registry entries and virtual models alike); and how a
+listed model and its provider read, in chat text and Discord embeds alike."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 
 from core.config.scopes import Policy
 from core.errors import UserError
+from core.formatting import context, per_mtok
 from core.models.registry import ModelInfo, search_models
+from core.replies import ListedModel, ModelGroup
 from core.routing.policy import allowed_here
 
 FILTER_HELP = (
@@ -129,3 +132,26 @@ def filter_models(models: list[ModelInfo], f: ModelFilter, policy: Policy | None
         models=models,
     )
     return [m for m in found if (policy is None or allowed_here(m, policy) is None) and (not f.free or m.is_free)]
+
+
+# ---------------------------------------------------------------- how a listing reads
+
+
+def summary(m: ListedModel) -> str:
+    """`128k ctx · $2.5 in / $10 out per 1M tokens · tools, vision`."""
+    caps = [c for c, on in (("tools", m.tools), ("vision", m.vision)) if on]
+    parts = [context(m.context_window), per_mtok(m.input_usd_per_mtok, m.output_usd_per_mtok, local=m.local)]
+    return " · ".join(parts + ([", ".join(caps)] if caps else []))
+
+
+def model_line(m: ListedModel) -> str:
+    """`• `oa/gpt-4o` (alias `4o`) ← current — 128k ctx · … — unavailable: why`; local models say `[local]`."""
+    alias = f" (alias `{m.alias}`)" if m.alias else ""
+    badges = (" [local]" if m.local else "") + (" ← current" if m.current else "")
+    status = "" if m.usable else f" — unavailable: {m.reason}"
+    return f"• `{m.name}`{alias}{badges} — {summary(m)}{status}"
+
+
+def group_heading(g: ModelGroup) -> str:
+    """`**lab** (OpenAI-compatible server) — where prompts go`."""
+    return f"**{g.provider}** ({g.label}) — {g.privacy}".rstrip(" —")

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from bot.discord.render import EMBED_LIMIT, MESSAGE_LIMIT, render_reply, split_message, thread_name
+from core.replies import Comparison, ListedModel, ModelGroup, ModelListing
 from core.types import Choice, Reply, TurnResult
 
 
@@ -101,27 +102,21 @@ def test_text_replies_carry_their_choices_on_the_last_message() -> None:
 
 
 def test_models_and_compare_replies_are_embeds_within_discord_limits() -> None:
-    groups = [
-        {
-            "provider": "lab",
-            "label": "OpenAI-compatible server",
-            "privacy": "Self-hosted.",
-            "models": [
-                {"name": f"lab/m{i}", "context_window": 131072, "local": True, "usable": True} for i in range(3)
-            ],
-        }
-    ]
-    data = {"page": 2, "pages": 3, "total": 33, "filter": "m", "note": "", "groups": groups}
+    models = tuple(
+        ListedModel(f"lab/m{i}", None, 131072, 0.0, 0.0, False, False, True, False, True, None) for i in range(3)
+    )
+    groups = (ModelGroup("lab", "OpenAI-compatible server", "Self-hosted.", models),)
+    data = ModelListing(page=2, pages=3, total=33, filter="m", note="", groups=groups, current=None)
     (out,) = render_reply(Reply("text", kind="models", data=data, choices=(Choice("Next", "!models m page:3"),)))
     (embed,) = out.embeds
     assert embed.title == "Models matching `m`" and embed.footer.text is not None
     assert embed.footer.text.startswith("Page 2/3 · 33 models")
-    assert "• `lab/m0` — 131k ctx · free (local)" in (embed.description or "")
+    assert "• `lab/m0` [local] — 131k ctx · free (local)" in (embed.description or "")
     assert out.choices[0].command == "!models m page:3"
 
     long = "Answer. " * 700  # 5,600 characters: more than one embed holds
     result = TurnResult(model="lab/m0", provider="lab", status="ok", text=long, completion_tokens=9, is_local=True)
-    outs = render_reply(Reply("x", kind="compare", data={"prompt": "Why?", "results": [result, result]}))
+    outs = render_reply(Reply("x", kind="compare", data=Comparison("Why?", (result, result))))
     for o in outs:
         assert len(o.embeds) <= 10
         assert sum(len(e.description or "") + len(e.title or "") + len(e.footer.text or "") for e in o.embeds) <= 6000
