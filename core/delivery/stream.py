@@ -167,8 +167,10 @@ class ReplyStream:
         text = self._current()
         if closing:
             return text
-        if appends:  # a live append-only message cannot take text back
-            return text[: self.limit - RESERVE]
+        if appends:  # a live append-only message cannot take text back: show whole words, below the cut's reach
+            head = text[: self.limit - RESERVE]
+            end = max(head.rfind(" "), head.rfind("\n"))
+            return head[:end] if end > 0 else head
         closer = open_fence(text)
         preview = f"{text}\n{closer}" if closer else text
         if self._notices:
