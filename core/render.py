@@ -6,10 +6,6 @@ from __future__ import annotations
 from core.formatting import money, tokens
 from core.types import TurnResult
 
-# core/budgets/gate.py (another change's file) still imports money from here; once it imports it from
-# core.formatting this export goes.
-__all__ = ["money", "render_footer"]
-
 
 def render_footer(r: TurnResult) -> str:
     """`model · tokens · cost`, plus `fallback from X: reason` when a fallback answered."""

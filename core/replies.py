@@ -3,7 +3,6 @@ answer. `Reply.text` always says the same in Markdown, for surfaces that show on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -139,7 +138,4 @@ ReplyData: TypeAlias = (
     | CurrentModel
     | CostConfirmation
     | BudgetRefusal
-    # Transitional: core/budgets/gate.py (another change's file) still passes dicts for the two budget replies;
-    # it is to pass CostConfirmation and BudgetRefusal, and then this member goes. No adapter reads it.
-    | Mapping[str, object]
 )

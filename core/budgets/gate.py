@@ -24,8 +24,9 @@ from core.budgets import ledger
 from core.budgets.periods import describe_reset
 from core.budgets.store import MICROS, BudgetView
 from core.config.settings import get_settings
+from core.formatting import budget_amount, money
 from core.models.registry import ModelInfo
-from core.render import money
+from core.replies import BudgetRefusal, CostConfirmation
 from core.types import Choice, IncomingMessage, Reply, TurnResult
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def _units(budget: BudgetView, usd: float | None, tokens: int) -> int:
 
 
 def _amount_text(budget: BudgetView, units: int) -> str:
-    return money(units / MICROS) if budget.metric == "usd" else f"{units:,} tokens"
+    return budget_amount(budget.metric, units)
 
 
 # Alert keys this process already stored, per database: saves a statement per reply once a threshold is
@@ -303,7 +304,7 @@ class Budgeter:
                 f"{max_output:,} out), above the {money(self.confirm_over_usd)} confirmation threshold. "
                 "Send it anyway?",
                 kind="confirm",
-                data={"model": model.name, "estimate_usd": usd},
+                data=CostConfirmation(model.name, usd),
                 choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
             )
             return
@@ -350,7 +351,7 @@ class Budgeter:
             f"{_amount_text(b, b.limit_units)}, and this reply could cost up to {_amount_text(b, over.amount)}. "
             f"It resets {reset}." + self._alternative(),
             kind="refusal",
-            data={"budget_id": b.id, "spent": st.spent, "limit": b.limit_units, "resets": reset},
+            data=BudgetRefusal(b.id, st.spent, b.limit_units, reset),
         )
 
 
