@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from core import admins
-from core.config.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger("switchboard.admin")
 SESSION_KEY = "_switchboard_login"

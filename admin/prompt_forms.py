@@ -6,8 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from admin import ui
-from core.models.registry import ModelInfo, require_model
-from core.routing.prompts import (
+from core.config.prompts import (
     delete_preset,
     delete_template,
     list_presets,
@@ -15,6 +14,7 @@ from core.routing.prompts import (
     save_preset,
     save_template,
 )
+from core.models.registry import ModelInfo, require_model
 
 VARIABLES = "{date}, {time}, {platform}, {user}, {model}, {provider}, {channel}"
 

@@ -7,10 +7,10 @@ import streamlit as st
 
 from admin import auth, ui
 from core import formatting as fmt
+from core.config.chains import ChainView, delete_chain, list_chains, save_chain
 from core.config.scopes import ScopeKey, load_all, update_scope
 from core.errors import UserError
 from core.models.registry import ModelInfo, require_model
-from core.routing.chains import ChainView, delete_chain, list_chains, save_chain
 from core.storage.tables import ScopeSetting
 
 PLATFORMS = ["slack", "discord", "console"]

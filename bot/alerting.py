@@ -7,7 +7,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.alerts import Notifier, alert_routes
-from core.config.settings import Settings
+from core.settings import Settings
 
 DISCORD_API = "https://discord.com/api/v10"
 ICONS = {"critical": ":rotating_light:", "warning": ":warning:"}

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.alerting import notifiers
 from core import jobs
 from core.alerts import deliver_pending
-from core.config.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger("switchboard.scheduler")
 
@@ -55,9 +55,9 @@ def build_scheduler() -> AsyncIOScheduler:
 
 
 async def _main() -> None:
-    from core.storage.db import get_engine
+    from core.runtime import connect_database
 
-    get_engine()
+    connect_database()
     sched = build_scheduler()
     sched.start()
     log.info("scheduler started: %s", ", ".join(j.id for j in sched.get_jobs()))

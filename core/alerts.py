@@ -18,8 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy import or_, select, update
 from sqlmodel import col
 
-from core.config.settings import Settings
 from core.logs import redact
+from core.settings import Settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import Alert, utcnow
 

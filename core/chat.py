@@ -16,16 +16,16 @@ from contextlib import aclosing
 
 from core import commands
 from core.budgets.gate import budgeter_for
+from core.config.chains import chain_for
 from core.config.scopes import Policy, ScopeKey
-from core.config.settings import get_settings
-from core.config.snapshot import Snapshot, current_async
 from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
-from core.routing.chains import chain_for
 from core.routing.policy import choose_model, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route
+from core.settings import get_settings
+from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
 from core.threads import conversations, order
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult

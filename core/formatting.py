@@ -7,10 +7,27 @@ that may be missing take an `unknown` text for what to show instead.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from core.ollama.pull_jobs import JobView
+
+class PullState(Protocol):
+    """What a pull's progress line reads (core.ollama.pull_jobs.JobView is one)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def total_bytes(self) -> int: ...
+    @property
+    def completed_bytes(self) -> int: ...
+    @property
+    def percent(self) -> float | None: ...
+    @property
+    def speed_bps(self) -> float | None: ...
+    @property
+    def eta_s(self) -> float | None: ...
+
 
 MISSING = "–"  # a value that is not there (tables)
 BAR_WIDTH = 12
@@ -146,7 +163,7 @@ def timestamp(value: datetime | None, unknown: str = MISSING) -> str:
 # ---------------------------------------------------------------- Ollama pulls
 
 
-def transfer_rate(job: JobView) -> str:
+def transfer_rate(job: PullState) -> str:
     """`12.0 MB/s · about 2 min left`, as far as known (empty before the first measurement)."""
     parts = [speed(job.speed_bps)] if job.speed_bps else []
     if job.eta_s is not None:
@@ -154,7 +171,7 @@ def transfer_rate(job: JobView) -> str:
     return " · ".join(parts)
 
 
-def pull_progress(job: JobView, *, bar: bool = False) -> str:
+def pull_progress(job: PullState, *, bar: bool = False) -> str:
     """A pull as one line, the same in chat, the CLI and the admin:
     `downloading sha256:… · 1.2 GB of 2.0 GB (60%) · 12.0 MB/s · about 2 min left`.
     `bar` puts a text progress bar in front (for chat, where nothing else draws one)."""

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core import ollama
-from core.config.settings import get_settings
 from core.models import stats, sync
 from core.providers.store import list_providers, test_provider
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

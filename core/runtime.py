@@ -1,4 +1,7 @@
-"""Setup for long-running worker processes (the bots), done once before they take their first message.
+"""Setup for long-running worker processes (the bots, the scheduler), done once before they take their first message.
+
+- `connect_database` migrates the database (when auto-migrate is on) and opens the engine before the process
+  goes online, so a schema problem stops it at startup rather than on the first message.
 
 - litellm is imported up front, so the first message of the day does not wait seconds for the import.
 - The garbage collector is tuned for a server whose heap is mostly import-time objects (litellm's model map,
@@ -21,6 +24,13 @@ def tune_gc() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(GEN0_THRESHOLD, gen1, gen2)
+
+
+def connect_database() -> None:
+    """Migrate (when auto-migrate is on) and connect, before the process goes online."""
+    from core.storage.db import get_engine
+
+    get_engine()
 
 
 def prepare_worker() -> None:

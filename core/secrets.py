@@ -22,9 +22,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete
 from sqlmodel import select
 
-from core.config.settings import get_settings
 from core.errors import UserError
 from core.logs import register_secret
+from core.settings import get_settings
 from core.storage.db import session
 from core.storage.tables import Meta, Secret, utcnow
 

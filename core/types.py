@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeAlias
 
+from core.formatting import PullState
 from core.storage.storable import storable_text
-
-if TYPE_CHECKING:
-    from core.replies import ReplyData
 
 
 def _make_storable(obj: Any) -> None:
-    """Replace, in place, every text field of a frozen dataclass with its storable form (see core.storable)."""
+    """Replace, in place, every text field of a frozen dataclass with its storable form (see core.storage.storable)."""
     for f in fields(obj):
         value = getattr(obj, f.name)
         if isinstance(value, str):
@@ -114,12 +112,147 @@ ReplyKind = Literal[
 ]
 
 
+# ---------------------------------------------------------------- what command replies carry (Reply.data)
+# One frozen dataclass per kind of answer, for adapters that render richly (Discord embeds); `Reply.text` always
+# says the same in Markdown, for surfaces that show only text (the console).
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """One model of a `!models` listing, with what a listing line shows."""
+
+    name: str
+    alias: str | None
+    context_window: int | None
+    input_usd_per_mtok: float | None
+    output_usd_per_mtok: float | None
+    tools: bool
+    vision: bool
+    local: bool
+    current: bool  # the model a message here would use now
+    usable: bool
+    reason: str | None  # why it is not usable
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """The models of one provider on a listing page."""
+
+    provider: str
+    label: str  # the provider's kind, as people call it ("OpenAI-compatible server")
+    privacy: str  # where prompts go ("" when there is nothing to say)
+    models: tuple[ListedModel, ...]
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """A page of `!models`: models grouped by provider."""
+
+    page: int
+    pages: int
+    total: int  # models matching, on all pages
+    filter: str  # the filter as typed back (`local under:$1`), "" for none
+    note: str  # a policy note (local-only, allowlist), "" for none
+    groups: tuple[ModelGroup, ...]
+    current: str | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`!compare`: one prompt, each model's result in order."""
+
+    prompt: str
+    results: tuple[TurnResult, ...]
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """An Ollama install as it stands: every progress reply of one install carries the same `job.id`, so an
+    adapter can keep editing one message; the final reply carries the job as it ended."""
+
+    job: PullState
+
+
+@dataclass(frozen=True)
+class UsageSum:
+    """Tokens and cost of some replies (a thread's, a channel's, a user's)."""
+
+    replies: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    unknown_cost_replies: int  # replies from models whose price is unknown: never counted as free
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """`!usage`: tokens and cost of this thread (None outside a thread), this channel and the user."""
+
+    thread: UsageSum | None
+    channel: UsageSum
+    user: UsageSum
+
+
+@dataclass(frozen=True)
+class ModelChosen:
+    """A model was set: for a thread (`!model`, `!preset`) or as a channel's default."""
+
+    model: str
+    scope: Literal["thread", "channel"]
+    preset: str | None = None
+
+
+@dataclass(frozen=True)
+class CurrentModel:
+    """`!model` without a name: the model used here and where that choice comes from."""
+
+    model: str
+    source: str  # thread | channel | workspace | global | local
+
+
+@dataclass(frozen=True)
+class CostConfirmation:
+    """A reply that could cost more than the confirmation threshold waits for `!confirm`."""
+
+    model: str
+    estimate_usd: float
+
+
+@dataclass(frozen=True)
+class BudgetRefusal:
+    """A hard budget would go over: the reply is refused."""
+
+    budget_id: int
+    spent: int  # in the budget's units (micro-dollars or tokens)
+    limit: int
+    resets: str
+
+
+ReplyData: TypeAlias = (
+    ModelListing
+    | Comparison
+    | PullProgress
+    | UsageReport
+    | ModelChosen
+    | CurrentModel
+    | CostConfirmation
+    | BudgetRefusal
+)
+
+
+# ---------------------------------------------------------------- events
+
+
 @dataclass(frozen=True)
 class Reply:
     """A complete answer that is not a model's stream: a command's output, a refusal, an error.
 
     `text` is Markdown that every adapter can show (the console shows only it); `kind` styles it, and `data`
-    (core.replies) lets adapters render richer forms (Block Kit, embeds) without re-deriving anything.
+    (the dataclasses above) lets adapters render richer forms (Block Kit, embeds) without re-deriving anything.
     """
 
     text: str

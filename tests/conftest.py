@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
@@ -19,6 +20,10 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 settings.register_profile("dev", max_examples=100, deadline=None, database=None)
 settings.register_profile("ci", max_examples=40, deadline=None, database=None)
 settings.load_profile(os.environ.get("SWITCHBOARD_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+if TYPE_CHECKING:
+    from tests.chatkit import World
+    from tests.people import Place
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "SWITCHBOARD_TEST_POSTGRES_URL"
@@ -32,10 +37,9 @@ _SCRUB = [k for k in os.environ if k.startswith(("SWITCHBOARD_", "SLACK_", "DISC
 
 
 def _reset_process_state() -> None:
-    from core import secrets
-    from core.config import snapshot
-    from core.config.settings import get_settings
+    from core import secrets, snapshot
     from core.routing import route
+    from core.settings import get_settings
     from core.storage.db import dispose_engines
 
     dispose_engines()
@@ -166,3 +170,14 @@ class Cli:
 def cli(sb_env: dict[str, str]) -> Cli:
     """`cli("providers", "list")` runs the CLI in-process; `cli.subprocess(...)` as a real process."""
     return Cli(sb_env)
+
+
+@pytest.fixture(params=["slack", "discord", "console"])
+async def place(request: pytest.FixtureRequest, world: World, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Place]:
+    """The test once on each surface, with its app running: `await place.person("ada").says("hello")`
+    (tests/people.py). Its models are the `world` fixture's (tests.chatkit.World), which the module defines.
+    Fewer surfaces: `@pytest.mark.parametrize("place", ["slack", "discord"], indirect=True)`."""
+    from tests.people import opened
+
+    async with opened(str(request.param), world, monkeypatch) as opened_place:
+        yield opened_place

@@ -3,15 +3,22 @@ Discord, and what the bot posted there."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord.gateway
 import discord.http
+import pytest
 
-from tests.fakes.discord import FakeDiscord, FakeMessage
+from core.settings import reload_settings
+from tests.fakes.discord import FakeDiscord, FakeMessage, running
+
+if TYPE_CHECKING:
+    from bot.discord.app import SwitchboardBot
 
 MODELS = ["llama-3.2-3b", "qwen2.5-coder-7b", "mistral-small-24b", "phi-4-mini", "gemma-3-12b"]
 READY_S = 0.05  # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE
@@ -25,6 +32,43 @@ def endpoints_restored() -> Iterator[None]:
         yield
     finally:
         discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+@contextlib.contextmanager
+def pointed_at(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
+    """Settings that point the bot at `fake` (its token, REST and gateway, its guild), undone afterwards."""
+    with endpoints_restored():
+        monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
+        monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
+        monkeypatch.setenv("DISCORD_GUILD_IDS", fake.guild["id"])
+        reload_settings()
+        yield fake
+
+
+@contextlib.asynccontextmanager
+async def online(fake: FakeDiscord) -> AsyncIterator[SwitchboardBot]:
+    """The real bot, built by the product's own `create_bot` from the settings, connected to `fake` until the
+    block ends (settings from `pointed_at`)."""
+    from bot.discord.app import create_bot
+
+    client = create_bot(ready_timeout=READY_S, identify_delay_s=0)
+    async with running(client, fake):
+        yield client
+
+
+async def handled(client: SwitchboardBot, message: dict[str, Any], times: int = 1, timeout: float = 30) -> None:
+    """Until the bot has received `message` (a MESSAGE_CREATE payload) `times` times and every on_message
+    listener it started has returned: the turn is over, whatever it showed (or did not)."""
+    mid = int(message["id"])
+    deadline = time.monotonic() + timeout
+    while sum(1 for m in client.cached_messages if m.id == mid) < times:  # discord.py caches what it dispatched
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot did not receive message {mid} {times} time(s) within {timeout} s")
+        await asyncio.sleep(0.01)
+    while any(t.get_name() == "discord.py: on_message" and not t.done() for t in asyncio.all_tasks()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot was still handling messages after {timeout} s")
+        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config.settings import get_settings
 from core.models.sync import refresh
 from core.providers.store import add_provider
+from core.settings import get_settings
 from tests.fakes.ollama import FakeOllama
 
 

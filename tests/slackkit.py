@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from sqlmodel import col, select
 
-from core.config.settings import reload_settings
+from core.settings import reload_settings
 from core.storage.db import session
 from core.storage.tables import Message as StoredMessage
 from tests.fakes.slack import AsgiServer, FakeSlack, Message, SlackSender, Workspace
@@ -204,6 +204,30 @@ class Bot:
         resp = await by.send_event(event)
         assert resp.status == 200 and resp.elapsed < 3.0, (resp.status, resp.elapsed)
         return event
+
+    async def deliver(self, event: dict[str, Any], *, by: SlackSender | None = None) -> dict[str, Any]:
+        """Send `event` in an Events API envelope, as Slack does; returns the envelope (for `redeliver`)."""
+        by = by or self.ada
+        envelope = by.envelope(event)
+        resp = await by.send_envelope(envelope)
+        assert resp.status == 200 and resp.elapsed < 3.0, (resp.status, resp.elapsed, resp.text)
+        return envelope
+
+    async def redeliver(self, envelope: dict[str, Any], *, by: SlackSender | None = None, retry_num: int = 1) -> None:
+        """Slack's retry of an envelope it thinks was not acked: the same body (same event_id), retry headers."""
+        resp = await (by or self.ada).send_envelope(envelope, retry_num=retry_num, retry_reason="http_timeout")
+        assert resp.status == 200 and resp.elapsed < 3.0, (resp.status, resp.elapsed, resp.text)
+
+    async def settled(self, timeout: float = 30.0) -> None:
+        """Until the work the app started after the requests it acked is done (bot.slack.inflight, which a
+        shutdown waits for too). Bolt answers an event before its lazy listener's task has run a step (inflight
+        counts it from its first step), so first one more request goes to the app: it runs on the same event
+        loop, where that step was queued ahead of this request, so once it is answered the earlier work counts."""
+        from bot.slack import inflight
+
+        resp = await self.ada.send_envelope(self.ada.url_verification())
+        assert resp.status == 200, resp.text
+        await wait_for(lambda: inflight.running() == 0, timeout=timeout, what="the app's work after its acks")
 
     async def command(self, name: str, text: str = "", *, by: SlackSender | None = None) -> dict[str, str]:
         by = by or self.ada

@@ -13,10 +13,10 @@ import pytest
 from bot.alerting import notifiers
 from core.alerts import deliver_pending, raise_alert, recent_alerts
 from core.budgets import BudgetView, add_budget, list_budgets, update_budget
-from core.config.settings import get_settings
-from core.config.snapshot import invalidate
 from core.models.registry import set_model_overrides
 from core.reports.analytics import usage_by
+from core.settings import get_settings
+from core.snapshot import invalidate
 from core.types import TurnResult
 from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY, Thread, make_world

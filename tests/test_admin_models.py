@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from core.config.chains import list_chains
+from core.config.prompts import list_presets, list_templates
 from core.config.scopes import ScopeKey, load_all
 from core.models.registry import get_model, set_model_overrides
 from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.routing.chains import list_chains
-from core.routing.prompts import list_presets, list_templates
 from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY
 from tests.fakes.openai import FakeOpenAI

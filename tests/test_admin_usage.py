@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from admin.usage_tables import breakdown_table, csv_text
-from core.config.settings import get_settings
 from core.reports.spend import costliest_threads, day_range, local_today, spend_now
+from core.settings import get_settings
 from core.types import TurnResult
 from tests.adminkit import AdminApp
 from tests.test_admin_browse import turn

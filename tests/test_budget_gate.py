@@ -12,9 +12,9 @@ from sqlmodel import select
 from core.budgets import add_budget, ledger
 from core.budgets.gate import Budgeter
 from core.chat import handle
-from core.config.settings import get_settings
-from core.config.snapshot import current, invalidate
 from core.models.registry import ModelInfo, set_model_overrides
+from core.settings import get_settings
+from core.snapshot import current, invalidate
 from core.storage.db import session
 from core.storage.tables import BudgetReservation
 from core.types import Delta, IncomingMessage, TurnResult

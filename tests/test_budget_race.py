@@ -127,8 +127,8 @@ async def test_a_reply_killed_mid_stream_is_charged_kept_and_told(
 ) -> None:
     from datetime import timedelta
 
-    from core.config.settings import get_settings
-    from core.config.snapshot import invalidate
+    from core.settings import get_settings
+    from core.snapshot import invalidate
     from core.threads.recovery import recover_stale_replies
     from tests.chatkit import Thread
     from tests.fakes.openai import Reply

@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from core.alerts import deliver_pending, recent_alerts
 from core.budgets import add_budget
-from core.config.settings import get_settings
-from core.config.snapshot import invalidate
 from core.models.registry import set_model_overrides
+from core.settings import get_settings
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Budget, Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world

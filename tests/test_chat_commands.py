@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from core.config.prompts import save_preset
 from core.config.scopes import ScopeKey, update_scope
-from core.config.settings import get_settings
-from core.config.snapshot import invalidate
 from core.models.registry import set_model_overrides
-from core.routing.prompts import save_preset
+from core.settings import get_settings
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message, ScopeSetting
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world

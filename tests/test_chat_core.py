@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from sqlmodel import col, select
 
-from core.config.snapshot import invalidate
 from core.models.registry import get_model, set_model_overrides
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Conversation, Message
 from core.threads import conversations
@@ -85,7 +85,7 @@ async def test_a_redelivered_event_stores_nothing_new_and_gets_no_second_reply(w
 
 
 async def test_a_message_too_long_is_refused_and_nothing_is_stored(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("SWITCHBOARD_MAX_MESSAGE_CHARS", "100")
     get_settings.cache_clear()

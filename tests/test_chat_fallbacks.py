@@ -8,12 +8,12 @@ import time
 import pytest
 from sqlmodel import col, select
 
-from core.config.settings import get_settings
-from core.config.snapshot import invalidate
+from core.config.chains import save_chain
 from core.models.registry import set_model_overrides
 from core.models.sync import refresh
 from core.providers.store import add_provider, get_provider
-from core.routing.chains import save_chain
+from core.settings import get_settings
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
@@ -176,7 +176,7 @@ async def test_a_global_chain_applies_when_no_model_chain_exists(world: World) -
 
 
 async def test_virtual_model_names_the_real_model_that_answered(world: World) -> None:
-    from core.routing.chains import save_virtual_model
+    from core.config.chains import save_virtual_model
 
     save_virtual_model("auto-fast", ["local/llama-big", "local/llama-small"], "latency")
     invalidate()
@@ -198,7 +198,7 @@ async def test_concurrent_threads_stream_independently(world: World) -> None:
 
 
 async def test_a_prompt_template_renders_its_variables(world: World) -> None:
-    from core.routing.prompts import save_template
+    from core.config.prompts import save_template
 
     save_template("house", "local/*", "You help {user} on {platform} (model {model}), today is {date}.")
     invalidate()

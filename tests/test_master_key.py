@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from core import secrets
-from core.config.settings import get_settings
 from core.providers.store import add_provider, provider_config
+from core.settings import get_settings
 from tests.conftest import Cli
 from tests.helpers import closed_port
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.config.snapshot import invalidate
+from core.snapshot import invalidate
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI
 

@@ -12,11 +12,11 @@ import pytest
 from sqlmodel import select
 
 from core.budgets import add_budget
-from core.config.snapshot import invalidate
 from core.formatting import money
 from core.models.registry import get_model, set_model_overrides
 from core.models.sync import refresh
 from core.providers.store import add_provider
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
 from tests.adminkit import AdminApp

@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import select
 
 from core.budgets import add_budget
-from core.config.settings import get_settings
-from core.config.snapshot import invalidate
 from core.models.registry import set_model_overrides
+from core.settings import get_settings
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import col, update
 
 from core import ollama as manager
-from core.config import snapshot
+from core import snapshot
 from core.models.registry import get_model
 from core.ollama import OllamaError, cancel_pull, get_job, list_jobs, pull_model, start_pull
 from core.ollama.pull_jobs import create_job

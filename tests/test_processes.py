@@ -29,7 +29,7 @@ def test_up_without_bot_tokens_starts_admin_and_scheduler_and_says_how_to_enable
 
 
 def test_scheduler_runs_each_job_on_its_configured_interval(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("SWITCHBOARD_REGISTRY_REFRESH_MINUTES", "7")
     get_settings.cache_clear()
@@ -116,7 +116,7 @@ def test_the_web_process_serves_the_admin_on_the_port_a_platform_assigns(sb_env)
 
 
 def test_a_platform_port_binds_all_interfaces_unless_the_admin_address_is_set(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from core.config.settings import Settings
+    from core.settings import Settings
 
     assert Settings().admin_listen() == ("127.0.0.1", 8501)
     monkeypatch.setenv("PORT", "5000")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from core.config.settings import get_settings
 from core.providers.store import add_provider, list_providers, provider_config
+from core.settings import get_settings
 from core.storage.db import dispose_engines, get_engine, session
 from core.storage.tables import Provider
 from tests.chatkit import Thread

@@ -8,8 +8,8 @@ import pytest
 
 from bot.alerting import notifiers
 from core.alerts import deliver_pending, raise_alert, recent_alerts
-from core.config.settings import get_settings
 from core.providers import store
+from core.settings import get_settings
 from tests.adminkit import AdminApp
 from tests.conftest import Cli
 from tests.fakes.slack import FakeSlack

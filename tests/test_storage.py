@@ -13,11 +13,11 @@ import pytest
 from sqlmodel import select
 
 from core import secrets
-from core.config.settings import Settings, get_settings
 from core.config.version import bump_config_version, config_version
 from core.models.registry import get_model, set_model_overrides
 from core.models.sync import refresh
 from core.providers.store import add_provider, get_provider, provider_config
+from core.settings import Settings, get_settings
 from core.storage.db import get_engine, session
 from core.storage.migrate import current_revision
 from core.storage.tables import Provider, Secret

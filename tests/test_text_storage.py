@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from core.commands import COMMANDS
-from core.config.snapshot import invalidate
-from core.routing.prompts import save_preset
+from core.config.prompts import save_preset
+from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.storable import storable_text
 from core.storage.tables import Conversation, Message

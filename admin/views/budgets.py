@@ -12,8 +12,8 @@ from admin.budget_bars import budget_bars
 from core import formatting as fmt
 from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts
 from core.budgets import list_budgets
-from core.config.settings import get_settings
 from core.reports.spend import budget_statuses
+from core.settings import get_settings
 
 ALL = "all"
 KINDS = ("budget", "health", "platform")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from admin import prompt_forms, scope_forms, ui
 from core import formatting as fmt
-from core.models.listing import ModelFilter, filter_models
+from core.menus.listing import ModelFilter, filter_models
 from core.models.registry import ModelInfo, all_models, set_model_overrides
 from core.providers.store import list_providers
 

@@ -10,11 +10,11 @@ import streamlit as st
 from admin.budget_bars import budget_bars, literal
 from core import formatting as fmt
 from core.alerts import recent_alerts
-from core.config.settings import get_settings
 from core.ollama import list_jobs
 from core.providers.store import list_providers
 from core.reports.spend import budget_statuses, spend_now
 from core.reports.threads import count_active_threads, list_threads
+from core.settings import get_settings
 
 ACTIVE_WINDOW = timedelta(hours=24)
 SEVERITY_ICON = {"critical": "🛑", "error": "🛑", "warning": "⚠️", "info": "ℹ️"}

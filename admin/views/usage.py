@@ -19,8 +19,8 @@ from admin.usage_tables import (
     unknown_price_models,
 )
 from core import formatting as fmt
-from core.config.settings import get_settings
 from core.reports.spend import local_today
+from core.settings import get_settings
 
 BREAKDOWNS = {"model": "Model", "provider": "Provider", "workspace": "Workspace", "channel": "Channel", "user": "User"}
 DEFAULT_DAYS = 30

@@ -58,8 +58,8 @@ app.command("usage")(needs_secret_store(budgets.usage))
 
 def main() -> None:
     """Entry point of the `switchboard` script."""
-    from core.config.settings import get_settings
     from core.logs import configure_logging
+    from core.settings import get_settings
 
     configure_logging(get_settings().log_level)
     app()

@@ -52,7 +52,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     from core.budgets import ledger
     from core.budgets.periods import describe_reset
     from core.budgets.store import list_budgets
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     tz = get_settings().timezone
     budgets = list_budgets()

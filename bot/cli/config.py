@@ -48,7 +48,7 @@ def preset_add(
     description: Annotated[str, typer.Option("--description", help="Shown in `!preset`.")] = "",
 ) -> None:
     """Create or replace a preset."""
-    from core.routing.prompts import save_preset
+    from core.config.prompts import save_preset
 
     (resolved,) = _models(model)
     save_preset(name, resolved, system_prompt, description)
@@ -59,7 +59,7 @@ def preset_add(
 @command
 def preset_list(as_json: JSON = False) -> None:
     """List presets."""
-    from core.routing.prompts import list_presets
+    from core.config.prompts import list_presets
 
     rows = list_presets()
     if as_json:
@@ -72,7 +72,7 @@ def preset_list(as_json: JSON = False) -> None:
 @command
 def preset_remove(name: str) -> None:
     """Remove a preset."""
-    from core.routing.prompts import delete_preset
+    from core.config.prompts import delete_preset
 
     delete_preset(name)
     typer.echo(f"Removed preset '{name}'.")
@@ -92,7 +92,7 @@ def chain_add(
     ] = None,
 ) -> None:
     """Create or replace a fallback chain."""
-    from core.routing.chains import save_chain
+    from core.config.chains import save_chain
 
     target = _models(for_model)[0] if for_model else None
     save_chain(
@@ -110,7 +110,7 @@ def chain_add(
 @command
 def chain_list(as_json: JSON = False) -> None:
     """List fallback chains."""
-    from core.routing.chains import list_chains
+    from core.config.chains import list_chains
 
     rows = list_chains()
     if as_json:
@@ -135,7 +135,7 @@ def chain_list(as_json: JSON = False) -> None:
 @command
 def chain_remove(name: str) -> None:
     """Remove a fallback chain."""
-    from core.routing.chains import delete_chain
+    from core.config.chains import delete_chain
 
     delete_chain(name)
     typer.echo(f"Removed chain '{name}'.")
@@ -150,7 +150,7 @@ def template_add(
     priority: Annotated[int, typer.Option("--priority", help="Higher wins.")] = 0,
 ) -> None:
     """Create or replace a prompt template."""
-    from core.routing.prompts import save_template
+    from core.config.prompts import save_template
 
     save_template(name, pattern, system_prompt, priority)
     typer.echo(f"Template '{name}' saved.")
@@ -160,7 +160,7 @@ def template_add(
 @command
 def template_list(as_json: JSON = False) -> None:
     """List prompt templates."""
-    from core.routing.prompts import list_templates
+    from core.config.prompts import list_templates
 
     rows = list_templates()
     if as_json:
@@ -176,7 +176,7 @@ def template_list(as_json: JSON = False) -> None:
 @command
 def template_remove(name: str) -> None:
     """Remove a prompt template."""
-    from core.routing.prompts import delete_template
+    from core.config.prompts import delete_template
 
     delete_template(name)
     typer.echo(f"Removed template '{name}'.")
@@ -191,7 +191,7 @@ def virtual_add(
     description: Annotated[str, typer.Option("--description")] = "",
 ) -> None:
     """Create or replace a virtual model users can pick like any model."""
-    from core.routing.chains import save_virtual_model
+    from core.config.chains import save_virtual_model
 
     save_virtual_model(name, _models(members), strategy, description)
     typer.echo(f"Virtual model '{name}' saved.")
@@ -201,7 +201,7 @@ def virtual_add(
 @command
 def virtual_list(as_json: JSON = False) -> None:
     """List virtual models."""
-    from core.routing.chains import list_virtual_models
+    from core.config.chains import list_virtual_models
 
     rows = list_virtual_models()
     if as_json:
@@ -214,7 +214,7 @@ def virtual_list(as_json: JSON = False) -> None:
 @command
 def virtual_remove(name: str) -> None:
     """Remove a virtual model."""
-    from core.routing.chains import delete_virtual_model
+    from core.config.chains import delete_virtual_model
 
     delete_virtual_model(name)
     typer.echo(f"Removed virtual model '{name}'.")

@@ -93,8 +93,8 @@ def list_models(
 ) -> None:
     """List models (virtual ones too) with context window, price per million tokens, capabilities and
     availability. SEARCH takes the filter words of `!models` as well: `switchboard models "local under:$1"`."""
-    from core.config import snapshot
-    from core.models.listing import ModelFilter, filter_models, parse_filter
+    from core import snapshot
+    from core.menus.listing import ModelFilter, filter_models, parse_filter
 
     words = parse_filter(search or "")
     f = ModelFilter(

@@ -50,7 +50,7 @@ def init(
         typer.echo(f"Generated a master key for the encrypted secret store into {env_file} (keep it safe).")
     elif created:
         typer.echo(f"Wrote {env_file}.")
-    from core.config.settings import reload_settings
+    from core.settings import reload_settings
     from core.storage.db import get_engine
 
     reload_settings()
@@ -62,14 +62,14 @@ def init(
 @command
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply schema migrations (startup also does this automatically)."""
-    from core.config.settings import get_settings
     from core.providers.store import secure_stored_headers
+    from core.settings import get_settings
     from core.storage.db import get_engine
     from core.storage.migrate import current_revision, upgrade
 
     url = get_settings().effective_database_url
     os.environ["SWITCHBOARD_AUTO_MIGRATE"] = "false"
-    from core.config.settings import reload_settings
+    from core.settings import reload_settings
 
     reload_settings()
     engine = get_engine(url)
@@ -148,7 +148,7 @@ def _procfile() -> dict[str, str]:
 
 def configured_processes() -> tuple[dict[str, str], dict[str, str]]:
     """(to start, skipped with the reason and how to enable) from the Procfile and settings."""
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     s = get_settings()
     start: dict[str, str] = {}
@@ -172,7 +172,7 @@ def up(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --dry-run).")] = False,
 ) -> None:
     """Start every configured process of the Procfile (admin, scheduler, and bots that have tokens)."""
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     start, skipped = configured_processes()
     s = get_settings()
@@ -202,7 +202,7 @@ def up(
 
 def admin() -> None:
     """Run the Streamlit admin app (after checking the master key: it refuses to start without a usable one)."""
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     require_secret_store()
     address, port = get_settings().admin_listen()

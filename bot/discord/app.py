@@ -23,9 +23,9 @@ from discord.ext import commands
 from bot.discord import notices
 from bot.discord.permissions import invite_url
 from bot.discord.respond import CommandButton, send_private
-from core.config.settings import Settings, get_settings
 from core.logs import configure_logging, register_secret
-from core.runtime import prepare_worker
+from core.runtime import connect_database, prepare_worker
+from core.settings import Settings, get_settings
 from core.threads.notices import NoticeDelivery
 
 log = logging.getLogger("switchboard.discord")
@@ -201,9 +201,7 @@ def main() -> None:
         bot = create_bot(s)
     except ValueError as exc:
         sys.exit(str(exc))
-    from core.storage.db import get_engine
-
-    get_engine()  # migrate and connect before going online
+    connect_database()
     prepare_worker()
     try:
         asyncio.run(run_until_stopped(bot, token))

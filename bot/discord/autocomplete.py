@@ -9,8 +9,8 @@ from discord import app_commands
 
 from bot.discord.identity import PLATFORM, place_of
 from core.config.scopes import ScopeKey
-from core.config.snapshot import current_async
-from core.models import pickers
+from core.menus import pickers
+from core.snapshot import current_async
 
 log = logging.getLogger("switchboard.discord")
 MAX_CHOICES = 25

@@ -8,8 +8,7 @@ import discord
 
 from bot.discord.identity import PLATFORM
 from bot.discord.render import notice_line
-from core.threads.conversations import PendingNotice
-from core.threads.notices import NoticeDelivery, Post
+from core.threads.notices import NoticeDelivery, PendingNotice, Post
 
 
 def delivery(client: discord.Client) -> NoticeDelivery:

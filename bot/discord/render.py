@@ -1,6 +1,6 @@
 """Core events as Discord messages: text split at Discord's limits, footers, and embeds for listings.
 
-Splitting is core's (core.textsplit): it keeps Markdown intact, preferring paragraph, then line, then word
+Splitting is core's (core.delivery.split): it keeps Markdown intact, preferring paragraph, then line, then word
 boundaries, and never ends a message inside a code block.
 """
 
@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 import discord
 
+from core.delivery.split import split
 from core.formatting import latency, money, tokens
-from core.models.listing import group_heading, model_line
-from core.replies import Comparison, ModelListing
-from core.textsplit import split
-from core.types import Choice, Reply
+from core.menus.listing import group_heading, model_line
+from core.types import Choice, Comparison, ModelListing, Reply
 
 MESSAGE_LIMIT = 2000  # characters of message content
 EMBED_LIMIT = 4096  # characters of an embed description
@@ -30,7 +29,7 @@ COLOURS = {"models": 0x5865F2, "usage": 0x57F287, "compare": 0xFEE75C}
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """`text` as messages of at most `limit` characters, each with balanced code fences (core's one splitter,
-    core.textsplit); nothing for blank text."""
+    core.delivery.split); nothing for blank text."""
     body = text.rstrip().lstrip("\n")
     return [p for p in split(body, limit) if p.strip()] if body.strip() else []
 

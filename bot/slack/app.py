@@ -24,9 +24,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import handlers, inflight, install, notices
-from core.config.settings import Settings, get_settings
 from core.logs import configure_logging, register_secret
-from core.runtime import prepare_worker
+from core.runtime import connect_database, prepare_worker
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("switchboard.slack")
 EVENTS_PATH = "/slack/events"
@@ -115,9 +115,7 @@ class SlackAsgi:
 
 def create_asgi_app() -> SlackAsgi:
     """The HTTP-mode ASGI app: migrates the database, then serves."""
-    from core.storage.db import get_engine
-
-    get_engine()
+    connect_database()
     return SlackAsgi(build_app())
 
 
@@ -149,9 +147,7 @@ def config_problems(settings: Settings) -> list[str]:
 async def run_socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from core.storage.db import get_engine
-
-    get_engine()
+    connect_database()
     app = build_app(settings)
     handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
     prepare_worker()

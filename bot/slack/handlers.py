@@ -23,8 +23,8 @@ from bot.slack import render
 from bot.slack.inflight import tracked
 from bot.slack.picker import PLATFORM
 from bot.slack.translate import can_stream, incoming, place, strip_mention, workspace_of
-from core.config.settings import get_settings
 from core.delivery.driver import drive
+from core.settings import get_settings
 from core.threads import aio as threads
 
 log = logging.getLogger(__name__)

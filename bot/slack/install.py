@@ -26,7 +26,7 @@ from sqlalchemy import and_, desc, or_, select, text
 from sqlalchemy.engine import Engine
 
 from core import secrets
-from core.config.settings import Settings
+from core.settings import Settings
 from core.storage.db import get_engine
 
 # What the app needs in a workspace (manifest.yml asks for the same; a test keeps them in step).

@@ -15,8 +15,7 @@ from bot.slack.errors import slack_error
 from bot.slack.install import SecretInstallationStore
 from bot.slack.picker import PLATFORM
 from core.logs import register_secret
-from core.threads.conversations import PendingNotice
-from core.threads.notices import NoticeDelivery, Post
+from core.threads.notices import NoticeDelivery, PendingNotice, Post
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
-from core.models.pickers import Pick
-from core.textsplit import split
+from core.delivery.split import split
+from core.menus.pickers import Pick
 from core.types import Choice, Reply
 
 Block = dict[str, Any]

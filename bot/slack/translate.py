@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.people import person
 from bot.slack.picker import PLATFORM
 from bot.slack.reply import Place
-from core.config.settings import get_settings
+from core.settings import get_settings
 from core.types import IncomingMessage
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")

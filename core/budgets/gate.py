@@ -23,11 +23,10 @@ from core import alerts
 from core.budgets import ledger
 from core.budgets.periods import describe_reset
 from core.budgets.store import MICROS, BudgetView
-from core.config.settings import get_settings
 from core.formatting import budget_amount, money
 from core.models.registry import ModelInfo
-from core.replies import BudgetRefusal, CostConfirmation
-from core.types import Choice, IncomingMessage, Reply, TurnResult
+from core.settings import get_settings
+from core.types import BudgetRefusal, Choice, CostConfirmation, IncomingMessage, Reply, TurnResult
 
 if TYPE_CHECKING:
     from core.config.scopes import Policy

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from core.config.scopes import Policy, ScopeKey
-from core.config.snapshot import Snapshot
 from core.routing.policy import policy_for
+from core.snapshot import Snapshot
 from core.threads.conversations import ConversationRef
 from core.types import Event, IncomingMessage
 
@@ -37,7 +37,7 @@ class Context:
 
     @property
     def is_admin(self) -> bool:
-        from core.config.settings import get_settings
+        from core.settings import get_settings
 
         return self.msg.user_is_admin or self.msg.user in get_settings().admin_user_ids
 

@@ -9,11 +9,10 @@ from core.budgets.gate import budgeter_for
 from core.commands.base import Context, command
 from core.formatting import latency, money, tokens
 from core.models.registry import ModelInfo, resolve_model
-from core.replies import Comparison
 from core.routing.policy import allowed_here, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, route
 from core.threads import conversations
-from core.types import Event, Notice, Reply, TurnResult
+from core.types import Comparison, Event, Notice, Reply, TurnResult
 
 
 async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:

@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 
 from core.commands.base import COMMANDS, Context, command
 from core.formatting import money, tokens
-from core.replies import ModelChosen, UsageReport
-from core.reports.usage import UsageSum, channel_usage, thread_usage, user_usage
+from core.reports.usage import channel_usage, thread_usage, user_usage
 from core.routing.policy import allowed_here
 from core.threads import conversations
-from core.types import Event, Reply
+from core.types import Event, ModelChosen, Reply, UsageReport, UsageSum
 
 
 def _line(label: str, u: UsageSum) -> str:

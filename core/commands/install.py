@@ -12,8 +12,7 @@ from collections.abc import AsyncIterator
 from core.commands.base import Context, command
 from core.formatting import pull_progress
 from core.ollama import JobView, OllamaError, run_in_background, start_pull, watch_job
-from core.replies import PullProgress
-from core.types import Choice, Event, Reply
+from core.types import Choice, Event, PullProgress, Reply
 
 PROGRESS_EVERY_S = 1.0  # chat platforms allow about one edit a second per message
 

@@ -6,29 +6,29 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 
+from core import snapshot
 from core.commands.base import Context, command
-from core.config import snapshot
 from core.config.scopes import update_scope
-from core.config.settings import get_settings
-from core.models.listing import (
+from core.menus.listing import (
     FILTER_HELP,
     FilterError,
     filter_models,
     group_heading,
+    listed,
     model_line,
     parse_filter,
     summary,
 )
 from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
-from core.replies import CurrentModel, ListedModel, ModelChosen, ModelGroup, ModelListing
 from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
+from core.settings import get_settings
 from core.threads import conversations
-from core.types import Choice, Event, Reply
+from core.types import Choice, CurrentModel, Event, ModelChosen, ModelGroup, ModelListing, Reply
 
 
 def describe(m: ModelInfo) -> str:
-    return summary(ListedModel.of(m, current=False))
+    return summary(listed(m, current=False))
 
 
 @command(
@@ -149,7 +149,7 @@ async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         pview = ctx.snap.providers.get(provider)
         kind = get_kind(pview.kind) if pview else None
         privacy = pview.privacy_note if pview else ("Routes among member models." if provider == "virtual" else "")
-        members = tuple(ListedModel.of(m, current=m.name == current_name) for m in shown if m.provider == provider)
+        members = tuple(listed(m, current=m.name == current_name) for m in shown if m.provider == provider)
         groups.append(ModelGroup(provider, kind.label if kind else provider, privacy, members))
     lines = [line for g in groups for line in (group_heading(g), *map(model_line, g.models))]
     filter_text = f.describe()

@@ -1,3 +1,4 @@
-"""Configuration: environment settings (settings), the config version every admin change bumps (version),
-defaults and policy per scope (scopes), and each process's snapshot of the stored configuration, reloaded when
-the version moves (snapshot)."""
+"""What admins configure, stored in the database: defaults and policy per scope (scopes), fallback chains and
+virtual models (chains), presets and prompt templates (prompts), and the config version every change bumps so
+running processes reload their snapshot (version). Environment settings are core.settings; the per-process
+snapshot of all this is core.snapshot."""

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from core.delivery.split import RESERVE, cut, open_fence
 from core.delivery.surface import Gone, Later, Surface, Tail
-from core.textsplit import RESERVE, cut, open_fence
 
 EMPTY_REPLY = "_The model sent an empty reply._"
 FINAL_ATTEMPTS = 5  # a final write asked to wait this many times in a row is given up

@@ -12,12 +12,12 @@ from dataclasses import dataclass, replace
 
 from sqlmodel import select
 
-from core.config.settings import get_settings
 from core.config.version import bump_config_version
 from core.providers import llm
 from core.providers.discovery import CheckResult, DiscoveredModel, chat_capable, list_models
 from core.providers.kinds import get_kind
 from core.providers.store import list_providers, provider_config, record_health
+from core.settings import get_settings
 from core.storage.db import session
 from core.storage.tables import Model, Provider, utcnow
 

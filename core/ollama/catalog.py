@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from core.config.settings import get_settings
 from core.formatting import size
 from core.models.matching import close_matches, close_names
 from core.ollama.names import DEFAULT_TAG, parse_name
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 GB = 1_000_000_000

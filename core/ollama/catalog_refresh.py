@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from core.config.settings import get_settings
 from core.ollama.catalog import (
     CAPABILITIES,
     Catalog,
@@ -23,6 +22,7 @@ from core.ollama.catalog import (
     raw_entry,
     shipped_catalog,
 )
+from core.settings import get_settings
 
 MIN_PARSED = 5  # fewer models than this on the page means the page changed, not that the library shrank
 

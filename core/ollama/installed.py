@@ -7,7 +7,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.config.settings import get_settings
 from core.formatting import size
 from core.models.matching import close_names
 from core.models.registry import forget_model
@@ -16,6 +15,7 @@ from core.ollama.names import parse_name
 from core.ollama.pull_jobs import active_job_for
 from core.ollama.pulls import sync_registry
 from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, get_server, servers
+from core.settings import get_settings
 from core.threads.conversations import last_used_by_model
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text, update
 from sqlmodel import Session, col, func, select
 
 from core.storage.db import session
-from core.storage.tables import OllamaJob, utcnow
+from core.storage.tables import OllamaJob, aware, utcnow
 
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
@@ -73,10 +73,6 @@ class JobView:
         return min(100.0, 100.0 * self.completed_bytes / self.total_bytes) if self.total_bytes else None
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
-
-
 def _view(row: OllamaJob) -> JobView:
     raw = row.layers or {}
     layers = sorted(raw.items(), key=lambda kv: int(kv[1].get("n", 0)))
@@ -96,9 +92,9 @@ def _view(row: OllamaJob) -> JobView:
         cancel_requested=row.cancel_requested,
         requested_by=row.requested_by,
         holder=row.holder,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        finished_at=_aware(row.finished_at) if row.finished_at else None,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+        finished_at=aware(row.finished_at) if row.finished_at else None,
     )
 
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import ollama
 
-from core.config import snapshot
-from core.config.settings import get_settings
+from core import snapshot
 from core.formatting import duration, size
 from core.models import sync
 from core.ollama.catalog import approx_size, unknown_model_text
@@ -47,6 +46,7 @@ from core.ollama.servers import (
     models_dir,
 )
 from core.ollama.updates import ManifestUnavailable, fetch_manifest
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 OnUpdate = Callable[[JobView], None]

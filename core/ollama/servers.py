@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import ollama
 
-from core.config.settings import get_settings
 from core.errors import UserError
 from core.formatting import size
 from core.providers.store import ProviderView, is_loopback_url, list_providers, provider_headers
+from core.settings import get_settings
 
 KIND = "ollama"
 DEFAULT_URL = "http://127.0.0.1:11434"

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from core.config.settings import get_settings
 from core.ollama.explain import explain
 from core.ollama.names import DEFAULT_HOST, ModelName, parse_name
 from core.ollama.servers import OllamaError, Server, get_server
+from core.settings import get_settings
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 TIMEOUT_S = 8.0

@@ -7,13 +7,13 @@ import asyncio
 import logging
 
 from core.alerts import raise_alert
-from core.config.settings import get_settings
 from core.ollama.catalog_refresh import refresh_catalog
 from core.ollama.explain import explain
 from core.ollama.pull_jobs import reap_stale
 from core.ollama.pulls import PullStart, start_pull
 from core.ollama.servers import OllamaError, get_server, servers
 from core.ollama.updates import check_updates
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from core import secrets
-from core.config.settings import get_settings
 from core.config.version import bump_config_version
 from core.errors import UserError
 from core.providers import headers as header_store
 from core.providers.discovery import CheckResult, ProviderConfig, list_models
 from core.providers.kinds import ProviderKind, get_kind, kind_names
+from core.settings import get_settings
 from core.storage.db import session
 from core.storage.tables import Model, Provider, utcnow
 

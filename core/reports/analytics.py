@@ -12,8 +12,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection
 
 from core.budgets.periods import zone
-from core.config.settings import get_settings
 from core.errors import UserError
+from core.settings import get_settings
 from core.storage.db import connection
 from core.storage.tables import Conversation, Message
 

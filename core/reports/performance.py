@@ -13,13 +13,9 @@ from sqlmodel import col
 from core.models.stats import percentile
 from core.reports.threads import REPLY_ROLES
 from core.storage.db import session
-from core.storage.tables import Message, utcnow
+from core.storage.tables import Message, aware, utcnow
 
 MEASURED_STATUSES = ("ok", "error", "partial")  # what the performance figures count (not pending/interrupted)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 @dataclass(frozen=True)
@@ -79,7 +75,7 @@ def performance_series(
     origin = datetime(1970, 1, 1, tzinfo=UTC)
     groups: dict[tuple[str, datetime], list[tuple[str, float | None, float | None, int | None]]] = {}
     for model, created, status, latency, ttft, completion in rows:
-        key = (str(model), _bucket(_aware(created), bucket, origin))
+        key = (str(model), _bucket(aware(created), bucket, origin))
         groups.setdefault(key, []).append((status, latency, ttft, completion))
     points = []
     for (model, at), items in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from core.budgets import ledger
 from core.budgets.periods import bounds, describe_reset, zone
 from core.budgets.store import MICROS, BudgetView, list_budgets
-from core.config.settings import get_settings
 from core.reports.analytics import _measures, _window, usage_by  # the same measures as usage_by, so the figures agree
+from core.settings import get_settings
 from core.storage.db import connection
 from core.storage.tables import Conversation, Message, utcnow
 

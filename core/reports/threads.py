@@ -5,21 +5,17 @@ every write to them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
 from sqlmodel import col
 
 from core.storage.db import session
-from core.storage.tables import Conversation, Message, utcnow
+from core.storage.tables import Conversation, Message, aware, utcnow
 
 REPLY_ROLES = ("assistant", "compare")
 ANSWERED = ("ok", "partial", "interrupted")  # replies that reached a model and may have cost something
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 @dataclass(frozen=True)
@@ -162,8 +158,8 @@ def list_threads(
                 thread=c.thread,
                 title=c.title,
                 current_model=c.current_model,
-                created_at=_aware(c.created_at),
-                updated_at=_aware(c.updated_at),
+                created_at=aware(c.created_at),
+                updated_at=aware(c.updated_at),
                 messages=int(row.messages or 0),
                 replies=int(row.replies or 0),
                 tokens=int(row.prompt or 0) + int(row.completion or 0),
@@ -200,7 +196,7 @@ def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
     return [
         MessageRow(
             id=m.id or 0,
-            created_at=_aware(m.created_at),
+            created_at=aware(m.created_at),
             role=m.role,
             user_id=m.user_id,
             content=m.content,

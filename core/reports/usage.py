@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from core.storage.db import session
 from core.storage.tables import Conversation, Message
+from core.types import UsageSum
 
 COSTED_ROLES = ("assistant", "compare")
-
-
-@dataclass(frozen=True)
-class UsageSum:
-    replies: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    unknown_cost_replies: int  # replies from models whose price is unknown: never counted as free
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 def _sum(*where: object) -> UsageSum:

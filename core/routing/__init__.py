@@ -1,3 +1,3 @@
-"""Which model answers and how it is called: the per-scope policy that picks a model (policy), fallback chains
-(chains), prompt templates and presets (prompts), the chain walk with per-error rules (route), and the litellm
-gateway (llm, the one module that imports litellm)."""
+"""Which model answers a turn and how it is called: the per-scope policy that picks a model and says whether it
+may (policy), the walk down the fallback chain with per-error rules (route), and the budget interface routing
+uses (budget; the budgets themselves are core.budgets). Calling a provider is core.providers.llm."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config.scopes import Policy, ScopeKey, effective_policy
-from core.config.settings import get_settings
-from core.config.snapshot import Snapshot
 from core.models.registry import ModelInfo, resolve_model
+from core.settings import get_settings
+from core.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

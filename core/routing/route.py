@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from core.config.settings import get_settings
-from core.config.snapshot import Snapshot
+from core.config.prompts import pick_template, render
 from core.models.registry import ModelInfo
 from core.providers import llm
 from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.providers.store import mark_unhealthy, provider_config
 from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
-from core.routing.prompts import pick_template, render
+from core.settings import get_settings
+from core.snapshot import Snapshot
 from core.types import Delta, Notice, Reply, TurnResult
 
 DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one

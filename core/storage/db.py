@@ -14,8 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
-from core.config.settings import get_settings
 from core.errors import UserError
+from core.settings import get_settings
 from core.storage.storable import storable_params
 
 P = ParamSpec("P")

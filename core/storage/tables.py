@@ -18,6 +18,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(value: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands back naive UTC; PostgreSQL aware)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _json(default: Any = None) -> Any:
     return Field(default_factory=lambda: default() if callable(default) else default, sa_column=Column(JSON))
 

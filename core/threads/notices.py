@@ -15,9 +15,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from core.config.settings import get_settings
+from core.settings import get_settings
 from core.threads import conversations
-from core.threads.conversations import PendingNotice
+from core.threads.conversations import PendingNotice as PendingNotice  # what Post receives: adapters take it from here
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 
-from core.config.settings import get_settings
+from core.settings import get_settings
 from core.threads import aio
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from datetime import timedelta
 from core.budgets import ledger
 from core.budgets.gate import check_thresholds
 from core.budgets.store import MICROS, list_budgets
-from core.config.settings import get_settings
-from core.config.snapshot import current
 from core.formatting import money
 from core.models.registry import ModelInfo
 from core.providers import llm
+from core.settings import get_settings
+from core.snapshot import current
 from core.threads import conversations
 from core.types import TurnResult
 

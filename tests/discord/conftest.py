@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.discord.app import SwitchboardBot, create_bot
-from core.config.settings import reload_settings
+from bot.discord.app import SwitchboardBot
 from core.models.sync import refresh
 from core.providers.store import add_provider
-from tests.discordkit import MODELS, READY_S, Person, endpoints_restored
-from tests.fakes.discord import FakeDiscord, running
+from tests.discordkit import MODELS, Person, online, pointed_at
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.openai import FakeOpenAI
 
 
@@ -29,18 +28,13 @@ def llm() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture
 def discord_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake, endpoints_restored():
-        monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
-        monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
-        monkeypatch.setenv("DISCORD_GUILD_IDS", fake.guild["id"])
-        reload_settings()
+    with FakeDiscord() as fake, pointed_at(fake, monkeypatch):
         yield fake
 
 
 @pytest.fixture
 async def bot(discord_fake: FakeDiscord, llm: FakeOpenAI) -> AsyncIterator[SwitchboardBot]:
-    client = create_bot(ready_timeout=READY_S, identify_delay_s=0)
-    async with running(client, discord_fake):
+    async with online(discord_fake) as client:
         yield client
 
 

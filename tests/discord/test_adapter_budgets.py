@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from core import snapshot
 from core.budgets import add_budget
-from core.config import snapshot
 from core.models.registry import set_model_overrides
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.discordkit import Person, bot_messages, footers
@@ -101,7 +101,7 @@ async def test_slack_budget_refusal_says_why_and_what_to_do(slack_bot: Bot, worl
 def discord_costly(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[None]:
     for key, value in COSTLY.items():
         monkeypatch.setenv(key, value)
-    from core.config.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     yield

@@ -12,7 +12,7 @@ import pytest
 
 from bot.discord.app import SwitchboardBot, create_bot, gateway_url, parse_ids
 from bot.discord.permissions import PERMISSIONS, invite_url, required_permissions
-from core.config.settings import Settings, reload_settings
+from core.settings import Settings, reload_settings
 from core.threads.conversations import find_conversation
 from tests.conftest import ROOT
 from tests.discordkit import READY_S, Person, replied

@@ -7,7 +7,7 @@ import itertools
 import re
 
 from core.alerts import recent_alerts
-from core.routing.chains import save_chain
+from core.config.chains import save_chain
 from core.threads.conversations import find_conversation
 from tests.discordkit import Person, bot_messages, callbacks, footers, replied
 from tests.fakes.discord import EPHEMERAL, FakeDiscord

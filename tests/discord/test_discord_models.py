@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.config import snapshot
+from core import snapshot
 from core.config.scopes import ScopeKey, load_all, update_scope
 from core.models.sync import refresh
 from core.providers.store import add_provider

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.discord.app import create_bot
-from core.config.settings import reload_settings
+from core.settings import reload_settings
 from core.threads import conversations
 from core.threads.recovery import recover_stale_replies
 from core.types import IncomingMessage

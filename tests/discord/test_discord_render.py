@@ -8,8 +8,7 @@ import re
 import pytest
 
 from bot.discord.render import EMBED_LIMIT, MESSAGE_LIMIT, render_reply, split_message, thread_name
-from core.replies import Comparison, ListedModel, ModelGroup, ModelListing
-from core.types import Choice, Reply, TurnResult
+from core.types import Choice, Comparison, ListedModel, ModelGroup, ModelListing, Reply, TurnResult
 
 
 def words(text: str) -> list[str]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.slack.render import MESSAGE_LIMIT
-from core.config.settings import get_settings
+from core.settings import get_settings
 from core.storage.db import get_engine, session
 from core.storage.tables import Conversation, ScopeSetting, Secret
 from core.threads import conversations

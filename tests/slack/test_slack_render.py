@@ -10,8 +10,8 @@ import yaml
 
 from bot.slack import render
 from bot.slack.install import BOT_SCOPES
-from core.models.pickers import Pick
-from core.textsplit import cut, split
+from core.delivery.split import cut, split
+from core.menus.pickers import Pick
 from core.types import Choice, Reply
 from tests.conftest import ROOT
 from tests.fakes.slack import validate_blocks

@@ -12,8 +12,8 @@ from core.config.scopes import Policy
 from core.errors import UserError
 from core.formatting import context, per_mtok
 from core.models.registry import ModelInfo, search_models
-from core.replies import ListedModel, ModelGroup
 from core.routing.policy import allowed_here
+from core.types import ListedModel, ModelGroup
 
 FILTER_HELP = (
     "Filters: local, cloud, vision, tools, free, provider:NAME, under:$1 (USD per million input tokens), "
@@ -135,6 +135,23 @@ def filter_models(models: list[ModelInfo], f: ModelFilter, policy: Policy | None
 
 
 # ---------------------------------------------------------------- how a listing reads
+
+
+def listed(m: ModelInfo, *, current: bool) -> ListedModel:
+    """A registry model as a listing shows it; `current`: the model a message here would use now."""
+    return ListedModel(
+        name=m.name,
+        alias=m.alias,
+        context_window=m.context_window,
+        input_usd_per_mtok=m.input_usd_per_mtok,
+        output_usd_per_mtok=m.output_usd_per_mtok,
+        tools=m.supports_tools,
+        vision=m.supports_vision,
+        local=m.is_local,
+        current=current,
+        usable=m.usable,
+        reason=m.unusable_reason,
+    )
 
 
 def summary(m: ListedModel) -> str:

@@ -2,7 +2,7 @@
 reloaded when the config version in the database changes. Admin changes reach running bots within a second, and
 a message does not pay for a dozen queries.
 
-The snapshot reads the stores it holds (core.models.registry, core.providers.store, core.routing.chains and
+The snapshot reads the stores it holds (core.models.registry, core.providers.store, core.config.chains and
 prompts, core.budgets.store) and is read by what sits above it (routing, commands, chat); none of those stores
 imports it back (import-linter contracts in pyproject.toml).
 """
@@ -15,13 +15,12 @@ import time
 from dataclasses import dataclass, field
 
 from core.budgets.store import BudgetView, list_budgets
-from core.config import scopes
+from core.config import chains as chain_store
+from core.config import prompts, scopes
 from core.config.version import config_version
 from core.models import registry
 from core.models.registry import ModelInfo
 from core.providers.store import ProviderView, list_providers
-from core.routing import chains as chain_store
-from core.routing import prompts
 from core.storage.tables import ScopeSetting
 
 CHECK_EVERY_S = 1.0

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.config.scopes import ScopeKey
-from core.config.snapshot import Snapshot
 from core.formatting import context, per_mtok
 from core.models.matching import CLOSE, best_closeness, close_names
 from core.models.registry import ModelInfo
-from core.routing.policy import allowed_here, policy_for
+from core.routing.policy import allowed_here, choose_model, policy_for
+from core.snapshot import Snapshot, current_async
+from core.threads import aio as threads
 
 MAX_PICKS = 25
 MAX_TEXT = 100
@@ -83,3 +84,31 @@ def preset_picks(snap: Snapshot, typed: str, *, limit: int = MAX_PICKS) -> list[
     if low:
         presets = [p for p in presets if low in p.name.lower() or low in (p.description or "").lower()]
     return [Pick(p.name, _clip(f"{p.name} — {p.model}")) for p in presets[:limit] if len(p.name) <= MAX_TEXT]
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A model menu for one place: the picks grouped per provider, how many there are, the model answering now."""
+
+    groups: list[tuple[str, list[Pick]]]  # (provider, picks), at most `max_options` picks in all
+    total: int  # every pick available here (beyond `max_options` a menu searches instead)
+    current: str | None  # the model that answers here now
+    note: str = ""  # why some models are not offered (a local-only channel)
+
+
+async def model_menu(
+    platform: str, workspace: str, channel: str, thread: str = "", query: str = "", *, max_options: int = 100
+) -> Menu:
+    """The models a user may pick in this channel (matching `query`), and which one answers `thread` (or, with
+    no thread, new threads of the channel)."""
+    snap = await current_async()
+    key = ScopeKey(platform, workspace, channel)
+    conv = await threads.find_conversation(platform, workspace, channel, thread) if thread else None
+    choice = choose_model(snap, conv.current_model if conv else None, key)
+    every = model_picks(snap, key, query, limit=10_000)
+    groups: dict[str, list[Pick]] = {}
+    for pick in every[:max_options]:
+        model = snap.model(pick.value)
+        groups.setdefault(model.provider if model else "other", []).append(pick)
+    note = "This channel is local-only: only local models are offered." if choice.policy.local_only else ""
+    return Menu(list(groups.items()), len(every), choice.model.name if choice.model else None, note)
