@@ -43,6 +43,8 @@ async def handle(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
         return
     limit = get_settings().max_message_chars
     if len(text) > limit:
+        if msg.thread:  # the thread is a conversation all the same: a shorter message there is answered
+            await threads.conversation_for(msg)
         yield Reply(
             f"Your message is {len(text):,} characters; the limit is {limit:,}. Nothing was sent to a model. "
             "Split it into smaller messages, or attach the text as a file and summarise what you need.",

@@ -70,8 +70,7 @@ async def test_a_message_over_the_limit_is_refused_naming_the_limit_and_nothing_
     assert "Your message is 150 characters; the limit is 100" in seen.reply
     assert "Nothing was sent to a model" in seen.reply and seen.answer == "" and not seen.footer
     assert place.world.local.chat_count == place.world.cloud.chat_count == 0
-    place.new_thread()  # (a thread whose only message was refused is not a conversation on Slack)
-    fits = await place.person("ada").says("y" * 100)  # the limit itself is allowed
+    fits = await place.person("ada").says("y" * 100)  # in the same thread: the limit itself is allowed
     assert fits.answer == "echo: " + "y" * 100
 
 
