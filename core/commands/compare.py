@@ -11,7 +11,7 @@ from core.formatting import latency, money, tokens
 from core.models.registry import ModelInfo, resolve_model
 from core.routing.policy import allowed_here, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, route
-from core.threads import conversations
+from core.threads import aio as threads
 from core.types import Comparison, Event, Notice, Reply, TurnResult
 
 
@@ -67,7 +67,7 @@ async def compare_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     models = [p for p in picks if not isinstance(p, str)]
     prompt = words[2] if len(words) > 2 else None
     if prompt is None and ctx.conversation is not None:
-        prompt = await asyncio.to_thread(conversations.last_user_text, ctx.conversation.id)
+        prompt = await threads.last_user_text(ctx.conversation.id)
     if not prompt:
         yield Reply("Give a prompt: `!compare MODEL_A MODEL_B your question`.", kind="error", ephemeral=True)
         return
@@ -75,10 +75,10 @@ async def compare_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     results = await asyncio.gather(*(_answer(ctx, m, prompt) for m in models))
     conv = ctx.conversation
     if conv is None:
-        conv = await asyncio.to_thread(conversations.conversation_for, ctx.msg)
+        conv = await threads.conversation_for(ctx.msg)
     for r in results:  # counted in usage, kept out of the thread's history
         if r.model is not None:
-            await asyncio.to_thread(conversations.record_message, conv.id, r, role="compare", user=ctx.msg.user)
+            await threads.record_message(conv.id, r, role="compare", user=ctx.msg.user)
     sections = []
     for model, r in zip(models, results, strict=True):
         head = (

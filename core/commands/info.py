@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 from core.commands.base import COMMANDS, Context, command
 from core.formatting import money, tokens
-from core.reports.usage import channel_usage, thread_usage, user_usage
+from core.reports.usage import usage_report
 from core.routing.policy import allowed_here
-from core.threads import conversations
-from core.types import Event, ModelChosen, Reply, UsageReport, UsageSum
+from core.threads import aio as threads
+from core.types import Event, ModelChosen, Reply, UsageSum
 
 
 def _line(label: str, u: UsageSum) -> str:
@@ -22,14 +22,13 @@ def _line(label: str, u: UsageSum) -> str:
 @command("usage", "!usage", "Tokens and cost of this thread, this channel and you.")
 async def usage_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     m = ctx.msg
-    thread = await asyncio.to_thread(thread_usage, ctx.conversation.id) if ctx.conversation else None
-    channel = await asyncio.to_thread(channel_usage, m.platform, m.workspace, m.channel)
-    mine = await asyncio.to_thread(user_usage, m.platform, m.workspace, m.user)
+    conversation_id = ctx.conversation.id if ctx.conversation else None
+    report = await asyncio.to_thread(usage_report, conversation_id, m.platform, m.workspace, m.channel, m.user)
     lines = ["**Usage**"]
-    if thread is not None:
-        lines.append(_line("This thread", thread))
-    lines += [_line("This channel", channel), _line("You, in this workspace", mine)]
-    yield Reply("\n".join(lines), kind="usage", data=UsageReport(thread, channel, mine), ephemeral=True)
+    if report.thread is not None:
+        lines.append(_line("This thread", report.thread))
+    lines += [_line("This channel", report.channel), _line("You, in this workspace", report.user)]
+    yield Reply("\n".join(lines), kind="usage", data=report, ephemeral=True)
 
 
 @command("preset", "!preset [NAME]", "Apply a named model and system prompt (admins define presets).")
@@ -69,9 +68,7 @@ async def preset_command(ctx: Context, args: str) -> AsyncIterator[Event]:
             ephemeral=True,
         )
         return
-    await asyncio.to_thread(
-        conversations.apply_preset, ctx.conversation.id, preset.name, model.name, preset.system_prompt
-    )
+    await threads.apply_preset(ctx.conversation.id, preset.name, model.name, preset.system_prompt)
     yield Reply(
         f"This thread now uses preset **{preset.name}**: {model.name}"
         + (" with its system prompt." if preset.system_prompt else "."),

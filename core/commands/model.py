@@ -23,7 +23,7 @@ from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
 from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
 from core.settings import get_settings
-from core.threads import conversations
+from core.threads import aio as threads
 from core.types import Choice, CurrentModel, Event, ModelChosen, ModelGroup, ModelListing, Reply
 
 
@@ -74,7 +74,7 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         price_note = " It is a paid model: replies cost money (shown under each reply)."
     if ctx.in_thread:
         assert ctx.conversation is not None
-        await asyncio.to_thread(conversations.set_thread_model, ctx.conversation.id, m.name)
+        await threads.set_thread_model(ctx.conversation.id, m.name)
         yield Reply(
             f"This thread now uses **{m.name}** ({describe(m)}). Earlier replies keep the model that wrote them."
             + price_note,

@@ -7,7 +7,7 @@ from sqlmodel import col
 
 from core.storage.db import session
 from core.storage.tables import Conversation, Message
-from core.types import UsageSum
+from core.types import UsageReport, UsageSum
 
 COSTED_ROLES = ("assistant", "compare")
 
@@ -46,4 +46,13 @@ def user_usage(platform: str, workspace: str, user: str) -> UsageSum:
         col(Conversation.platform) == platform,
         col(Conversation.workspace) == workspace,
         col(Message.user_id) == user,
+    )
+
+
+def usage_report(conversation_id: int | None, platform: str, workspace: str, channel: str, user: str) -> UsageReport:
+    """`!usage` in one call: this thread (when in one), this channel, and the user in this workspace."""
+    return UsageReport(
+        thread_usage(conversation_id) if conversation_id is not None else None,
+        channel_usage(platform, workspace, channel),
+        user_usage(platform, workspace, user),
     )
