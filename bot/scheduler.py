@@ -18,10 +18,18 @@ from core.settings import get_settings
 log = logging.getLogger("switchboard.scheduler")
 
 
-def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+def _guarded(
+    name: str, job: Callable[[], Awaitable[None]], leadership: jobs.Leadership
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        if not leadership.is_leading():
+            log.debug("job %s: another scheduler leads", name)
+            return
+        log.info("job %s runs", name)
         try:
             await job()
+        except asyncio.CancelledError:  # the process is stopping: the job runs again at the next start
+            log.info("job %s stopped with the scheduler", name)
         except Exception:
             log.exception("job %s failed", name)
 
@@ -29,8 +37,9 @@ def _guarded(name: str, job: Callable[[], Awaitable[None]]) -> Callable[[], Awai
     return run
 
 
-def build_scheduler() -> AsyncIOScheduler:
-    """Every periodic job with its interval from settings; the first registry refresh runs at once."""
+def build_scheduler(leadership: jobs.Leadership) -> AsyncIOScheduler:
+    """Every periodic job with its interval from settings; the first registry refresh runs at once. A job runs
+    only while this process leads (see core.jobs.Leadership)."""
     sched = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     now = datetime.now(UTC)
     plan = list(jobs.schedule())
@@ -44,7 +53,7 @@ def build_scheduler() -> AsyncIOScheduler:
     plan.append(jobs.Job("deliver_alerts", deliver_alerts, 30, first_after_s=5))
     for job in plan:
         sched.add_job(
-            _guarded(job.name, job.body),
+            _guarded(job.name, job.body, leadership),
             "interval",
             seconds=job.every_s,
             id=job.name,
@@ -58,15 +67,19 @@ async def _main() -> None:
     from core.runtime import connect_database
 
     connect_database()
-    sched = build_scheduler()
+    leadership = jobs.Leadership()
+    await leadership.renew()  # before the first jobs are due: they run here only if this process leads
+    sched = build_scheduler(leadership)
     sched.start()
     log.info("scheduler started: %s", ", ".join(j.id for j in sched.get_jobs()))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    keeping = asyncio.create_task(leadership.keep(stop))
     await stop.wait()
     sched.shutdown(wait=False)
+    await keeping
 
 
 def run() -> None:

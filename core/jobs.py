@@ -1,9 +1,15 @@
-"""The bodies of scheduled jobs. The scheduler process (bot/scheduler.py) decides when they run."""
+"""The bodies of scheduled jobs, and which scheduler runs them. The scheduler process (bot/scheduler.py) decides
+when they run; of several scheduler processes on one database, only the one holding the lease does."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -11,6 +17,7 @@ from core import ollama
 from core.models import stats, sync
 from core.providers.store import list_providers, test_provider
 from core.settings import get_settings
+from core.storage import leases
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +97,49 @@ def schedule() -> list[Job]:
         jobs.append(Job("ollama_check_updates", ollama.check_updates_and_alert, every, first_after_s=300))
         jobs.append(Job("ollama_refresh_library", ollama.refresh_library, every, first_after_s=120))
     return jobs
+
+
+LEASE = "scheduler"
+
+
+class Leadership:
+    """Whether this scheduler process leads (runs the jobs) or stands by, renewed every third of the lease.
+
+    It counts itself the leader only until 80% of its lease has passed since the renewal began, so a leader that
+    stalls stops before another can take over; a leader that dies is replaced once its lease expires.
+    """
+
+    def __init__(self, ttl_s: float | None = None) -> None:
+        self.ttl_s = ttl_s or get_settings().scheduler_lease_s
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.leading: bool | None = None  # unknown until the first renewal, which says which it is
+        self._until = 0.0  # monotonic time until which this process may act as the leader
+
+    def is_leading(self) -> bool:
+        return time.monotonic() < self._until
+
+    async def renew(self) -> bool:
+        started = time.monotonic()
+        try:
+            held = await asyncio.to_thread(leases.hold, LEASE, self.me, self.ttl_s)
+        except Exception:
+            log.exception("scheduler lease: could not renew; standing by")
+            held = False
+        self._until = started + self.ttl_s * 0.8 if held else 0.0
+        if held != self.leading:
+            if held:
+                log.info("scheduler %s leads: it runs the jobs", self.me)
+            else:
+                lease = await asyncio.to_thread(leases.current, LEASE)
+                log.info("scheduler %s stands by: %s leads", self.me, lease.holder if lease else "nobody")
+        self.leading = held
+        return held
+
+    async def keep(self, stop: asyncio.Event) -> None:
+        """Renew until `stop` is set, then give the lease up (a standby takes over at its next try)."""
+        while not stop.is_set():
+            await self.renew()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.ttl_s / 3)
+        if self.leading:
+            await asyncio.to_thread(leases.let_go, LEASE, self.me)

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     models_page_size: int = Field(15, validation_alias=_env("SWITCHBOARD_MODELS_PAGE_SIZE"))
     stale_reply_minutes: float = Field(10.0, validation_alias=_env("SWITCHBOARD_STALE_REPLY_MINUTES"))
     # how long a turn waits behind an earlier reply of its thread that is still pending (a dead process's)
+    # of several scheduler processes on one database, one leads; another takes over this long after it died
+    scheduler_lease_s: float = Field(30.0, validation_alias=_env("SWITCHBOARD_SCHEDULER_LEASE_SECONDS"))
     turn_wait_s: float = Field(120.0, validation_alias=_env("SWITCHBOARD_TURN_WAIT_SECONDS"))
     notice_poll_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_NOTICE_POLL_SECONDS"))
 

@@ -13,6 +13,7 @@ import urllib.request
 import httpx
 
 from bot.scheduler import build_scheduler
+from core.jobs import Leadership
 from core.providers.store import add_provider, get_provider
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.slack import FakeSlack
@@ -33,7 +34,7 @@ def test_scheduler_runs_each_job_on_its_configured_interval(monkeypatch) -> None
 
     monkeypatch.setenv("SWITCHBOARD_REGISTRY_REFRESH_MINUTES", "7")
     get_settings.cache_clear()
-    sched = build_scheduler()
+    sched = build_scheduler(Leadership())
     jobs = {j.id: j for j in sched.get_jobs()}
     assert jobs["refresh_registry"].trigger.interval.total_seconds() == 7 * 60
     assert "check_health" in jobs

@@ -310,6 +310,16 @@ class Alert(SQLModel, table=True):
     resolution: str | None = Field(default=None, max_length=200)
 
 
+class Lease(SQLModel, table=True):
+    """A role one process at a time may hold across every process sharing the database (the scheduler's lead):
+    held by `holder` until `expires_at`, renewed while its holder lives (core.storage.leases)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+    acquired_at: datetime = Field(default_factory=utcnow)
+
+
 # ---------------------------------------------------------------- ollama
 
 
