@@ -1,5 +1,6 @@
-"""Showing what the core says: a turn streamed into a channel or thread, a command answered on an interaction,
-and the buttons (Reply.choices) whose click sends their command back to the core.
+"""Discord's surfaces for the reply driver (core.delivery): a channel, thread or DM (`ChannelSurface`) and an
+interaction (`InteractionAnswer`), plus the buttons (Reply.choices) whose click sends their command back to the
+core. Pacing, splitting and the order of what is shown are the driver's; these only send, edit and render.
 """
 
 from __future__ import annotations
