@@ -72,7 +72,6 @@ class _Turn:
     def __init__(self, surface: Surface) -> None:
         self.surface = surface
         self.stream: ReplyStream | None = None
-        self.notices: list[str] = []
         self.held: list[Reply] = []
 
     async def show(self, event: Event) -> None:
@@ -86,7 +85,6 @@ class _Turn:
             if self.stream is None:
                 await self.surface.notice(event.text)
             else:
-                self.notices.append(event.text)
                 self.stream.note(event.text)
         elif isinstance(event, Reply):
             if self.stream is None:
@@ -102,21 +100,21 @@ class _Turn:
         if self.stream is None and not failed:
             self.stream = ReplyStream(self.surface)
             self.stream.add(EMPTY_REPLY)
-        tail = Tail(None if failed else done.footer, tuple(self.notices), done.choices, result.via or result.model)
-        await self._finish(tail)
+        notices = self.stream.notices if self.stream else ()
+        await self._finish(Tail(None if failed else done.footer, notices, done.choices, result.via or result.model))
 
     async def _finish(self, tail: Tail) -> None:
         stream, self.stream = self.stream, None
         if stream is not None:
             await stream.finish(tail)
-        held, self.held, self.notices = self.held, [], []
+        held, self.held = self.held, []
         for reply in held:
             await self.surface.show(reply)
 
     async def end(self) -> None:
         """The core is done: a reply it left open (no Done) still shows everything that came."""
         if self.stream is not None or self.held:
-            await self._finish(Tail(None, tuple(self.notices)))
+            await self._finish(Tail(None, self.stream.notices if self.stream else ()))
 
     async def abort(self) -> None:
         if self.stream is not None:

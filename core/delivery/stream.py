@@ -53,12 +53,9 @@ class ReplyStream:
         self._pump: asyncio.Task[None] | None = None
 
     @property
-    def handles(self) -> list[Any]:
-        return [m.handle for m in self._messages]
-
-    @property
-    def text(self) -> str:
-        return self._text
+    def notices(self) -> tuple[str, ...]:
+        """The notices of the turn so far, for the tail."""
+        return tuple(self._notices)
 
     def add(self, text: str) -> None:
         self._raise_failure()

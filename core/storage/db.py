@@ -26,7 +26,6 @@ _lock = threading.Lock()
 # busy handler (which sleeps in steps); other processes still wait through busy_timeout.
 _sqlite_writers: dict[str, threading.RLock] = {}
 _migrated: set[str] = set()
-_upgrading = threading.local()  # urls this thread is upgrading: it may use them meanwhile
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -79,17 +78,10 @@ def get_engine(url: str | None = None) -> Engine:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=40)
             event.listen(engine, "before_cursor_execute", _storable_statement, retval=True)
             _engines[url] = engine
-    upgrading: set[str] | None = getattr(_upgrading, "urls", None)
-    if upgrading is None:
-        upgrading = _upgrading.urls = set()
-    if settings.auto_migrate and url not in _migrated and url not in upgrading:
+    if settings.auto_migrate and url not in _migrated:
         from core.storage.migrate import upgrade
 
-        upgrading.add(url)
-        try:
-            upgrade(engine)
-        finally:
-            upgrading.discard(url)
+        upgrade(engine)
         _migrated.add(url)
     return engine
 
