@@ -7,12 +7,14 @@ core.models.registry reads and edits the same table; this module is the only one
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, replace
 
 from sqlmodel import select
 
 from core.config.version import bump_config_version
+from core.errors import UserError
 from core.providers import llm
 from core.providers.discovery import CheckResult, DiscoveredModel, chat_capable, list_models
 from core.providers.kinds import get_kind
@@ -20,6 +22,11 @@ from core.providers.store import list_providers, provider_config, record_health
 from core.settings import get_settings
 from core.storage.db import session
 from core.storage.tables import Model, Provider, utcnow
+
+log = logging.getLogger(__name__)
+# Providers refreshed at once. Each waits mostly on its provider's answer, so the bound only keeps a registry of
+# very many providers from opening as many connections and worker threads at the same moment.
+REFRESH_CONCURRENCY = 16
 
 
 @dataclass
@@ -160,13 +167,40 @@ async def refresh_provider(name: str, timeout: float | None = None) -> RefreshRe
     if cfg.kind.name == "openai_compatible":
         static = []  # litellm's OpenAI list says nothing about a self-hosted server
     if cfg.kind.listing != "static":
-        record_health(name, result)
+        await asyncio.to_thread(record_health, name, result)
     outcome = await asyncio.to_thread(_apply, name, result, static)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
+async def _refresh_isolated(name: str, timeout: float | None, slots: asyncio.Semaphore) -> RefreshResult:
+    """refresh_provider, whose failure (a bug, the database refusing one write) stays this provider's result."""
+    started = time.perf_counter()
+    async with slots:
+        try:
+            return await refresh_provider(name, timeout)
+        except UserError as exc:  # e.g. a stored provider of a kind this version no longer has
+            message = str(exc)
+        except Exception as exc:
+            log.exception("registry: refreshing %s failed", name)
+            message = f"Refreshing '{name}' failed on our side ({type(exc).__name__})."
+    return RefreshResult(
+        provider=name,
+        ok=False,
+        source="none",
+        models=0,
+        added=0,
+        unavailable=0,
+        seconds=time.perf_counter() - started,
+        message=message,
+        error_kind="internal",
+    )
+
+
 async def refresh(names: list[str] | None = None, timeout: float | None = None) -> list[RefreshResult]:
-    """Refresh providers concurrently: total time is that of the slowest, not the sum."""
-    providers = [p for p in list_providers() if p.enabled and (names is None or p.name in names)]
-    return list(await asyncio.gather(*(refresh_provider(p.name, timeout) for p in providers)))
+    """Refresh providers concurrently (at most REFRESH_CONCURRENCY at once): the total time is that of the
+    slowest, not the sum, and one provider that hangs (until its timeout) or fails holds up no other."""
+    providers = await asyncio.to_thread(list_providers)
+    chosen = [p.name for p in providers if p.enabled and (names is None or p.name in names)]
+    slots = asyncio.Semaphore(REFRESH_CONCURRENCY)
+    return list(await asyncio.gather(*(_refresh_isolated(name, timeout, slots) for name in chosen)))
