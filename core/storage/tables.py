@@ -226,8 +226,25 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+# A reply being written. The turn-order check (every message of a continuing thread) and crash recovery (the
+# scheduler, every minute) look only for these; partial indexes keep both lookups the size of what is pending now
+# rather than of the whole history. Queries must spell the predicate the same way (a literal, not a bound
+# parameter) for SQLite to use them.
+PENDING_REPLY = text("status = 'pending'")
+
+
 class Message(SQLModel, table=True):
-    __table_args__ = (Index("ix_message_conv_created", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_message_conv_created", "conversation_id", "id"),
+        Index(
+            "ix_message_pending_thread",
+            "conversation_id",
+            "id",
+            sqlite_where=PENDING_REPLY,
+            postgresql_where=PENDING_REPLY,
+        ),
+        Index("ix_message_pending_since", "created_at", sqlite_where=PENDING_REPLY, postgresql_where=PENDING_REPLY),
+    )
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversation.id")
     role: str = Field(max_length=20)  # user | assistant | system

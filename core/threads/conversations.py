@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from core.storage.db import connection, insert_ignoring_conflicts, session
-from core.storage.tables import Conversation, Message, utcnow
+from core.storage.tables import PENDING_REPLY, Conversation, Message, utcnow
 from core.types import IncomingMessage, TurnResult
 
 HISTORY_ROLES = ("user", "assistant")
@@ -125,12 +125,12 @@ class _Statements:
             .where(m.c.id == bindparam("reply_id"))
             .values(model=bindparam("model"), provider=bindparam("provider"))
         )
-        self.earlier_pending = (
+        self.earlier_pending = (  # ix_message_pending_thread
             sa_select(m.c.id)
             .where(
                 m.c.conversation_id == bindparam("conv_id"),
                 m.c.role == "assistant",
-                m.c.status == "pending",
+                PENDING_REPLY,
                 m.c.id < bindparam("reply_id"),
             )
             .limit(1)
@@ -476,7 +476,8 @@ def stale_replies(older_than: timedelta) -> list[StaleReply]:
     with session() as s:
         rows = s.exec(
             select(Message.id, Message.conversation_id, Message.model, Message.content).where(
-                col(Message.status) == "pending", col(Message.created_at) < cutoff
+                PENDING_REPLY,
+                col(Message.created_at) < cutoff,  # ix_message_pending_since: not a scan of history
             )
         ).all()
     return [StaleReply(int(i or 0), c, m, t) for i, c, m, t in rows]
