@@ -28,7 +28,6 @@ from core.types import Reply
 
 log = logging.getLogger(__name__)
 NATIVE_RETRY_AFTER_S = 600.0
-FIRST_POST_AFTER_S = 0.3
 _native_refused: dict[str, float] = {}  # workspace -> monotonic time until which streaming is not tried
 
 
@@ -63,10 +62,8 @@ class Place:
     interval: float = 1.0  # Slack's chat.update allows about one edit per second per message
     posted: list[str] = field(default_factory=list)  # what was shown, in order ("ephemeral" or a message ts)
     limit: int = render.MESSAGE_LIMIT
-
-    @property
-    def first_delay(self) -> float:
-        return min(FIRST_POST_AFTER_S, self.interval)
+    # The first text of a reply is shown as soon as it arrives; the writes after it come at most one per `interval`.
+    first_delay = 0.0
 
     @property
     def appends_only(self) -> bool:
