@@ -1,10 +1,18 @@
-"""Our full message path against raw `litellm.acompletion`, side by side on the same loopback server.
+"""Every path a chat message can take, side by side, against raw `litellm.acompletion` on the same loopback server.
 
-    make bench                       # or: python -m bench --messages 200 --concurrency 1 50
+    make bench                 # or: python -m bench --paths raw router core slack discord --concurrency 1 50 200
 
-Both paths stream the same reply from the same fake server (its own process). The core path is everything a
-chat message goes through: idempotent storage of the message, model resolution, the Router, context building,
-usage and cost, and storing the reply, on SQLite. Runs alternate (raw, core, raw, core, ...) so drift hits both.
+Paths (bench/paths.py, each in a process of its own; the fake OpenAI in another, bench/server.py):
+- raw: `litellm.acompletion(..., stream=True)`, read to the end of the stream as litellm documents it;
+- router: a bare litellm Router, set up and read like ours;
+- core: `core.chat.handle`, everything a chat message goes through (storage, routing, the Router, cost), SQLite;
+- slack: a signed Events API request into the real `switchboard slack` in HTTP mode, the reply streamed into a
+  fake Slack (bench/platforms.py);
+- discord: a gateway MESSAGE_CREATE from a fake Discord into the real `switchboard discord`, the reply streamed
+  through the fake's REST API.
+
+Rounds alternate (raw, router, core, slack, discord, raw, ...) at each level of concurrency, so drift of this VM
+hits every path alike.
 """
 
 from __future__ import annotations
@@ -15,211 +23,195 @@ import itertools
 import json
 import os
 import platform
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
+PATHS = ("raw", "router", "core", "slack", "discord")
+IN_PROCESS = {"raw", "router", "core"}
 RAW_READS = {"end": "to its end", "usage": "up to the usage chunk, like the core"}
+WARM = {"raw": 20, "router": 20, "core": 20, "slack": 10, "discord": 10}
+FIRST_TEXT_TARGET_MS = 250.0
+MAX_UPDATES_PER_S = 1.0
+
+Result = dict[str, Any]
 
 
-@dataclass
-class Run:
-    path: str
-    concurrency: int
-    messages: int
-    seconds: float
-    latencies: list[float]
-    cpu_seconds: float = 0.0  # process CPU (all threads) during the run
-    round: int = 0
-
-    @property
-    def per_message_ms(self) -> float:
-        return statistics.median(self.latencies) * 1000
-
-    @property
-    def throughput(self) -> float:
-        return self.messages / self.seconds
-
-    @property
-    def cpu_ms(self) -> float:
-        return self.cpu_seconds / self.messages * 1000
+# ---------------------------------------------------------------- the path processes
 
 
-async def _drive(n: int, concurrency: int, one: object) -> tuple[float, list[float], float]:
-    latencies: list[float] = []
-    counter = itertools.count()
+class Runner:
+    """One `python -m bench.paths PATH` process, asked one command at a time."""
 
-    async def worker() -> None:
-        while (i := next(counter)) < n:
-            t0 = time.perf_counter()
-            await one(i)  # type: ignore[operator]
-            latencies.append(time.perf_counter() - t0)
+    def __init__(self, name: str, args: argparse.Namespace, url: str, home: Path, env: dict[str, str]) -> None:
+        self.name = name
+        home.mkdir(parents=True, exist_ok=True)
+        self.log_path = home / "runner.log"
+        command = [sys.executable, "-m", "bench.paths", name, "--openai", url, "--raw-read", args.raw_read]
+        command += ["--slack-streaming", args.slack_streaming]
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=home, env=env
+            )
+        self.pid = 0
 
-    started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, time.process_time() - cpu
+    def answer(self) -> Result:
+        from bench.paths import ANSWER
+
+        assert self.proc.stdout is not None
+        while line := self.proc.stdout.readline():
+            if line.startswith(ANSWER):
+                return dict(json.loads(line[len(ANSWER) :]))
+        tail = self.log_path.read_text()[-4000:]
+        raise RuntimeError(f"the {self.name} path stopped; its log ends with:\n{tail}")
+
+    def ask(self, **cmd: Any) -> Result:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        return self.answer()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask(cmd="quit")
+                self.proc.wait(90)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
 
 
-async def _read(response: object, stop_at_usage: bool) -> None:
-    """Read a litellm stream to its end, or, as core.providers.llm.Gateway.stream does, up to the usage chunk."""
+def _copy_database(template: Path, target: Path) -> None:
+    src, dst = sqlite3.connect(template), sqlite3.connect(target)
     try:
-        async for chunk in response:  # type: ignore[attr-defined]
-            if stop_at_usage and getattr(chunk, "usage", None) is not None:
-                break
+        src.backup(dst)
     finally:
-        await response.aclose()  # type: ignore[attr-defined]
+        src.close()
+        dst.close()
 
 
-def make_raw(url: str, stop_at_usage: bool = False):  # type: ignore[no-untyped-def]
-    import litellm
-
-    async def one(i: int) -> None:
-        response = await litellm.acompletion(
-            model="openai/bench-model",
-            api_base=url + "/v1",
-            api_key="sk-bench",
-            messages=[{"role": "user", "content": f"benchmark message {i}"}],
-            stream=True,
-            stream_options={"include_usage": True},
-            max_tokens=1024,
-        )
-        await _read(response, stop_at_usage)
-
-    return one
-
-
-def make_router(url: str):  # type: ignore[no-untyped-def]
-    """A bare litellm Router with one deployment, set up and read like ours: retry policy, no cooldowns, callbacks
-    off, and reading stops at the usage chunk (see core.providers.llm.Gateway.stream)."""
-    import litellm
-    from litellm.types.router import RetryPolicy
-
-    router = litellm.Router(
-        model_list=[
-            {
-                "model_name": "m",
-                "litellm_params": {"model": "openai/bench-model", "api_base": url + "/v1", "api_key": "sk-bench"},
-                "model_info": {"id": "m"},
-            }
-        ],
-        retry_policy=RetryPolicy(RateLimitErrorRetries=1, TimeoutErrorRetries=1, InternalServerErrorRetries=1),
-        num_retries=1,
-        disable_cooldowns=True,
-    )
-    router.discard()
-
-    async def one(i: int) -> None:
-        response = await router.acompletion(
-            model="m",
-            messages=[{"role": "user", "content": f"benchmark message {i}"}],
-            stream=True,
-            stream_options={"include_usage": True},
-            max_tokens=1024,
-        )
-        await _read(response, stop_at_usage=True)
-
-    return one
+def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path) -> list[Result]:
+    runners: dict[str, Runner] = {}
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    base["PYTHONPATH"] = str(ROOT) + os.pathsep + base.get("PYTHONPATH", "")
+    if args.profile_bots:
+        args.profile_bots.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in args.paths:
+            home = tmp / name
+            home.mkdir()
+            _copy_database(template, home / "switchboard.db")
+            env = base | {"SWITCHBOARD_DATA_DIR": str(home), "DATABASE_URL": f"sqlite:///{home / 'switchboard.db'}"}
+            if args.profile_bots and name in ("slack", "discord"):
+                suffix = "txt" if args.profiler == "py-spy" else "prof"
+                env["BENCH_BOT_PROFILE"] = str((args.profile_bots / f"{name}.{suffix}").resolve())
+                env["BENCH_BOT_PROFILER"] = args.profiler
+            runners[name] = Runner(name, args, url, home, env)
+        for runner in runners.values():
+            runner.pid = int(runner.answer()["pid"])
+        _log(f"paths ready: {', '.join(f'{n} (pid {r.pid})' for n, r in runners.items())}")
+        for name, runner in runners.items():  # imports, connection pools, the database's pages, the bots' caches
+            warm = runner.ask(cmd="run", level=5, messages=WARM[name], tag="warm")
+            if warm["errors"]:
+                raise RuntimeError(f"the {name} path failed while warming up: {warm['errors'][:3]}")
+            if name in IN_PROCESS and args.python_gc == "tuned":
+                runner.ask(cmd="tune_gc")
+        results: list[Result] = []
+        for level, messages, rounds in zip(args.concurrency, args.messages, args.rounds, strict=True):
+            for r in range(rounds):
+                for name, runner in runners.items():
+                    result = runner.ask(cmd="run", level=level, messages=messages, tag=f"c{level}r{r}", round=r)
+                    results.append(result)
+                    _log(
+                        f"{name:8} {level:4} threads, round {r + 1}/{rounds}: {messages / result['seconds']:6.1f} "
+                        f"msgs/s, p50 {_pct(result['latencies'], 50):7.1f} ms"
+                        + (f", {len(result['errors'])} failed" if result["errors"] else "")
+                    )
+        return results
+    finally:
+        for runner in runners.values():
+            runner.close()
 
 
-def make_core(run_id: str):  # type: ignore[no-untyped-def]
-    from core.chat import handle
-    from core.types import Done, IncomingMessage
-
-    async def one(i: int) -> None:
-        msg = IncomingMessage(
-            platform="bench",
-            workspace="W",
-            channel="C",
-            thread=f"{run_id}-{i}",
-            user="U",
-            text=f"benchmark message {i}",
-            event_id=f"{run_id}-{i}",
-        )
-        done = False
-        async for event in handle(msg):
-            done = done or isinstance(event, Done)
-        if not done:
-            raise RuntimeError("the core path did not finish a reply")
-
-    return one
+_started = time.monotonic()
 
 
-def setup_core(url: str) -> None:
-    from core.models.sync import refresh
-    from core.providers.store import add_provider
-
-    add_provider("bench", "openai_compatible", base_url=url + "/v1")
-    asyncio.run(refresh())
+def _log(text: str) -> None:
+    sys.stderr.write(f"[{time.monotonic() - _started:6.0f} s] {text}\n")
+    sys.stderr.flush()
 
 
-async def measure(
-    url: str, messages: int, levels: list[int], rounds: int, python_gc: str, raw_read: str = "end"
-) -> list[Run]:
-    raw, router, core = make_raw(url, stop_at_usage=raw_read == "usage"), make_router(url), make_core
-    runs: list[Run] = []
-    # warm every path (imports, connection pools, router, SQLite pages)
-    await _drive(20, 5, raw)
-    await _drive(20, 5, router)
-    await _drive(20, 5, core("warm"))
-    if python_gc == "tuned":  # the bots' process setup (core.runtime), for every path alike
-        from core.runtime import tune_gc
-
-        tune_gc()
-    for level in levels:
-        for r in range(rounds):
-            for name in ("raw", "router", "core"):
-                fn = {"raw": raw, "router": router}.get(name) or core(f"c{level}-{r}")
-                seconds, lat, cpu = await _drive(messages, level, fn)
-                runs.append(Run(name, level, messages, seconds, lat, cpu, r))
-    return runs
+# ---------------------------------------------------------------- summaries
 
 
-def summarise(runs: list[Run], levels: list[int]) -> list[dict[str, float]]:
+def _pct(values: list[float], q: float, scale: float = 1000.0) -> float:
+    """The q-th percentile (nearest rank) of `values`, times `scale` (seconds to ms by default); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))] * scale
+
+
+def _of(results: list[Result], path: str, level: int) -> list[Result]:
+    return [r for r in results if r["path"] == path and r["level"] == level]
+
+
+def _pooled(results: list[Result], path: str, level: int, key: str) -> list[float]:
+    return [v for r in _of(results, path, level) for v in r[key]]
+
+
+def _throughput(r: Result) -> float:
+    return float(r["messages"] - len(r["errors"])) / float(r["seconds"])
+
+
+def _share(results: list[Result], path: str, base: str, level: int) -> float:
+    """Median over rounds of path's throughput / base's in the same round (drift cancels out)."""
+    ours = {r["round"]: _throughput(r) for r in _of(results, path, level)}
+    theirs = {r["round"]: _throughput(r) for r in _of(results, base, level)}
+    rounds = sorted(ours.keys() & theirs.keys())
+    return statistics.median(ours[i] / theirs[i] for i in rounds) if rounds else float("nan")
+
+
+def core_rows(results: list[Result], levels: list[int]) -> list[dict[str, float]]:
+    """The core-vs-raw table (medians over rounds of each run's median latency, as it always was)."""
     rows = []
     for level in levels:
 
-        def median(path: str, attr: str, level: int = level) -> float:
-            return statistics.median(getattr(r, attr) for r in runs if r.path == path and r.concurrency == level)
+        def median(path: str, of: Any, level: int = level) -> float:
+            return statistics.median(of(r) for r in _of(results, path, level))
 
-        def paired(path: str, base: str, level: int = level) -> float:
-            """Median over rounds of path's throughput / base's in the same round (drift cancels out)."""
-            by_round = {(r.path, r.round): r.throughput for r in runs if r.concurrency == level}
-            rounds = sorted({r.round for r in runs if r.concurrency == level})
-            return statistics.median(by_round[(path, i)] / by_round[(base, i)] for i in rounds)
-
-        raw_ms, router_ms, core_ms = (median(p, "per_message_ms") for p in ("raw", "router", "core"))
-        raw_tp, router_tp, core_tp = (median(p, "throughput") for p in ("raw", "router", "core"))
-        raw_cpu, router_cpu, core_cpu = (median(p, "cpu_ms") for p in ("raw", "router", "core"))
+        ms = {p: median(p, lambda r: statistics.median(r["latencies"]) * 1000) for p in ("raw", "router", "core")}
+        tp = {p: median(p, _throughput) for p in ("raw", "router", "core")}
+        cpu = {p: median(p, lambda r: r["cpu_seconds"] / r["messages"] * 1000) for p in ("raw", "router", "core")}
         rows.append(
             {
                 "concurrency": level,
-                "raw_ms": raw_ms,
-                "router_ms": router_ms,
-                "core_ms": core_ms,
-                "ratio": core_ms / raw_ms,
-                "raw_tp": raw_tp,
-                "router_tp": router_tp,
-                "core_tp": core_tp,
-                "tp_share": paired("core", "raw"),
-                "router_share": paired("router", "raw"),
-                "core_vs_router": paired("core", "router"),
-                "raw_cpu": raw_cpu,
-                "router_cpu": router_cpu,
-                "core_cpu": core_cpu,
+                "raw_ms": ms["raw"],
+                "router_ms": ms["router"],
+                "core_ms": ms["core"],
+                "ratio": ms["core"] / ms["raw"],
+                "raw_tp": tp["raw"],
+                "router_tp": tp["router"],
+                "core_tp": tp["core"],
+                "tp_share": _share(results, "core", "raw", level),
+                "router_share": _share(results, "router", "raw", level),
+                "core_vs_router": _share(results, "core", "router", level),
+                "raw_cpu": cpu["raw"],
+                "router_cpu": cpu["router"],
+                "core_cpu": cpu["core"],
             }
         )
     return rows
 
 
-def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command: str) -> str:
+def core_table(rows: list[dict[str, float]]) -> str:
     lines = [
         "| concurrent threads | raw acompletion ms/msg | bare Router ms/msg | core ms/msg | core / raw per msg "
         "| raw msgs/s | Router msgs/s | core msgs/s | core throughput vs raw | Router vs raw | core vs Router "
@@ -233,22 +225,154 @@ def write_report(rows: list[dict[str, float]], args: argparse.Namespace, command
             f"| {r['tp_share'] * 100:.1f}% | {r['router_share'] * 100:.1f}% | {r['core_vs_router'] * 100:.1f}% "
             f"| {r['raw_cpu']:.1f} / {r['router_cpu']:.1f} / {r['core_cpu']:.1f} |"
         )
-    table = "\n".join(lines)
-    meta = (
+    return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.0f}"  # NaN: nothing measured
+
+
+def path_rows(results: list[Result], paths: list[str], levels: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        peak_rss = max((r["peak_rss_mb"] for r in results if r["path"] == path), default=0.0)
+        for level in levels:
+            runs = _of(results, path, level)
+            if not runs:
+                continue
+            lat = _pooled(results, path, level, "latencies")
+            raw = _pooled(results, "raw", level, "latencies")
+            rows.append(
+                {
+                    "path": path,
+                    "level": level,
+                    "p50": _pct(lat, 50),
+                    "p95": _pct(lat, 95),
+                    "added_p50": _pct(lat, 50) - _pct(raw, 50),
+                    "added_p95": _pct(lat, 95) - _pct(raw, 95),
+                    "tp": statistics.median(_throughput(r) for r in runs),
+                    "tp_share": _share(results, path, "raw", level),
+                    "cpu_ms": statistics.median(r["cpu_seconds"] / r["messages"] * 1000 for r in runs),
+                    "rss": peak_rss,
+                    "first_p50": _pct(_pooled(results, path, level, "first_visible"), 50),
+                    "first_p95": _pct(_pooled(results, path, level, "first_visible"), 95),
+                    "last_p50": _pct(_pooled(results, path, level, "after_last"), 50),
+                    "last_p95": _pct(_pooled(results, path, level, "after_last"), 95),
+                    "writes": statistics.mean(r.get("writes_per_message", 0.0) for r in runs),
+                    "peak_ups": max(r.get("peak_updates_per_s", 0.0) for r in runs),
+                    "failed": sum(len(r["errors"]) for r in runs),
+                    "sent": sum(r["messages"] for r in runs),
+                    "http_429": sum(r.get("http_429", 0) for r in runs),
+                }
+            )
+    return rows
+
+
+def paths_tables(rows: list[dict[str, Any]]) -> str:
+    one = [
+        "| path | concurrent threads | ms/msg p50 | p95 | added over raw p50 | p95 | msgs/s | throughput vs raw "
+        "| CPU ms/msg | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    two = [
+        "| path | concurrent threads | first text after the provider's first token, ms p50 | p95 "
+        "| reply complete after its last token, ms p50 | p95 | writes per message | most updates/s of one message "
+        "| failed / sent | 429s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        raw, platform_path = r["path"] == "raw", r["path"] in ("slack", "discord")
+        added = ("-", "-", "-") if raw else (f"{r['added_p50']:+.0f}", f"{r['added_p95']:+.0f}", f"{r['tp_share']:.1%}")
+        one.append(
+            f"| {r['path']} | {r['level']} | {_ms(r['p50'])} | {_ms(r['p95'])} | {added[0]} | {added[1]} "
+            f"| {r['tp']:.1f} | {added[2]} | {r['cpu_ms']:.1f} | {r['rss']:.0f} |"
+        )
+        writes = (f"{r['writes']:.2f}", f"{r['peak_ups']:.2f}", str(r["http_429"])) if platform_path else ("-",) * 3
+        two.append(
+            f"| {r['path']} | {r['level']} | {_ms(r['first_p50'])} | {_ms(r['first_p95'])} "
+            f"| {_ms(r['last_p50'])} | {_ms(r['last_p95'])} | {writes[0]} | {writes[1]} "
+            f"| {r['failed']} / {r['sent']} | {writes[2]} |"
+        )
+    return "\n".join(one) + "\n\n" + "\n".join(two)
+
+
+def targets(rows: list[dict[str, Any]], core: list[dict[str, float]] | None) -> str:
+    lines = ["| target | measured in this run | met |", "| --- | --- | --- |"]
+    slack = [r for r in rows if r["path"] == "slack"]
+    for r in slack:
+        ok = r["first_p95"] <= FIRST_TEXT_TARGET_MS
+        lines.append(
+            f"| Slack: first text ≤ {FIRST_TEXT_TARGET_MS:.0f} ms after the provider's first token, "
+            f"{r['level']} threads | p50 {_ms(r['first_p50'])} ms, p95 {_ms(r['first_p95'])} ms "
+            f"| {'yes' if ok else 'no'} (p95) |"
+        )
+    if slack:
+        peak = max(r["peak_ups"] for r in slack)
+        lines.append(
+            f"| Slack: ≤ {MAX_UPDATES_PER_S:.0f} update/s per message | at most {peak:.2f}/s (1 / the shortest gap "
+            f"between two writes of one message, every run) | {'yes' if peak <= MAX_UPDATES_PER_S else 'no'} |"
+        )
+    for row in core or []:
+        if row["concurrency"] == 1:
+            ok = row["ratio"] <= 1.10
+            lines.append(f"| core ≤ 1.10x raw per message (1 thread) | {row['ratio']:.3f}x | {'yes' if ok else 'no'} |")
+        if row["concurrency"] == 50:
+            ok = row["tp_share"] >= 0.90
+            lines.append(
+                f"| core ≥ 90% of raw throughput (50 threads) | {row['tp_share'] * 100:.1f}% "
+                f"| {'yes' if ok else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
+def _meta(args: argparse.Namespace, levels: str) -> str:
+    return (
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {args.messages} messages per run, {args.rounds} alternating rounds "
-        f"per level; fake server: first token after {args.ttft * 1000:.0f} ms, {args.tokens} tokens "
-        f"{args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}; raw stream read "
-        f"{RAW_READS[args.raw_read]}. Shares are medians of the per-round ratios."
+        f"Python {platform.python_version()}; {levels}; fake server: first token after {args.ttft * 1000:.0f} ms, "
+        f"{args.tokens} tokens {args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}; "
+        f"raw stream read {RAW_READS[args.raw_read]}."
     )
-    return f"{meta}\n\nCommand: `{command}`\n\n{table}\n"
+
+
+def report(results: list[Result], args: argparse.Namespace, command: str) -> dict[str, str]:
+    """The markdown blocks this run fills, by name."""
+    levels = ", ".join(
+        f"{c} threads: {m} messages x {n} rounds"
+        for c, m, n in zip(args.concurrency, args.messages, args.rounds, strict=True)
+    )
+    blocks: dict[str, str] = {}
+    core = None
+    if set(args.paths) >= IN_PROCESS:
+        core = core_rows(results, args.concurrency)
+        meta = _meta(args, levels) + " Shares are medians of the per-round ratios."
+        blocks["bench" if args.raw_read == "end" else "bench-raw-usage"] = (
+            f"{meta}\n\nCommand: `{command}`\n\n{core_table(core)}\n"
+        )
+    if args.raw_read == "end" and "raw" in args.paths:
+        rows = path_rows(results, args.paths, args.concurrency)
+        meta = (
+            _meta(args, levels) + f" Slack streaming: {args.slack_streaming}. Percentiles pool every round's "
+            "messages; throughput shares are medians of the per-round ratios."
+        )
+        blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{paths_tables(rows)}\n\n{targets(rows, core)}\n"
+    return blocks
+
+
+# ---------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=200, help="messages per run")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per path and level")
+    parser.add_argument(
+        "--paths", nargs="+", choices=PATHS, help="default: all (raw, router and core with --raw-read usage)"
+    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument(
+        "--messages", type=int, nargs="+", default=[30, 200, 400], help="messages per run: one, or one per level"
+    )
+    parser.add_argument(
+        "--rounds", type=int, nargs="+", default=[3, 3, 2], help="alternating runs per path: one, or one per level"
+    )
     parser.add_argument("--ttft", type=float, default=0.05, help="fake time to first token, seconds")
     parser.add_argument("--token-delay", type=float, default=0.005, help="fake delay between tokens, seconds")
     parser.add_argument("--tokens", type=int, default=30, help="tokens per reply")
@@ -256,8 +380,9 @@ def main() -> None:
         "--python-gc",
         choices=["tuned", "default", "compare"],
         default="tuned",
-        help="tuned: the bots' collector settings (core.runtime), for all paths; default: Python's; "
-        "compare: raw and core each under both, alternating (first --concurrency level only)",
+        help="tuned: the bots' collector settings (core.runtime) in the raw, Router and core processes too; "
+        "default: Python's there (the bots always tune theirs); compare: raw and core each under both, "
+        "alternating in this process (first --concurrency level only)",
     )
     parser.add_argument(
         "--raw-read",
@@ -267,20 +392,51 @@ def main() -> None:
         "at the usage chunk, as the core does (written to its own section of the markdown file)",
     )
     parser.add_argument(
+        "--slack-streaming",
+        choices=["update", "native", "auto"],
+        default="update",
+        help="how the Slack bot streams (SWITCHBOARD_SLACK_STREAMING): update (post, then chat.update), native "
+        "(chat.startStream/appendStream), auto (native when the app has the assistant:write scope, as the fake's has)",
+    )
+    parser.add_argument(
+        "--profile-bots",
+        type=Path,
+        metavar="DIR",
+        help="profile the Slack and Discord bots into DIR (summarise with python -m bench.profiles DIR/slack.prof)",
+    )
+    parser.add_argument(
+        "--profiler",
+        choices=["cprofile", "py-spy"],
+        default="cprofile",
+        help="cprofile: the bot's event-loop thread, in the process; py-spy: every thread, sampled from outside "
+        "(BENCH_PY_SPY names the py-spy command)",
+    )
+    parser.add_argument(
         "--write",
         type=Path,
         default=ROOT / "docs" / "benchmarks.md",
-        help="markdown file whose results section is replaced ('-' to skip)",
+        help="markdown file whose results sections are replaced ('-' to skip)",
     )
     args = parser.parse_args()
+    if args.paths is None:
+        args.paths = list(PATHS) if args.raw_read == "end" else ["raw", "router", "core"]
+    args.paths = [p for p in PATHS if p in args.paths]
+    for name in ("messages", "rounds"):
+        values = getattr(args, name)
+        if len(values) == 1:
+            setattr(args, name, values * len(args.concurrency))
+        elif len(values) != len(args.concurrency):
+            parser.error(f"--{name}: give one value, or one per --concurrency level")
     command = "python -m bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "make bench"
 
-    tmp = tempfile.mkdtemp(prefix="sb-bench-")
+    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
+    template = tmp / "template.db"
     os.environ.update(
-        SWITCHBOARD_DATA_DIR=tmp,
-        DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+        SWITCHBOARD_DATA_DIR=str(tmp),
+        DATABASE_URL=f"sqlite:///{template}",
         SWITCHBOARD_SECRET_KEY="YmVuY2htYXJrLWtleS1iZW5jaG1hcmsta2V5LWJlbmM=",
         SWITCHBOARD_SECRET_BACKEND="encrypted",
+        SWITCHBOARD_NETWORK_CHECKS="false",
         LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     server = subprocess.Popen(
@@ -296,40 +452,72 @@ def main() -> None:
         if args.python_gc == "compare":
             gc_report(url, args, command)
             return
-        runs = asyncio.run(measure(url, args.messages, args.concurrency, args.rounds, args.python_gc, args.raw_read))
+        _log(f"bench in {tmp}; fake OpenAI at {url}")
+        results = measure(args, url, tmp, template)
     finally:
         server.terminate()
         server.wait(10)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     raw_file = ROOT / "bench" / "results" / f"runs-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
-    raw_file.write_text(json.dumps([{**r.__dict__, "latencies": r.latencies} for r in runs]))
-    rows = summarise(runs, args.concurrency)
-    report = write_report(rows, args, command)
-    print(report)
-    if str(args.write) != "-":
-        update_doc(args.write, report, "bench" if args.raw_read == "end" else "bench-raw-usage")
+    settings = {k: str(v) for k, v in vars(args).items()}
+    raw_file.write_text(json.dumps({"command": command, "args": settings, "runs": results}))
+    blocks = report(results, args, command)
+    for name, text in blocks.items():
+        print(f"<!-- {name} -->\n{text}")
+        if str(args.write) != "-":
+            update_doc(args.write, text, name)
+    _log(f"done; every run's figures are in {raw_file.relative_to(ROOT)}")
+
+
+def setup_core(url: str) -> None:
+    from core.models.sync import refresh
+    from core.providers.store import add_provider
+
+    add_provider("bench", "openai_compatible", base_url=url + "/v1")
+    asyncio.run(refresh())
+
+
+async def _drive(n: int, concurrency: int, one: Any) -> tuple[float, list[float], float]:
+    latencies: list[float] = []
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while (i := next(counter)) < n:
+            t0 = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - t0)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, time.process_time() - cpu
 
 
 def gc_report(url: str, args: argparse.Namespace, command: str) -> None:
+    """Python's collector settings against the bots', alternating in this one process (bench/collector.py)."""
     from bench import collector
+    from bench.paths import Core, Raw
+
+    raw, core = Raw(url, stop_at_usage=False), Core()
+
+    def driven(path: Raw | Core, prefix: str) -> Any:
+        return lambda i: path.one(f"{prefix}.{i}", 0)
 
     async def run() -> list[dict[str, float | str]]:
-        raw = make_raw(url)
-        await _drive(20, 5, raw)
-        await _drive(20, 5, make_core("warm"))
-        paths = {"raw": lambda _key: raw, "core": lambda key: make_core(f"gc-{key}")}
-        return await collector.compare(paths, _drive, args.messages, args.concurrency[0], args.rounds)
+        await _drive(20, 5, driven(raw, "gc-warm-raw"))
+        await _drive(20, 5, driven(core, "gc-warm-core"))
+        paths = {"raw": lambda key: driven(raw, f"gc-raw-{key}"), "core": lambda key: driven(core, f"gc-core-{key}")}
+        return await collector.compare(paths, _drive, args.messages[0], args.concurrency[0], args.rounds[0])
 
     rows = asyncio.run(run())
     meta = (
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; {args.concurrency[0]} concurrent threads, {args.messages} messages per run, "
-        f"{args.rounds} rounds alternating Python's collector settings and the bots' in one process."
+        f"{platform.python_version()}; {args.concurrency[0]} concurrent threads, {args.messages[0]} messages per "
+        f"run, {args.rounds[0]} rounds alternating Python's collector settings and the bots' in one process."
     )
-    report = collector.report(rows, meta, command)
-    print(report)
+    text = collector.report(rows, meta, command)
+    print(text)
     if str(args.write) != "-":
-        update_doc(args.write, report, "gc")
+        update_doc(args.write, text, "gc")
 
 
 def update_doc(path: Path, report: str, block: str = "bench") -> None:

@@ -1,0 +1,103 @@
+"""Summarise a bot profile written by `python -m bench --profile-bots DIR`.
+
+    python -m bench.profiles DIR/slack.prof          # cProfile: the event loop's thread, by function
+    python -m bench.profiles DIR/slack.txt           # py-spy raw samples: every thread, by package and function
+
+For py-spy samples (imports left out), a package is the top directory of the file a frame runs in (litellm,
+openai, httpx, slack_sdk, core, bot, asyncio...); "self" counts the samples in which that package or function was
+running, "inclusive" those in which it was anywhere on the stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import re
+from collections import Counter
+from pathlib import Path
+
+_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
+
+
+def _parse(frame: str) -> tuple[str, str]:
+    """(function, file) of a py-spy frame `name (path/file.py:123)`."""
+    found = _FRAME.match(frame.strip())
+    return (found["name"], found["file"]) if found else (frame.strip(), "")
+
+
+def package(file: str) -> str:
+    parts = [p for p in file.replace("\\", "/").split("/") if p]
+    if "site-packages" in parts:
+        parts = parts[parts.index("site-packages") + 1 :]
+    if not parts:
+        return "?"
+    if len(parts) == 1:  # the standard library's own modules
+        return parts[0].removesuffix(".py")
+    return parts[0]
+
+
+def py_spy(path: Path, top: int) -> str:
+    """Where the sampled time went, leaving out imports (startup's, mostly)."""
+    selves: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    packages_self: Counter[str] = Counter()
+    packages_inclusive: Counter[str] = Counter()
+    total = importing = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        if "importlib._bootstrap" in stack:
+            importing += count
+            continue
+        total += count
+        frames = [_parse(f) for f in stack.split(";") if f]
+        if not frames:
+            continue
+        name, file = frames[-1]
+        selves[f"{name} ({file})"] += count
+        packages_self[package(file)] += count
+        for key in {f"{n} ({f})" for n, f in frames}:
+            inclusive[key] += count
+        for key in {package(f) for _, f in frames}:
+            packages_inclusive[key] += count
+    if not total:
+        return "no samples"
+
+    def table(title: str, counter: Counter[str]) -> list[str]:
+        rows = [f"{title}:"]
+        rows += [f"  {n / total:6.1%}  {key}" for key, n in counter.most_common(top)]
+        return rows
+
+    lines = [f"{total} samples of threads that were not idle, and {importing} more while importing (not counted)"]
+    lines += table("packages, self", packages_self)
+    lines += table("packages, inclusive", packages_inclusive)
+    lines += table("functions, self", selves)
+    lines += table("functions, inclusive", inclusive)
+    return "\n".join(lines)
+
+
+def cprofile(path: Path, top: int) -> str:
+    import io
+
+    out = io.StringIO()
+    stats = pstats.Stats(str(path), stream=out)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile", type=Path)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    if args.profile.suffix == ".prof":
+        print(cprofile(args.profile, args.top))
+    else:
+        print(py_spy(args.profile, args.top))
+
+
+if __name__ == "__main__":
+    main()
