@@ -97,6 +97,7 @@ class Settings(BaseSettings):
         "auto", validation_alias=_env("SWITCHBOARD_SLACK_STREAMING")
     )
     slack_update_interval_s: float = Field(1.0, validation_alias=_env("SWITCHBOARD_SLACK_UPDATE_INTERVAL"))
+    slack_updates_per_minute: int = Field(50, validation_alias=_env("SWITCHBOARD_SLACK_UPDATES_PER_MINUTE"))
     slack_host: str = Field("0.0.0.0", validation_alias=_env("SWITCHBOARD_SLACK_HOST"))  # noqa: S104 (HTTP mode)
     slack_workers: int = Field(1, validation_alias=_env("SWITCHBOARD_SLACK_WORKERS"))
     port: int = Field(3000, validation_alias=_env("PORT"))

@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import render
+from bot.slack import pacing, render
 from bot.slack.errors import report, retry_after, slack_error
 from core.delivery.surface import Gone, Later, Tail
 from core.types import Reply
@@ -91,14 +91,16 @@ class Place:
                     return
                 await self._respond(delete_original=True)
             if ephemeral:
-                await self.client.chat_postEphemeral(
-                    channel=self.channel, user=self.user, text=text, blocks=blocks, thread_ts=self.thread_ts or None
-                )
+                with await pacing.slot(self.workspace, "chat.postEphemeral"):
+                    await self.client.chat_postEphemeral(
+                        channel=self.channel, user=self.user, text=text, blocks=blocks, thread_ts=self.thread_ts or None
+                    )
                 self.posted.append("ephemeral")
                 return
-            posted = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
-            )
+            with await pacing.slot(self.workspace, "chat.postMessage", self.channel):
+                posted = await self.client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
+                )
             self.posted.append(str(posted["ts"]))
         except SlackApiError as exc:
             if retry_after(exc) is None:
@@ -125,29 +127,33 @@ class Place:
         return render.reply_tail(tail.footer or "", tail.notices, self.thread_ts, tail.model, tail.choices)
 
     async def post(self, text: str, *, final: bool, tail: Tail | None) -> _Message:
-        if self.appends_only and not final:  # a piece that is already complete is simply posted
+        # A piece that is already complete is simply posted; a Slack stream is started while the workspace has room.
+        start = pacing.try_slot(self.workspace, "chat.startStream") if self.appends_only and not final else None
+        if start is not None:
             try:
-                stream = await self.client.chat_stream(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    recipient_team_id=self.workspace,
-                    recipient_user_id=self.user,
-                    buffer_size=1,  # the driver coalesces
-                )
-                await stream.append(markdown_text=text)
+                with start:
+                    stream = await self.client.chat_stream(
+                        channel=self.channel,
+                        thread_ts=self.thread_ts,
+                        recipient_team_id=self.workspace,
+                        recipient_user_id=self.user,
+                        buffer_size=1,  # the driver coalesces
+                    )
+                    await stream.append(markdown_text=text)
                 return self._posted(_Message(str(stream.ts), stream, text))
             except SlackApiError as exc:
                 self._raise_later(exc)
                 log.info("chat.startStream refused in %s (%s); using chat.update", self.workspace, slack_error(exc))
                 _native_refused[self.workspace] = time.monotonic() + NATIVE_RETRY_AFTER_S
         try:
-            posted = await self.client.chat_postMessage(
-                channel=self.channel,
-                thread_ts=self.thread_ts,
-                text=render.body_text(text),
-                blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
-                unfurl_links=False,
-            )
+            with await pacing.slot(self.workspace, "chat.postMessage", self.channel):
+                posted = await self.client.chat_postMessage(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    text=render.body_text(text),
+                    blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
+                    unfurl_links=False,
+                )
         except SlackApiError as exc:
             await self._gone("chat.postMessage", exc)
         return self._posted(_Message(str(posted["ts"]), None, text))
@@ -161,9 +167,13 @@ class Place:
             more = text[len(handle.shown) :] if text.startswith(handle.shown) else ""
             try:
                 if final:
-                    await handle.stream.stop(markdown_text=more or None, blocks=self._tail_blocks(tail) or None)
-                elif more:
-                    await handle.stream.append(markdown_text=more)
+                    with await pacing.slot(self.workspace, "chat.stopStream"):
+                        await handle.stream.stop(markdown_text=more or None, blocks=self._tail_blocks(tail) or None)
+                elif more and (room := self._progress_room("chat.appendStream")):
+                    with room:
+                        await handle.stream.append(markdown_text=more)
+                else:
+                    return  # nothing new, or no room: the next append carries this text too
                 handle.shown = text
                 return
             except SlackApiError as exc:
@@ -171,13 +181,17 @@ class Place:
                 # The stream was closed on Slack's side (e.g. it expired): carry on with chat.update.
                 log.info("chat stream %s ended early (%s); continuing with chat.update", handle.ts, slack_error(exc))
                 handle.stream = None
+        room = await pacing.slot(self.workspace, "chat.update") if final else self._progress_room("chat.update")
+        if room is None:
+            return  # the workspace's progress edits are at their share of Slack's limit: a later edit catches up
         try:
-            await self.client.chat_update(
-                channel=self.channel,
-                ts=handle.ts,
-                text=render.body_text(text),
-                blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
-            )
+            with room:
+                await self.client.chat_update(
+                    channel=self.channel,
+                    ts=handle.ts,
+                    text=render.body_text(text),
+                    blocks=[render.markdown_block(text), *self._tail_blocks(tail)],
+                )
         except SlackApiError as exc:
             await self._gone("chat.update", exc)
         handle.shown = text
@@ -187,7 +201,14 @@ class Place:
         for message in handles:
             if message.stream is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(message.stream.stop(markdown_text="\n\n_(interrupted)_"), 5)
+                    await asyncio.wait_for(self._stop_cut_off(message.stream), 5)
+
+    async def _stop_cut_off(self, stream: AsyncChatStream) -> None:
+        with await pacing.slot(self.workspace, "chat.stopStream"):
+            await stream.stop(markdown_text="\n\n_(interrupted)_")
+
+    def _progress_room(self, method: str) -> pacing.Slot | None:
+        return pacing.try_slot(self.workspace, method, share=pacing.PROGRESS_SHARE)
 
     @staticmethod
     def _raise_later(exc: SlackApiError) -> None:

@@ -24,6 +24,8 @@ from tests.fakes.slack.interactivity import InteractivityMixin
 from tests.fakes.slack.models import Edit, TsClock, Workspace
 from tests.fakes.slack.server import FakeSlack
 
+_EVENT_IDS = itertools.count(1)
+
 
 def sign(signing_secret: str, body: str | bytes, timestamp: int | str) -> str:
     """Slack's v0 request signature: `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}`."""
@@ -73,7 +75,7 @@ class SlackSender(InteractivityMixin):
         self.channel_name = channel_name
         self.timeout = timeout
         self._clock = fake.clock if fake else TsClock()
-        self._event_ids = itertools.count(1)
+        self._event_ids = _EVENT_IDS  # Slack's event ids are unique across every sender of an app
         if fake is not None and not channel_id.startswith("D"):
             fake.add_channel(channel_id, channel_name, team_id=self.ws.team_id)
 

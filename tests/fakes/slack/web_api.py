@@ -51,6 +51,19 @@ class WebApiMixin:
         with self._state:
             self._limits[method] = (calls, per_seconds, scope, retry_after)
 
+    def enforce_documented_limits(self) -> None:
+        """Slack's published limits for the methods a reply uses (docs.slack.dev "Rate limits" and each method's
+        page): chat.postMessage one a second per channel, chat.update Tier 3 (50 a minute per workspace),
+        chat.delete and reactions.add Tier 3, chat.postEphemeral, chat.appendStream and users.info Tier 4 (100 a
+        minute), chat.stopStream Tier 2 (20 a minute); chat.startStream's tier is unpublished: Tier 2 here."""
+        self.set_rate_limit("chat.postMessage", 1, 1.0, scope="channel")
+        for method in ("chat.startStream", "chat.stopStream"):
+            self.set_rate_limit(method, 20, 60.0)
+        for method in ("chat.update", "chat.delete", "reactions.add"):
+            self.set_rate_limit(method, 50, 60.0)
+        for method in ("chat.postEphemeral", "chat.appendStream", "users.info"):
+            self.set_rate_limit(method, 100, 60.0)
+
     def set_delay(self, method: str, seconds: float) -> None:
         """Slow a method down (e.g. to test that the app acks within 3 s while Slack is slow)."""
         with self._state:
