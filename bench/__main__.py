@@ -408,8 +408,8 @@ def main() -> None:
         "--profiler",
         choices=["cprofile", "py-spy"],
         default="cprofile",
-        help="cprofile: the bot's event-loop thread, in the process; py-spy: every thread, sampled from outside "
-        "(BENCH_PY_SPY names the py-spy command)",
+        help="cprofile: the bot's event-loop thread, in the process; py-spy: the thread holding the GIL, sampled "
+        "from outside (BENCH_PY_SPY names the py-spy command)",
     )
     parser.add_argument(
         "--write",

@@ -86,7 +86,7 @@ class Bot:
     """`python -m bot.cli KIND` in a child process, its output in a log file next to the database.
 
     BENCH_BOT_PROFILE=FILE profiles it: under cProfile (its event loop's thread), or with BENCH_BOT_PROFILER=py-spy
-    under py-spy (every thread, sampled from outside; BENCH_PY_SPY is the py-spy command). `python -m
+    under py-spy (whichever thread holds the GIL, sampled from outside; BENCH_PY_SPY is the py-spy command). `python -m
     bench.profiles FILE` summarises either.
     """
 
@@ -97,7 +97,9 @@ class Bot:
         sampled = bool(profile) and os.environ.get("BENCH_BOT_PROFILER") == "py-spy"
         if profile and sampled:
             spy = os.environ.get("BENCH_PY_SPY", "py-spy")
-            command = [spy, "record", "--format", "raw", "--rate", "200", "--output", profile, "--", *command]
+            # --gil: the thread holding the GIL, so where Python's CPU goes; --nonblocking: the bot is not paused
+            options = ["--format", "raw", "--rate", "100", "--gil", "--nonblocking", "--output", profile]
+            command = [spy, "record", *options, "--", *command]
         elif profile:
             command[1:1] = ["-m", "cProfile", "-o", profile]
         self.log = Path(os.getcwd()) / f"{kind}-bot.log"
@@ -178,11 +180,14 @@ class BenchSlack(FakeSlack):
 
 
 class SlackPath:
-    def __init__(self, streaming: str) -> None:
+    def __init__(self, streaming: str, *, paced: bool = False) -> None:
+        """`paced`: the fake enforces Slack's published rate limits and the bot keeps to them (bench/burst.py)."""
         self.streaming = streaming
+        self.paced = paced
         self.fake = BenchSlack()
         self.channel_ids = itertools.count()
         self.pending: dict[str, Watch] = {}
+        self.threads: dict[str, tuple[str, str]] = {}  # message key -> (channel, thread ts)
         self.pid = 0
         self._calls_seen = 0
 
@@ -199,10 +204,13 @@ class SlackPath:
             "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
             "PORT": str(port),
             "SWITCHBOARD_SLACK_STREAMING": self.streaming,
+        }
+        if self.paced:
+            self.fake.enforce_documented_limits()
+        else:
             # The bot's own pacing to Slack's per-workspace limits would make this one workspace's limit the
             # figure (about a reply a second); here it is lifted, so the figures are the bot's own cost.
-            "SWITCHBOARD_SLACK_UPDATES_PER_MINUTE": "1000000",
-        }
+            env["SWITCHBOARD_SLACK_UPDATES_PER_MINUTE"] = "1000000"
         self.bot = Bot("slack", env)
         self.pid = self.bot.pid
         limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
@@ -223,9 +231,10 @@ class SlackPath:
         self.fake.add_channel(channel, channel.lower())
         return channel
 
-    async def one(self, key: str, worker: int) -> Sample:
-        channel = self._channel()
+    async def one(self, key: str, worker: int, channel: str | None = None) -> Sample:
+        channel = channel or self._channel()
         event = self.sender.app_mention(text_of(key), channel=channel)
+        self.threads[key] = (channel, event["ts"])
         watch = Watch(asyncio.get_running_loop())
         with self.fake._state:
             self.fake.watches[(channel, event["ts"])] = watch
