@@ -1,12 +1,15 @@
 """The one module that imports litellm.
 
 litellm takes seconds to import, so it is imported on first use, never at module import time; the CLI and
-the admin pages that only read the database stay fast.
+the admin pages that only read the database stay fast. A bot imports it on a thread as it starts
+(core.runtime.prepare_worker), and a turn awaits `ready()` before its first use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from functools import cache
@@ -16,16 +19,32 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+_imported = threading.Event()
+
+
 @cache
 def litellm() -> ModuleType:
-    """The litellm module, imported once with our process-wide defaults."""
+    """The litellm module, imported once with our process-wide defaults. Safe to call from several threads at
+    once: Python's import lock makes a second caller wait for the first import to finish."""
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     import litellm as _litellm
 
     _litellm.telemetry = False
     _litellm.suppress_debug_info = True
     _litellm.drop_params = True
+    # Token counts for llama-2/3 and command-r names would download a tokenizer from Hugging Face's hub, in the
+    # middle of a turn, on the event loop: without access to it every count retried for 24 s (each message to
+    # such a model, measured by bench/scale.py). tiktoken's counts (bundled) are what litellm falls back to anyway.
+    _litellm.disable_hf_tokenizer_download = True
+    _imported.set()
     return _litellm
+
+
+async def ready() -> None:
+    """Until litellm is imported: at once when it is, else waiting on a worker thread (never on the event loop,
+    which keeps answering other events meanwhile) while the import started at startup finishes, or doing it."""
+    if not _imported.is_set():
+        await asyncio.to_thread(litellm)
 
 
 @dataclass(frozen=True)

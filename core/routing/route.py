@@ -229,6 +229,7 @@ async def route(
     (estimate, confirmation, reservation), then settled or released when the attempt ends, however it ends,
     also when the caller stops reading mid-stream.
     """
+    await llm.ready()  # a worker that has just started may still be importing litellm (core.runtime)
     cached = _gateway
     # the gateway is rebuilt only when config changes; don't hop to a thread for the cached one
     gw = cached[1] if cached is not None and cached[0] == snap.version else await asyncio.to_thread(gateway, snap)
