@@ -3,6 +3,7 @@ when the leader is killed (core.jobs.Leadership over core.storage.leases). Real 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from core.jobs import LEASE
 from core.models.sync import refresh
 from core.providers.store import add_provider
 from core.storage.leases import current
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 from tests.fakes.openai import FakeOpenAI
 
 LEASE_S = 3.0
@@ -60,6 +61,9 @@ async def test_two_schedulers_run_each_job_once_and_the_lead_moves_when_the_lead
         second: subprocess.Popen[str] | None = None
         try:
             _until("the first scheduler leads", lambda: f":{first.pid}:" in _holder())
+            led = run_cli("status", env=sb_env)  # what an operator's probe sees
+            assert led.returncode == 0, led.stdout + led.stderr
+            assert f":{first.pid}:" in led.stdout and "PROBLEM" not in led.stdout
             second = _scheduler(env, second_log)
             _until("the second stands by", lambda: "stands by" in second_log.read_text())
             _until("the leader runs the job twice", lambda: first_log.read_text().count(RUNS) >= 2)
@@ -78,6 +82,10 @@ async def test_two_schedulers_run_each_job_once_and_the_lead_moves_when_the_lead
                     proc.wait(timeout=30)
     before = second_log.read_text().split("leads: it runs the jobs", 1)[0]
     assert RUNS not in before  # the second scheduler ran nothing while the first led
+    gone = run_cli("status", "--json", env=sb_env)  # both stopped: the probe fails, and says why
+    assert gone.returncode == 1
+    (scheduler,) = [c for c in json.loads(gone.stdout) if c["check"] == "scheduler"]
+    assert not scheduler["ok"] and "no scheduler leads" in scheduler["detail"]
     assert "Traceback" not in first_log.read_text() + second_log.read_text()
     assert second is not None and second.returncode == 0  # stopped cleanly, giving the lease up
     lease = current(LEASE)

@@ -36,6 +36,7 @@ for sub in (
 app.command("init")(system.init)
 app.command("up")(needs_secret_store(system.up))
 app.add_typer(admin.app, name="admin")
+app.command("status")(system.status)
 app.command("scheduler")(needs_secret_store(system.scheduler))
 app.command("slack")(needs_secret_store(system.slack))
 app.command("discord")(needs_secret_store(system.discord))

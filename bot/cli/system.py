@@ -1,4 +1,4 @@
-"""`switchboard init | up | db upgrade | secrets rotate-key | secrets reset | scheduler | admin`."""
+"""`switchboard init | up | status | db upgrade | secrets rotate-key | secrets reset | scheduler | admin`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.output import command, emit_json, fail, require_secret_store, stdin_is_tty
+from bot.cli.output import command, emit_json, fail, require_secret_store, stdin_is_tty, table
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 secrets_app = typer.Typer(help="The secret store.", no_args_is_help=True)
@@ -222,6 +222,26 @@ def admin() -> None:
         "false",
     ]
     os.execv(sys.executable, args)  # noqa: S606 - replace this process with Streamlit's
+
+
+@command
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Whether the deployment does its work: a scheduler leads, crashed replies and reservations are settled, alerts
+    go out, providers answer. Exits 1 when something needs attention (for monitoring probes)."""
+    from sqlalchemy.exc import OperationalError
+
+    from core.reports.status import checks
+
+    try:
+        results = checks()
+    except OperationalError as exc:
+        fail(f"cannot reach the database: {exc.orig}", code=1)
+    if as_json:
+        emit_json([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in results])
+    else:
+        table([("ok" if c.ok else "PROBLEM", c.name, c.detail) for c in results], ["", "check", "detail"])
+    if not all(c.ok for c in results):
+        raise typer.Exit(1)
 
 
 def scheduler() -> None:
