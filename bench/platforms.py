@@ -98,7 +98,7 @@ class Bot:
         if profile and sampled:
             spy = os.environ.get("BENCH_PY_SPY", "py-spy")
             # --gil: the thread holding the GIL, so where Python's CPU goes; --nonblocking: the bot is not paused
-            options = ["--format", "raw", "--rate", "100", "--gil", "--nonblocking", "--output", profile]
+            options = ["--format", "raw", "--rate", "250", "--gil", "--nonblocking", "--full-filenames", "-o", profile]
             command = [spy, "record", *options, "--", *command]
         elif profile:
             command[1:1] = ["-m", "cProfile", "-o", profile]

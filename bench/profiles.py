@@ -26,14 +26,20 @@ def _parse(frame: str) -> tuple[str, str]:
 
 
 def package(file: str) -> str:
+    """The package a file belongs to: the installed distribution's, the standard library module's, or ours."""
     parts = [p for p in file.replace("\\", "/").split("/") if p]
-    if "site-packages" in parts:
-        parts = parts[parts.index("site-packages") + 1 :]
+    for marker in ("site-packages", "python3.11", "python3.12", "python3.13"):
+        if marker in parts:
+            parts = parts[parts.index(marker) + 1 :]
+            break
+    else:
+        ours = [i for i, p in enumerate(parts) if p in ("core", "bot", "admin", "bench", "tests")]
+        parts = parts[ours[0] :] if ours else parts
     if not parts:
         return "?"
-    if len(parts) == 1:  # the standard library's own modules
-        return parts[0].removesuffix(".py")
-    return parts[0]
+    if parts[0] in ("core", "bot") and len(parts) > 2:
+        return "/".join(parts[:2])  # core/delivery, bot/slack...
+    return parts[0].removesuffix(".py")
 
 
 def py_spy(path: Path, top: int) -> str:
