@@ -228,6 +228,10 @@ def core_table(rows: list[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
 def _ms(value: float) -> str:
     return "-" if value != value else f"{value:.0f}"  # NaN: nothing measured
 
@@ -301,9 +305,11 @@ def targets(rows: list[dict[str, Any]], core: list[dict[str, float]] | None) -> 
     slack = [r for r in rows if r["path"] == "slack"]
     for r in slack:
         ok = r["first_p95"] <= FIRST_TEXT_TARGET_MS
+        raw = next((x for x in rows if x["path"] == "raw" and x["level"] == r["level"]), None)
+        baseline = f" (raw litellm here: p50 {_ms(raw['first_p50'])}, p95 {_ms(raw['first_p95'])})" if raw else ""
         lines.append(
             f"| Slack: first text ≤ {FIRST_TEXT_TARGET_MS:.0f} ms after the provider's first token, "
-            f"{r['level']} threads | p50 {_ms(r['first_p50'])} ms, p95 {_ms(r['first_p95'])} ms "
+            f"{_threads(r['level'])} | p50 {_ms(r['first_p50'])} ms, p95 {_ms(r['first_p95'])} ms{baseline} "
             f"| {'yes' if ok else 'no'} (p95) |"
         )
     if slack:
@@ -325,33 +331,35 @@ def targets(rows: list[dict[str, Any]], core: list[dict[str, float]] | None) -> 
     return "\n".join(lines)
 
 
-def _meta(args: argparse.Namespace, levels: str) -> str:
+def _meta(args: argparse.Namespace, levels: str, when: datetime) -> str:
+    load = getattr(args, "load", None)
     return (
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
+        f"Run {when:%Y-%m-%d %H:%M UTC} on {platform.machine()} {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {levels}; fake server: first token after {args.ttft * 1000:.0f} ms, "
         f"{args.tokens} tokens {args.token_delay * 1000:.0f} ms apart; SQLite (WAL); Python GC: {args.python_gc}; "
         f"raw stream read {RAW_READS[args.raw_read]}."
+        + (f" Load average (1 min) {args.load[0]:.1f} at the start, {args.load[1]:.1f} at the end." if load else "")
     )
 
 
-def report(results: list[Result], args: argparse.Namespace, command: str) -> dict[str, str]:
+def report(results: list[Result], args: argparse.Namespace, command: str, when: datetime) -> dict[str, str]:
     """The markdown blocks this run fills, by name."""
     levels = ", ".join(
-        f"{c} threads: {m} messages x {n} rounds"
+        f"{_threads(c)}: {m} messages x {n} rounds"
         for c, m, n in zip(args.concurrency, args.messages, args.rounds, strict=True)
     )
     blocks: dict[str, str] = {}
     core = None
     if set(args.paths) >= IN_PROCESS:
         core = core_rows(results, args.concurrency)
-        meta = _meta(args, levels) + " Shares are medians of the per-round ratios."
+        meta = _meta(args, levels, when) + " Shares are medians of the per-round ratios."
         blocks["bench" if args.raw_read == "end" else "bench-raw-usage"] = (
             f"{meta}\n\nCommand: `{command}`\n\n{core_table(core)}\n"
         )
     if args.raw_read == "end" and "raw" in args.paths:
         rows = path_rows(results, args.paths, args.concurrency)
         meta = (
-            _meta(args, levels) + f" Slack streaming: {args.slack_streaming}. Percentiles pool every round's "
+            _meta(args, levels, when) + f" Slack streaming: {args.slack_streaming}. Percentiles pool every round's "
             "messages; throughput shares are medians of the per-round ratios."
         )
         blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{paths_tables(rows)}\n\n{targets(rows, core)}\n"
@@ -417,7 +425,13 @@ def main() -> None:
         default=ROOT / "docs" / "benchmarks.md",
         help="markdown file whose results sections are replaced ('-' to skip)",
     )
+    parser.add_argument(
+        "--report", type=Path, metavar="JSON", help="write the sections of a run kept under bench/results, run nothing"
+    )
     args = parser.parse_args()
+    if args.report:
+        rewrite(args.report, args.write)
+        return
     if args.paths is None:
         args.paths = list(PATHS) if args.raw_read == "end" else ["raw", "router", "core"]
     args.paths = [p for p in PATHS if p in args.paths]
@@ -453,20 +467,33 @@ def main() -> None:
             gc_report(url, args, command)
             return
         _log(f"bench in {tmp}; fake OpenAI at {url}")
+        load = os.getloadavg()[0]
         results = measure(args, url, tmp, template)
+        args.load = [load, os.getloadavg()[0]]
     finally:
         server.terminate()
         server.wait(10)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    raw_file = ROOT / "bench" / "results" / f"runs-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
-    settings = {k: str(v) for k, v in vars(args).items()}
-    raw_file.write_text(json.dumps({"command": command, "args": settings, "runs": results}))
-    blocks = report(results, args, command)
-    for name, text in blocks.items():
+    when = datetime.now(UTC)
+    raw_file = ROOT / "bench" / "results" / f"runs-{when:%Y%m%d-%H%M%S}.json"
+    settings = {k: v for k, v in vars(args).items() if k not in ("write", "report", "profile_bots")}
+    raw_file.write_text(json.dumps({"command": command, "when": when.isoformat(), "args": settings, "runs": results}))
+    _log(f"every run's figures are in {raw_file}")
+    write_blocks(results, args, command, when)
+
+
+def write_blocks(results: list[Result], args: argparse.Namespace, command: str, when: datetime) -> None:
+    for name, text in report(results, args, command, when).items():
         print(f"<!-- {name} -->\n{text}")
         if str(args.write) != "-":
             update_doc(args.write, text, name)
-    _log(f"done; every run's figures are in {raw_file.relative_to(ROOT)}")
+
+
+def rewrite(saved: Path, write: Path) -> None:
+    """The markdown blocks of a run kept under bench/results, with the command that ran it."""
+    data = json.loads(saved.read_text())
+    args = argparse.Namespace(**data["args"], write=write)
+    write_blocks(data["runs"], args, data["command"], datetime.fromisoformat(data["when"]))
 
 
 def setup_core(url: str) -> None:
