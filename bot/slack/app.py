@@ -33,6 +33,7 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 RATE_LIMIT_RETRIES = 3
 DRAIN_S = 25.0  # at shutdown, how long replies in progress may take to finish
+APP_NAME = "app.py"  # bolt's name for the app (its loggers)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -68,8 +69,11 @@ def build_app(settings: Settings | None = None) -> AsyncApp:
     settings = settings or get_settings()
     signing_secret = _secret(settings.slack_signing_secret)
     _secret(settings.slack_client_secret)
+    # `name` is what bolt would work out itself (this file's name) with inspect.stack(), which reads the source
+    # of every frame on the stack: 0.3-0.5 s of each bot's startup
     if uses_oauth(settings):
         app = AsyncApp(
+            name=APP_NAME,
             signing_secret=signing_secret,
             client=web_client(settings),
             oauth_settings=install.oauth_settings(settings),
@@ -77,7 +81,7 @@ def build_app(settings: Settings | None = None) -> AsyncApp:
         )
         app.enable_token_revocation_listeners()
     else:
-        app = AsyncApp(signing_secret=signing_secret, client=web_client(settings))
+        app = AsyncApp(name=APP_NAME, signing_secret=signing_secret, client=web_client(settings))
     handlers.register(app, oauth=uses_oauth(settings))
     return app
 
