@@ -27,7 +27,7 @@ from core.routing.route import RouteOutcome, RouteSpec, Writing, route
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
-from core.threads import conversations, order
+from core.threads import conversations, order, recovery
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)
@@ -187,12 +187,13 @@ async def _answer(
     """Answer the thread's latest message into the claimed reply row, after the thread's earlier turns
     (`behind`: one may still be running; see core.threads.order)."""
     try:
-        if behind and await order.wait_for_earlier(conv.id, reply_id):
-            fresh = await threads.conversation_ref(conv.id)
-            conv = fresh or conv  # the earlier turn may have pinned the model, `!model` may have switched it
-        async with aclosing(_answer_now(msg, conv, reply_id, created, confirmed, history)) as events:
-            async for event in events:
-                yield event
+        async with recovery.kept_alive(reply_id):  # so it is never taken for a dead process's, however long
+            if behind and await order.wait_for_earlier(conv.id, reply_id):
+                fresh = await threads.conversation_ref(conv.id)
+                conv = fresh or conv  # the earlier turn may have pinned the model, `!model` may have switched it
+            async with aclosing(_answer_now(msg, conv, reply_id, created, confirmed, history)) as events:
+                async for event in events:
+                    yield event
     finally:
         order.turn_ended(conv.id)
 
@@ -221,6 +222,7 @@ async def _answer_now(
     writing = model
     streamed: list[str] = []
     finished = False
+    shown_as: str | None = None  # the status of a reply stored but not yet released (see below)
     last_save = time.monotonic()
     try:
         async with aclosing(route(spec, history, snap)) as routed:
@@ -265,16 +267,21 @@ async def _answer_now(
                     )
                     for a in outcome.failures
                 ]
-                await threads.finish_turn(conv.id, reply_id, outcome.result, failed_attempts, msg.user, pin)
-                finished = True
-                _refresh_stats_soon(outcome)
+                # Stored with what it cost, but still pending: the thread's next turn, in any process, starts once
+                # it is released, after it has been shown, so it never shows above this one. A process that dies
+                # before then leaves the crash rules to tell the thread (with this cost).
                 result = outcome.result
+                await threads.finish_turn(conv.id, reply_id, result, failed_attempts, msg.user, pin, shown=False)
+                finished, shown_as = True, result.status
+                _refresh_stats_soon(outcome)
                 if result.status == "error":
                     yield Reply(_failure_text(result), kind="error")
                 footer = render_footer(result)
                 if pin and choice.source == "local" and result.model == model.name:
                     footer += " · chosen as the free local default (no default is set here; `!model NAME` switches)"
                 yield Done(result, footer)
+                await threads.release_reply(reply_id, result.status)
+                shown_as = None
     except Exception:
         log.exception("turn failed in conversation %s", conv.id)
         failed = TurnResult(
@@ -292,6 +299,8 @@ async def _answer_now(
             kind="error",
         )
     finally:
+        if shown_as is not None:  # the adapter stopped reading while showing it: the reply is stored all the same
+            conversations.release_reply(reply_id, shown_as)
         if not finished:  # cancelled, or the adapter stopped reading: keep what was streamed
             conversations.finish_reply(
                 reply_id,

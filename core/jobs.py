@@ -85,12 +85,14 @@ class Job:
 def schedule() -> list[Job]:
     """Every periodic job, intervals from settings."""
     s = get_settings()
+    upkeep = max(5.0, min(60.0, s.stale_reply_minutes * 60 / 3))
     jobs = [
         Job("refresh_registry", refresh_registry, s.registry_refresh_minutes * 60),
         Job("check_health", check_health, s.health_check_minutes * 60, first_after_s=30),
         Job("ollama_reap_stale_pulls", ollama.reap_stale_pulls, 60, first_after_s=10),
         Job("budget_upkeep", budget_upkeep, max(5.0, min(60.0, s.reservation_ttl_s / 4)), first_after_s=5),
-        Job("conversation_upkeep", conversation_upkeep, 60, first_after_s=20),
+        # a reply is stale once unrenewed for stale_reply_minutes: look a few times within that, at most every minute
+        Job("conversation_upkeep", conversation_upkeep, upkeep, first_after_s=min(20.0, upkeep)),
     ]
     if s.ollama_update_check_hours > 0:
         every = s.ollama_update_check_hours * 3600

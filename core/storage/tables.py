@@ -264,6 +264,8 @@ class Message(SQLModel, table=True):
     ttft_ms: float | None = None
     finish_reason: str | None = Field(default=None, max_length=40)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # A pending reply's claim, renewed while the process answering it lives (core.threads.recovery.kept_alive)
+    alive_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- budgets

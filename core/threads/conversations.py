@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Connection
@@ -113,6 +113,9 @@ class _Statements:
         self.find_conversation = sa_select(
             c.c.id, c.c.current_model, c.c.system_prompt, c.c.preset, c.c.trim_notified, c.c.pending_notice
         ).where(*key)
+        # Turns of a thread start one at a time (a row lock; SQLite's write lock already is one): a turn then sees
+        # the claim of any turn of its thread that started before it, committed, and waits for it
+        self.lock_conversation = self.find_conversation.with_for_update()
         self.add_conversation = insert_ignoring_conflicts(c, conn).returning(c.c.id)
         self.add_message = insert_ignoring_conflicts(m, conn).returning(m.c.id)
         self.finish = (
@@ -124,6 +127,12 @@ class _Statements:
             sa_update(m)
             .where(m.c.id == bindparam("reply_id"))
             .values(model=bindparam("model"), provider=bindparam("provider"))
+        )
+        self.keep_alive = (
+            sa_update(m).where(m.c.id == bindparam("reply_id"), PENDING_REPLY).values(alive_at=bindparam("now"))
+        )
+        self.release = (
+            sa_update(m).where(m.c.id == bindparam("reply_id"), PENDING_REPLY).values(status=bindparam("v_status"))
         )
         self.earlier_pending = (  # ix_message_pending_thread
             sa_select(m.c.id)
@@ -156,7 +165,7 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
     """The thread's conversation, created if missing (race-safe through the unique key). (ref, created)."""
     sql = _sql(conn)
     key = {"platform": msg.platform, "workspace": msg.workspace, "channel": msg.channel, "thread": msg.thread}
-    row = conn.execute(sql.find_conversation, key).first()
+    row = conn.execute(sql.lock_conversation, key).first()
     if row is None:
         now = utcnow()
         new_id = conn.execute(
@@ -174,7 +183,7 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
             return ConversationRef(
                 new_id, msg.platform, msg.workspace, msg.channel, msg.thread, None, None, None, False
             ), True
-        row = conn.execute(sql.find_conversation, key).first()  # another worker created it a moment ago
+        row = conn.execute(sql.lock_conversation, key).first()  # another worker created it a moment ago
         assert row is not None
     ref = ConversationRef(
         row.id,
@@ -238,6 +247,7 @@ def _claim(conn: Connection, conversation_id: int, event_id: str | None, user: s
             "event_id": f"reply:{event_id}" if event_id else None,
             "status": "pending",
             "created_at": now,
+            "alive_at": now,
         },
     ).scalar()
 
@@ -268,12 +278,16 @@ def finish_reply(
     role: str = "assistant",
     conversation_id: int | None = None,
     pin: str | None = None,
+    shown: bool = True,
 ) -> None:
     """Store the finished reply with who wrote it, its tokens, cost, latency and status. With `conversation_id`,
-    also touch the thread and, with `pin`, record the model it started with (see pin_model)."""
+    also touch the thread and, with `pin`, record the model it started with (see pin_model). `shown=False`: the
+    reply stays pending (its thread's next turn waits) until `release_reply` says it has been shown."""
     with connection(write=True) as conn:
         sql = _sql(conn)
         values = {f"v_{k}": v for k, v in _reply_values(result, role).items()}
+        if not shown:
+            values["v_status"] = "pending"
         conn.execute(sql.finish, {"reply_id": reply_id, **values})
         if conversation_id is not None:
             conn.execute(sql.touch, {"conv_id": conversation_id, "now": utcnow()})
@@ -288,12 +302,26 @@ def finish_turn(
     failed_attempts: list[TurnResult],
     user: str,
     pin: str | None,
+    *,
+    shown: bool = True,
 ) -> None:
     """Store a turn's end: the models that failed on the way (as error rows, for error rates and health), then
     the reply itself (see finish_reply)."""
     for attempt in failed_attempts:
         record_message(conversation_id, attempt, role="assistant", user=user)
-    finish_reply(reply_id, result, conversation_id=conversation_id, pin=pin)
+    finish_reply(reply_id, result, conversation_id=conversation_id, pin=pin, shown=shown)
+
+
+def release_reply(reply_id: int, status: str) -> None:
+    """A reply stored with `shown=False` has been shown: give it its status, which lets its thread go on."""
+    with connection(write=True) as conn:
+        conn.execute(_sql(conn).release, {"reply_id": reply_id, "v_status": status})
+
+
+def keep_alive(reply_id: int) -> None:
+    """Renew a pending reply's claim: the process answering it is alive (see core.threads.recovery)."""
+    with connection(write=True) as conn:
+        conn.execute(_sql(conn).keep_alive, {"reply_id": reply_id, "now": utcnow()})
 
 
 def budget_key(reply_id: int) -> str:
@@ -352,7 +380,7 @@ def claim_confirmation(conversation_id: int) -> int | None:
         taken = s.exec(
             update(Message)
             .where(col(Message.id) == parked, col(Message.status) == "confirm")
-            .values(status="pending", content="")
+            .values(status="pending", content="", alive_at=utcnow())
         )
         return parked if taken.rowcount else None
 
@@ -468,25 +496,60 @@ class StaleReply:
     conversation_id: int
     model: str | None
     content: str
+    # set when the reply was finished and stored, but its process died before showing it (see finish_reply)
+    provider: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
 
 
 def stale_replies(older_than: timedelta) -> list[StaleReply]:
-    """Replies still pending long after they started: the process writing them died."""
+    """Replies still pending whose claim nobody renewed for `older_than`: the process answering them died."""
     cutoff = utcnow() - older_than
+    m = Message.__table__  # type: ignore[attr-defined]
+    query = sa_select(
+        m.c.id,
+        m.c.conversation_id,
+        m.c.model,
+        m.c.content,
+        m.c.provider,
+        m.c.prompt_tokens,
+        m.c.completion_tokens,
+        m.c.cost_usd,
+    ).where(
+        PENDING_REPLY,
+        m.c.created_at < cutoff,  # ix_message_pending_since: not a scan of history
+        or_(m.c.alive_at.is_(None), m.c.alive_at < cutoff),  # renewed since: its process lives
+    )
+    with connection() as conn:
+        rows = conn.execute(query).all()
+    return [StaleReply(int(r[0] or 0), *r[1:]) for r in rows]
+
+
+def answering(reply_id: int) -> tuple[str, bool]:
+    """The message a reply answers (its thread's user message just before it), and whether the thread has had
+    no user message since."""
     with session() as s:
-        rows = s.exec(
-            select(Message.id, Message.conversation_id, Message.model, Message.content).where(
-                PENDING_REPLY,
-                col(Message.created_at) < cutoff,  # ix_message_pending_since: not a scan of history
+        conv_id = s.exec(select(Message.conversation_id).where(Message.id == reply_id)).one()
+        asked = s.exec(
+            select(Message.id, Message.content)
+            .where(Message.conversation_id == conv_id, Message.role == "user", col(Message.id) < reply_id)
+            .order_by(col(Message.id).desc())
+        ).first()
+        later = s.exec(
+            select(Message.id).where(
+                Message.conversation_id == conv_id, Message.role == "user", col(Message.id) > reply_id
             )
-        ).all()
-    return [StaleReply(int(i or 0), c, m, t) for i, c, m, t in rows]
+        ).first()
+    return (asked[1] if asked else ""), later is None
 
 
 def interrupt_reply(reply_id: int, result: TurnResult, notice: str) -> bool:
-    """Mark a dead process's pending reply interrupted with what it cost, and leave its thread a notice. False
-    when another process did it first (only one may charge it)."""
+    """Mark a dead process's pending reply interrupted with what it cost, and add a notice to its thread's (one
+    process may have left several replies of a thread: each is told). False when another process did it first
+    (only one may charge it)."""
     values = {k: v for k, v in _reply_values(result, "assistant").items() if k not in ("role", "content")}
+    told = Conversation.pending_notice
     with session(write=True) as s:
         taken = s.exec(
             update(Message).where(col(Message.id) == reply_id, col(Message.status) == "pending").values(**values)
@@ -494,7 +557,11 @@ def interrupt_reply(reply_id: int, result: TurnResult, notice: str) -> bool:
         if not taken.rowcount:
             return False
         conv_id = s.exec(select(Message.conversation_id).where(Message.id == reply_id)).one()
-        s.exec(update(Conversation).where(col(Conversation.id) == conv_id).values(pending_notice=notice))
+        s.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conv_id)
+            .values(pending_notice=case((col(told).is_(None), notice), else_=col(told) + "\n\n" + notice))
+        )
         return True
 
 
