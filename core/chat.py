@@ -28,6 +28,7 @@ from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
 from core.threads import conversations, order, recovery
+from core.threads.conversations import TurnStart as TurnStart  # what `receive` stored: adapters take it from here
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,21 @@ STATS_EVERY_S = 30.0
 _stats_due: dict[str, float] = {}
 
 
-async def handle(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
-    """Answer one incoming message: a command's reply, or a model's streamed reply ending in Done."""
+async def receive(msg: IncomingMessage) -> TurnStart | None:
+    """Store a message the moment it arrives, before its platform is told it was received (Slack's ack): what
+    `handle` stores first, done ahead, so a process that dies after telling loses nothing (the crash rules answer
+    for its claimed reply). Hand the result to `handle`. None: nothing to store ahead."""
+    text = msg.text.strip()
+    if not text or len(text) > get_settings().max_message_chars:
+        return None
+    if commands.parse(text) is None:
+        return await threads.start_turn(msg)
+    return await threads.start_turn(msg, role="command", claim_reply=False) if msg.thread else None
+
+
+async def handle(msg: IncomingMessage, received: TurnStart | None = None) -> AsyncGenerator[Event, None]:
+    """Answer one incoming message: a command's reply, or a model's streamed reply ending in Done. `received`:
+    what `receive` stored for this delivery of it (None: store it now)."""
     text = msg.text.strip()
     if not text:
         return
@@ -53,15 +67,18 @@ async def handle(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
         return
     parsed = commands.parse(text)
     # aclosing: when the adapter stops reading, the inner generators must finish (and store) right away
-    async with aclosing(_command(msg, *parsed) if parsed is not None else _turn(msg)) as events:
+    answer = _command(msg, *parsed, received) if parsed is not None else _turn(msg, received)
+    async with aclosing(answer) as events:
         async for event in events:
             yield event
 
 
-async def _command(msg: IncomingMessage, name: str, args: str) -> AsyncGenerator[Event, None]:
+async def _command(
+    msg: IncomingMessage, name: str, args: str, received: TurnStart | None
+) -> AsyncGenerator[Event, None]:
     conversation = None
     if msg.thread:
-        start = await threads.start_turn(msg, role="command", claim_reply=False)
+        start = received or await threads.start_turn(msg, role="command", claim_reply=False)
         if start.user_message_id is None:
             return  # a redelivery of a command we already answered
         conversation = start.conversation
@@ -127,8 +144,8 @@ async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> A
             yield event
 
 
-async def _turn(msg: IncomingMessage) -> AsyncGenerator[Event, None]:
-    start = await threads.start_turn(msg)
+async def _turn(msg: IncomingMessage, received: TurnStart | None) -> AsyncGenerator[Event, None]:
+    start = received or await threads.start_turn(msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
     yield Accepted()

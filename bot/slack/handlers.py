@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -23,9 +25,11 @@ from bot.slack import render
 from bot.slack.inflight import tracked
 from bot.slack.picker import PLATFORM
 from bot.slack.translate import can_stream, incoming, place, strip_mention, workspace_of
+from core import chat
 from core.delivery.driver import drive
 from core.settings import get_settings
 from core.threads import aio as threads
+from core.types import IncomingMessage
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,8 @@ def register(app: AsyncApp, *, oauth: bool = False) -> None:
     if not oauth:  # with OAuth, bolt's own listeners remove the installation
         app.event("app_uninstalled")(_ack)
         app.event("tokens_revoked")(_ack)
-    app.event("app_mention")(ack=_ack, lazy=[tracked(on_mention)])
-    app.event("message")(ack=_ack, lazy=[tracked(on_message)])
+    app.event("app_mention", middleware=[_stored_first(_mention)])(ack=_ack, lazy=[tracked(on_mention)])
+    app.event("message", middleware=[_stored_first(_message)])(ack=_ack, lazy=[tracked(on_message)])
     app.event("assistant_thread_started")(ack=_ack, lazy=[tracked(on_assistant_thread_started)])
     app.event("assistant_thread_context_changed")(_ack)
     app.command("/model")(ack=_ack, lazy=[tracked(act.on_model_command)])
@@ -69,64 +73,141 @@ def _from_other_bot(event: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------- messages
+# A message is stored before Slack is acked (core.chat.receive), so a worker that dies right after its ack loses
+# nothing: the crash rules answer for the reply it had claimed. The lazy listener then answers what was stored.
+# What the ack found travels to the lazy listener in its (copied) context; where it did not (FaaS runs the lazy
+# listener elsewhere), the lazy listener works it out again and stores the message itself.
+
+RECEIVED = "switchboard_received"
 
 
-async def on_mention(
-    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
+@dataclass(frozen=True)
+class Arrived:
+    """A message that is a turn (or a command) for the bot, as the ack found it."""
+
+    channel: str
+    thread: str
+    user: str
+    text: str
+    event_id: str | None
+    dm: bool = False
+    assistant: bool = False  # a message of the assistant panel's thread
+    known: bool = True  # the thread was already a conversation
+    received: chat.TurnStart | None = None
+
+
+def _stored(arrived: Arrived, context: AsyncBoltContext) -> IncomingMessage:
+    """What is stored of a message (who wrote it is looked up when it is answered)."""
+    return IncomingMessage(
+        platform=PLATFORM,
+        workspace=workspace_of(context),
+        channel=arrived.channel,
+        thread=arrived.thread,
+        user=arrived.user,
+        text=arrived.text,
+        event_id=arrived.event_id,
+        is_dm=arrived.channel.startswith("D"),
+    )
+
+
+def _stored_first(find: Callable[..., Awaitable[Arrived | None]]) -> Callable[..., Awaitable[None]]:
+    """Listener middleware: it runs before bolt acks the event (bolt acks Events API requests before their ack
+    function runs), so the message is in the database before Slack hears it arrived."""
+
+    async def store_first(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        arrived = await find(body, event, context)
+        if arrived is not None:
+            context[RECEIVED] = replace(arrived, received=await chat.receive(_stored(arrived, context)))
+        await next()
+
+    return store_first
+
+
+async def _mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> Arrived | None:
     """A mention starts a conversation in the mentioned message's thread (or is a turn of the thread it is in)."""
     if _from_other_bot(event) and not get_settings().slack_allow_bots:
-        return
-    user = event.get("user") or event.get("bot_id") or ""
-    channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-    text = strip_mention(event.get("text") or "", context.bot_user_id) or "!help"
-    msg = await incoming(
-        context, client, channel=channel, thread=thread, user=user, text=text, event_id=body.get("event_id")
+        return None
+    return Arrived(
+        channel=event["channel"],
+        thread=event.get("thread_ts") or event["ts"],
+        user=event.get("user") or event.get("bot_id") or "",
+        text=strip_mention(event.get("text") or "", context.bot_user_id) or "!help",
+        event_id=body.get("event_id"),
     )
-    await drive(msg, place(context, client, channel, thread, user))
 
 
-async def on_message(
-    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
+async def _message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> Arrived | None:
     """DMs: every top-level message starts a conversation. Channels: messages in a thread that is already a
     conversation are its next turns (mentions are answered by on_mention)."""
     allow_bots = get_settings().slack_allow_bots
     subtype = event.get("subtype")
     if subtype not in _HANDLED_SUBTYPES and not (subtype == "bot_message" and allow_bots):
-        return
+        return None
     if _from_other_bot(event) and not allow_bots:
-        return
+        return None
     user = event.get("user") or event.get("bot_id") or ""
     channel, text = event.get("channel") or "", event.get("text") or ""
     if not user or not channel:
-        return
+        return None
     is_dm = event.get("channel_type") == "im"
     thread = event.get("thread_ts")
-    workspace = workspace_of(context)
     if is_dm:
         thread = thread or event["ts"]
         text = strip_mention(text, context.bot_user_id)
     elif context.bot_user_id and f"<@{context.bot_user_id}" in text:
-        return  # the app_mention event for this message starts or continues the conversation
+        return None  # the app_mention event for this message starts or continues the conversation
     elif not thread:
-        return
-    known = await threads.is_conversation(PLATFORM, workspace, channel, thread)
+        return None
+    known = await threads.is_conversation(PLATFORM, workspace_of(context), channel, thread)
     if not known and not is_dm:
-        return
-    msg = await incoming(
-        context, client, channel=channel, thread=thread, user=user, text=text, event_id=body.get("event_id")
+        return None
+    return Arrived(
+        channel=channel,
+        thread=thread,
+        user=user,
+        text=text,
+        event_id=body.get("event_id"),
+        dm=is_dm,
+        assistant=is_dm and bool(event.get("thread_ts")) and can_stream(context),
+        known=known,
     )
-    where = place(context, client, channel, thread, user)
-    assistant = is_dm and bool(event.get("thread_ts")) and can_stream(context)
-    if assistant:
+
+
+async def on_mention(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    arrived = context.get(RECEIVED) or await _mention(body, event, context)
+    if arrived is not None:
+        await _answer(arrived, context, client)
+
+
+async def on_message(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+) -> None:
+    arrived = context.get(RECEIVED) or await _message(body, event, context)
+    if arrived is not None:
+        await _answer(arrived, context, client)
+
+
+async def _answer(arrived: Arrived, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    channel, thread = arrived.channel, arrived.thread
+    msg = await incoming(
+        context, client, channel=channel, thread=thread, user=arrived.user, text=arrived.text, event_id=arrived.event_id
+    )
+    where = place(context, client, channel, thread, arrived.user)
+    if arrived.assistant:
         await _assistant_status(client, channel, thread, "is thinking…")
-        if not known and text.strip():
+        if not arrived.known and arrived.text.strip():
             await _assistant_call(
-                client.assistant_threads_setTitle, channel_id=channel, thread_ts=thread, title=render.clip(text, 60)
+                client.assistant_threads_setTitle,
+                channel_id=channel,
+                thread_ts=thread,
+                title=render.clip(arrived.text, 60),
             )
-    await drive(msg, where)
-    if assistant and not any(ts != "ephemeral" for ts in where.posted):
+    await drive(msg, where, arrived.received)
+    if arrived.assistant and not any(ts != "ephemeral" for ts in where.posted):
         await _assistant_status(client, channel, thread, "")
 
 

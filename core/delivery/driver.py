@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from core.chat import handle
 from core.delivery.stream import EMPTY_REPLY, ReplyStream
 from core.delivery.surface import Surface, Tail
+from core.threads.conversations import TurnStart
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
 
 PROBLEM_KINDS = ("error", "refusal")
@@ -44,9 +45,9 @@ class Outcome:
         return answered and not any(r.kind in PROBLEM_KINDS for r in self.replies)
 
 
-async def drive(msg: IncomingMessage, surface: Surface) -> Outcome:
-    """Run `msg` through the core and show everything it yields on `surface`."""
-    async with aclosing(handle(msg)) as events:
+async def drive(msg: IncomingMessage, surface: Surface, received: TurnStart | None = None) -> Outcome:
+    """Run `msg` through the core and show everything it yields on `surface` (`received`: see core.chat.receive)."""
+    async with aclosing(handle(msg, received)) as events:
         return await present(events, surface)
 
 
