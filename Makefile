@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE :=
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint typecheck imports pytest bench migration lock clean
+.PHONY: run test lint typecheck imports pytest bench soak migration lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ pytest: $(VENV)/.dev-deps
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
+
+# 10,000 messages over 200 Slack threads, two HTTP workers on PostgreSQL, 20% of provider calls faulty, one worker
+# killed with kill -9 (bench/soak.py); needs SWITCHBOARD_TEST_POSTGRES_URL or SOAK_ARGS="--database-url ...".
+soak: $(VENV)/.dev-deps
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 migration: $(VENV)/.dev-deps
 	$(BIN)/python -m core.storage.migrate regenerate

@@ -12,6 +12,8 @@ Chat behaviour is scripted per model as a FIFO queue of steps, with a fallback d
 Which step answers a request: the model's queue, then the shared queue (`script(None, ...)`), then the model's
 default, then the shared default (`Reply()`: "echo: <last user text>"). Auth and the context-window check come
 first and do not consume a step, so a too-long prompt can be retried (trimmed) against the same script.
+A `Mixed` step draws one of its steps per request, at random but seeded (a soak's 20% of faults); `steps_taken`
+records which step answered each request.
 
 Token accounting is deliberately simple and documented so tests can predict it:
 - a reply is split into word-ish tokens (`\\s*\\S+`, leading whitespace kept), one per stream chunk;
@@ -25,10 +27,11 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
@@ -109,7 +112,34 @@ class ContentPolicy:
     kind: ContentPolicyKind = "invalid_prompt"
 
 
-Step = Reply | RateLimited | ServerError | Hang | Disconnect | ContextLengthExceeded | ContentPolicy
+@dataclass(frozen=True)
+class Overlong:
+    """A provider that ignores max_tokens (some local servers and proxies do): streams `text` (None: the echo)
+    `times` over, whatever the request's max_tokens and the server's `honours_max_tokens` say."""
+
+    times: int = 40
+    text: str | None = None
+
+
+Step = Reply | RateLimited | ServerError | Hang | Disconnect | ContextLengthExceeded | ContentPolicy | Overlong
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """Each request draws one of `steps` ((weight, step) pairs), at random from a generator seeded with `seed`:
+    the same seed and the same order of requests draw the same steps."""
+
+    steps: tuple[tuple[float, Step], ...]
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rng", random.Random(self.seed))
+
+    def draw(self) -> Step:
+        weights = [w for w, _ in self.steps]
+        return self._rng.choices([s for _, s in self.steps], weights)[0]
+
 
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 DEFAULT_CONTEXT_WINDOW = 128_000
@@ -199,18 +229,20 @@ class FakeOpenAI(FakeServer):
         self.chat_count = 0
         # Keyed by model; None is the shared queue / default. Guarded by self._lock: the test thread
         # scripts while the server loop consumes.
-        self._queues: dict[str | None, deque[Step]] = {}
-        self._defaults: dict[str | None, Step] = {None: Reply()}
+        self._queues: dict[str | None, deque[Step | Mixed]] = {}
+        self._defaults: dict[str | None, Step | Mixed] = {None: Reply()}
         self._ids = itertools.count(1)
+        # (request body, the step that answered it) for every chat request past auth and the context check
+        self.steps_taken: list[tuple[dict[str, Any], Step]] = []
 
     # -- scripting (call from any thread)
-    def script(self, model: str | None, *steps: Step) -> FakeOpenAI:
+    def script(self, model: str | None, *steps: Step | Mixed) -> FakeOpenAI:
         """Queue steps for `model` (None: any model without its own queued step), consumed one per request."""
         with self._lock:
             self._queues.setdefault(model, deque()).extend(steps)
         return self
 
-    def set_default(self, step: Step, model: str | None = None) -> FakeOpenAI:
+    def set_default(self, step: Step | Mixed, model: str | None = None) -> FakeOpenAI:
         """What `model` (None: every model) does once its queued steps are used up."""
         with self._lock:
             self._defaults[model] = step
@@ -227,6 +259,7 @@ class FakeOpenAI(FakeServer):
             self._queues.clear()
             self._defaults = {None: Reply()}
             self.requests.clear()
+            self.steps_taken.clear()
         self.max_in_flight = self.in_flight
         self.chat_count = 0
 
@@ -246,11 +279,15 @@ class FakeOpenAI(FakeServer):
 
     def _next_step(self, model: str) -> Step:
         with self._lock:
-            for key in (model, None):
-                queue = self._queues.get(key)
-                if queue:
-                    return queue.popleft()
-            return self._defaults.get(model) or self._defaults[None]
+            step = self._scripted(model)
+            return step.draw() if isinstance(step, Mixed) else step
+
+    def _scripted(self, model: str) -> Step | Mixed:
+        for key in (model, None):
+            queue = self._queues.get(key)
+            if queue:
+                return queue.popleft()
+        return self._defaults.get(model) or self._defaults[None]
 
     # -- routes
     def routes(self, app: web.Application) -> None:
@@ -328,8 +365,9 @@ class FakeOpenAI(FakeServer):
             return self._context_error(window, prompt_tokens)
 
         step = self._next_step(model)
+        self.steps_taken.append((body, step))
         match step:
-            case Reply() | Disconnect() | Hang() | ContentPolicy(kind="finish_reason"):
+            case Reply() | Disconnect() | Hang() | ContentPolicy(kind="finish_reason") | Overlong():
                 return await self._reply(request, body, step, prompt_tokens)
             case RateLimited():
                 return self._rate_limited(model, step)
@@ -405,7 +443,7 @@ class FakeOpenAI(FakeServer):
         self,
         request: web.Request,
         body: dict[str, Any],
-        step: Reply | Disconnect | Hang | ContentPolicy,
+        step: Reply | Disconnect | Hang | ContentPolicy | Overlong,
         prompt_tokens: int,
     ) -> web.StreamResponse:
         messages = body["messages"]
@@ -416,11 +454,14 @@ class FakeOpenAI(FakeServer):
             text, finish_reason = "", "content_filter"
         elif isinstance(step, Disconnect) and step.text is not None:
             text = step.text
+        elif isinstance(step, Overlong):
+            text = " ".join([step.text or echo_text(messages)] * step.times)
         else:
             text = reply.text if reply.text is not None else echo_text(messages)
         tokens = split_tokens(text)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        if self.honours_max_tokens and isinstance(limit, int) and 0 < limit < len(tokens):
+        honours = self.honours_max_tokens and not isinstance(step, Overlong)
+        if honours and isinstance(limit, int) and 0 < limit < len(tokens):
             tokens, finish_reason = tokens[:limit], "length"
 
         ttft = self.ttft_s if reply.ttft_s is None else reply.ttft_s
@@ -507,13 +548,16 @@ class FakeOpenAI(FakeServer):
         stop_at = len(tokens) if cut is None else min(cut.after_tokens or 0, len(tokens))
         if ttft > 0:
             await asyncio.sleep(ttft)
-        if delay > 0:
-            for i, token in enumerate(tokens[:stop_at]):
-                if i:
-                    await asyncio.sleep(delay)
-                await resp.write(chunk(f'{{"content":{json.dumps(token)}}}'))
-        elif stop_at:  # zero latency: one write for all tokens
-            await resp.write(b"".join(chunk(f'{{"content":{json.dumps(t)}}}') for t in tokens[:stop_at]))
+        try:
+            if delay > 0:
+                for i, token in enumerate(tokens[:stop_at]):
+                    if i:
+                        await asyncio.sleep(delay)
+                    await resp.write(chunk(f'{{"content":{json.dumps(token)}}}'))
+            elif stop_at:  # zero latency: one write for all tokens
+                await resp.write(b"".join(chunk(f'{{"content":{json.dumps(t)}}}') for t in tokens[:stop_at]))
+        except ConnectionResetError:  # the client stopped reading (e.g. its output cap): a real server moves on
+            return resp
 
         if isinstance(cut, Hang):
             await _until_client_gone(request)
