@@ -1,9 +1,9 @@
 """Where every Slack request goes, and the message events: mentions, thread turns, DMs, the assistant panel.
 
 Every listener acks at once and does its work in a lazy listener afterwards, so Slack gets its answer within
-3 s however slow a model is (and the same code runs on FaaS with `process_before_response`). Which workspace a
-request belongs to comes from bolt's authorization (the installation that answered), never from what a user
-typed. Redeliveries carry the same Events API `event_id`, on which the core is idempotent.
+3 s however slow a model is; a message is stored before the ack. Which workspace a request belongs to comes from
+bolt's authorization (the installation that answered), never from what a user typed. Redeliveries carry the same
+Events API `event_id`, on which the core is idempotent.
 """
 
 from __future__ import annotations
@@ -73,10 +73,9 @@ def _from_other_bot(event: dict[str, Any]) -> bool:
 
 
 # ---------------------------------------------------------------- messages
-# A message is stored before Slack is acked (core.chat.receive), so a worker that dies right after its ack loses
-# nothing: the crash rules answer for the reply it had claimed. The lazy listener then answers what was stored.
-# What the ack found travels to the lazy listener in its (copied) context; where it did not (FaaS runs the lazy
-# listener elsewhere), the lazy listener works it out again and stores the message itself.
+# A message is stored before Slack is acked (core.chat.receive, in listener middleware, which runs before bolt acks),
+# so a worker that dies right after its ack loses nothing: the crash rules answer for the reply it had claimed. What
+# the middleware found travels in the request's context, which bolt copies for the lazy listener that answers it.
 
 RECEIVED = "switchboard_received"
 
@@ -175,18 +174,14 @@ async def _message(body: dict[str, Any], event: dict[str, Any], context: AsyncBo
     )
 
 
-async def on_mention(
-    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
-    arrived = context.get(RECEIVED) or await _mention(body, event, context)
+async def on_mention(context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    arrived = context.get(RECEIVED)  # None: not for the bot (see _mention)
     if arrived is not None:
         await _answer(arrived, context, client)
 
 
-async def on_message(
-    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-) -> None:
-    arrived = context.get(RECEIVED) or await _message(body, event, context)
+async def on_message(context: AsyncBoltContext, client: AsyncWebClient) -> None:
+    arrived = context.get(RECEIVED)  # None: not a turn (see _message)
     if arrived is not None:
         await _answer(arrived, context, client)
 
