@@ -615,6 +615,25 @@ def _mark_filled(url: str) -> None:
     engine.dispose()
 
 
+def _start_afresh(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from core.storage.db import dispose_engines
+
+    dispose_engines()
+    if url.startswith("sqlite"):
+        path = Path(url.split("sqlite:///", 1)[1])
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        return
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar()
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+
+
 def prepare_database(label: str, url: str, env: dict[str, str], llm_url: str, fill: Fill) -> dict[str, float]:
     """Migrate (the product's startup does it), configure, fill; or, for a cached full database, only point its
     provider at this run's fake server."""
@@ -627,6 +646,7 @@ def prepare_database(label: str, url: str, env: dict[str, str], llm_url: str, fi
         update_provider("bench", base_url=llm_url + "/v1")
         asyncio.run(refresh())
         return {"cached": 1.0}
+    _start_afresh(url)  # what an interrupted fill left
     started = time.perf_counter()
     get_engine()  # migrations, as a process's startup runs them
     configure_world(llm_url)
@@ -738,18 +758,19 @@ def _message(thread: str, n: int, run: str, text: str | None = None) -> Any:
     )
 
 
-async def _turn(msg: Any) -> float:
+async def _turn(msg: Any) -> tuple[float, float]:
+    """One message through the core path: (wall seconds, CPU seconds of this process, all its threads)."""
     from core.chat import handle
     from core.types import Done
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     done = None
     async for event in handle(msg):
         if isinstance(event, Done):
             done = event
     if done is None or done.result.status != "ok":
         raise RuntimeError(f"the core path did not answer {msg.thread}: {done}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 JOBS = ("budget_upkeep", "conversation_upkeep")
@@ -768,6 +789,14 @@ async def _time_jobs(times: int = 3) -> dict[str, float]:
             runs.append(time.perf_counter() - started)
         out[name] = statistics.median(runs)
     return out
+
+
+def _usage_message(event_id: str) -> Any:
+    """`!usage` in the first filled thread, by its user: with a full database, the sums cover its channel's
+    threads (about 3,300 messages) and its user's (about 1,300)."""
+    from core.types import IncomingMessage
+
+    return IncomingMessage("slack", "T0001", "C0001", "t-1", "U0001", "!usage", event_id=event_id)
 
 
 def _usage_command_s(msg: Any) -> float:
@@ -805,8 +834,8 @@ def volume_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     else:
         RESULTS.mkdir(exist_ok=True)
         cached = RESULTS / f"scale-r{rev}-f{FILL_VERSION}-{fill.messages}.db"
-        for old in RESULTS.glob("scale-r*.db"):  # an older schema's or fill's copy
-            if old != cached:
+        for old in RESULTS.glob("scale-r*.db"):  # an older schema's or fill's copy (other sizes are kept)
+            if not old.name.startswith(f"scale-r{rev}-f{FILL_VERSION}-"):
                 old.unlink()
                 for side in (Path(f"{old}-wal"), Path(f"{old}-shm")):
                     side.unlink(missing_ok=True)
@@ -834,6 +863,8 @@ def volume_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         result["prepare"] = prep
         lat: dict[tuple[str, str], list[float]] = {(d.label, k): [] for d in dbs for k in ("new", "continuing")}
         by_round: dict[tuple[str, str, int], list[float]] = {}
+        cpu: dict[tuple[str, str], list[float]] = {(d.label, k): [] for d in dbs for k in ("new", "continuing")}
+        cpu_by_round: dict[tuple[str, str, int], list[float]] = {}
         run = f"r{int(time.time())}"
         probe_first = {"empty": 1, "full": fill.threads + 1}
         for r in range(args.rounds):
@@ -847,20 +878,21 @@ def volume_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                         await _turn(_message(f"warm-{run}-{r}-{w}", w, f"{run}-{db.label}-warm-{r}"))
                     for i in range(args.per_round):
                         new = _message(f"new-{run}-{r}-{i}", i, f"{run}-{db.label}-new-{r}")
-                        took = await _turn(new)
-                        lat[(db.label, "new")].append(took)
-                        by_round.setdefault((db.label, "new", r), []).append(took)
                         probe = f"probe-{probe_first[db.label] + (r * args.per_round + i) % PROBE_THREADS}"
                         cont = _message(probe, i, f"{run}-{db.label}-cont-{r}")
-                        took = await _turn(cont)
-                        lat[(db.label, "continuing")].append(took)
-                        by_round.setdefault((db.label, "continuing", r), []).append(took)
+                        for kind, msg in (("new", new), ("continuing", cont)):
+                            took, used = await _turn(msg)
+                            lat[(db.label, kind)].append(took)
+                            cpu[(db.label, kind)].append(used)
+                            by_round.setdefault((db.label, kind, r), []).append(took)
+                            cpu_by_round.setdefault((db.label, kind, r), []).append(used)
 
                 if r == 0:
                     tune_gc()
                 asyncio.run(measure())
             print(f"volume: round {r + 1}/{args.rounds} done", flush=True)
         result["latency"] = {f"{k[0]}/{k[1]}": v for k, v in lat.items()}
+        result["cpu"] = {f"{k[0]}/{k[1]}": v for k, v in cpu.items()}
         # plans and periodic jobs on the full database
         full = next(d for d in dbs if d.label == "full")
         use_settings({**full.env, "DATABASE_URL": full.url})
@@ -873,13 +905,11 @@ def volume_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             jobs_full = asyncio.run(_time_jobs())
         result["job_plans"] = explain(seen)
         result["jobs"] = {"full": jobs_full}
-        usage_msg = _message(f"probe-{probe_first['full']}", 2, f"{run}-usage-full", "!usage")
-        result["usage_command_s"] = {"full": _usage_command_s(usage_msg)}
+        result["usage_command_s"] = {"full": _usage_command_s(_usage_message(f"{run}-usage-full"))}
         empty = next(d for d in dbs if d.label == "empty")
         use_settings({**empty.env, "DATABASE_URL": empty.url})
         result["jobs"]["empty"] = asyncio.run(_time_jobs())
-        usage_msg = _message(f"probe-{probe_first['empty']}", 2, f"{run}-usage-empty", "!usage")
-        result["usage_command_s"]["empty"] = _usage_command_s(usage_msg)
+        result["usage_command_s"]["empty"] = _usage_command_s(_usage_message(f"{run}-usage-empty"))
     if args.database_url:
         _pg_exec(args.database_url, f"DROP SCHEMA IF EXISTS scale_empty_{os.getpid()} CASCADE")
     ratios = {}  # median over rounds of the round's full / empty medians: the databases ran back to back
@@ -889,6 +919,13 @@ def volume_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             for r in range(args.rounds)
         )
     result["ratios"] = ratios
+    result["cpu_ratios"] = {
+        kind: statistics.median(
+            statistics.median(cpu_by_round[("full", kind, r)]) / statistics.median(cpu_by_round[("empty", kind, r)])
+            for r in range(args.rounds)
+        )
+        for kind in ("new", "continuing")
+    }
     result["meta"] = _meta()
     result["met"] = all(v <= 1.10 for v in ratios.values()) and not any(p["full_scan"] for p in result["turn_plans"])
     return result
@@ -912,14 +949,19 @@ def volume_report(r: dict[str, Any]) -> str:
         "round and database, one at a time.",
         "",
         "| message | empty DB p50 ms | full DB p50 ms | full / empty (p50, paired by round) | empty p95 ms "
-        "| full p95 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| full p95 ms | CPU ms/msg empty / full | CPU full / empty |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind in ("new", "continuing"):
         e, f = lat[f"empty/{kind}"], lat[f"full/{kind}"]
+        if "cpu" in r:
+            ce, cf = statistics.median(r["cpu"][f"empty/{kind}"]), statistics.median(r["cpu"][f"full/{kind}"])
+            cpu_cols = f"{ce * 1000:.1f} / {cf * 1000:.1f} | {r['cpu_ratios'][kind]:.3f}x"
+        else:
+            cpu_cols = "- | -"
         lines.append(
             f"| {kind} thread | {statistics.median(e) * 1000:.1f} | {statistics.median(f) * 1000:.1f} "
-            f"| **{r['ratios'][kind]:.3f}x** | {pct(e, 95) * 1000:.1f} | {pct(f, 95) * 1000:.1f} |"
+            f"| **{r['ratios'][kind]:.3f}x** | {pct(e, 95) * 1000:.1f} | {pct(f, 95) * 1000:.1f} | {cpu_cols} |"
         )
     scans = [p for p in r["turn_plans"] if p["full_scan"]]
     lines += [
@@ -959,6 +1001,7 @@ READY_TARGET_S = 3.0
 class Launch:
     kind: str
     ready_s: float | None  # launch to ready; None: not ready within the deadline
+    ready_cpu_s: float | None = None  # CPU its main thread used until then (what the machine's load does not stretch)
     first_text_s: float | None = None  # first message sent to its first visible text
     first_reply_s: float | None = None  # ... to its finished reply (footer shown)
     second_reply_s: float | None = None  # the next message, the process warm
@@ -1069,7 +1112,9 @@ class Launcher:
                         lambda: _leads_or_stands_by(log_path) or proc.poll() is not None, deadline, 0.01
                     )
                 ready_at = time.perf_counter()
-                result = Launch(kind, ready_at - started if ready and proc.poll() is None else None)
+                result = Launch(
+                    kind, ready_at - started if ready and proc.poll() is None else None, _main_cpu(proc.pid)
+                )
                 if result.ready_s is not None and kind != "scheduler":
                     for attempt in ("first", "second"):
                         text_s, reply_s = await self.message(kind, port, f"{kind} launch {n}, {attempt} message")
@@ -1127,6 +1172,15 @@ class Launcher:
         return text_s, (time.perf_counter() - started if done else None)
 
 
+def _main_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) the process's main thread has used (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _healthz(port: int) -> bool:
     import httpx
 
@@ -1176,10 +1230,14 @@ def startup_part(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         rows[kind] = {
             "launches": len(mine),
             "ready": ready,
+            "ready_cpu": [x.ready_cpu_s for x in mine if x.ready_cpu_s is not None],
             "not_ready": len(mine) - len(ready),
             "first_text": [x.first_text_s for x in mine if x.first_text_s is not None],
             "first_reply": [x.first_reply_s for x in mine if x.first_reply_s is not None],
             "second_reply": [x.second_reply_s for x in mine if x.second_reply_s is not None],
+            "launch_to_first_reply": [
+                x.ready_s + x.first_reply_s for x in mine if x.ready_s is not None and x.first_reply_s is not None
+            ],
             "clean": all(x.clean for x in mine),
         }
     met = all(r["ready"] and not r["not_ready"] and max(r["ready"]) <= READY_TARGET_S for r in rows.values())
@@ -1200,19 +1258,28 @@ READY_MEANS = {
 }
 
 
+def _launch_to_first_reply(row: dict[str, Any]) -> list[float]:
+    if "launch_to_first_reply" in row:
+        return list(row["launch_to_first_reply"])
+    if len(row["ready"]) == len(row["first_reply"]):  # results kept before the column was added
+        return [a + b for a, b in zip(row["ready"], row["first_reply"], strict=True)]
+    return []
+
+
 def startup_report(r: dict[str, Any]) -> str:
     lines = [
         f"{r['meta']}; each process kind launched {r['launches']} times (kinds interleaved), SQLite, a loopback "
         "fake model server; seconds as min / median / max.",
         "",
-        "| process (ready when) | launch to ready | first message: first text | first message: reply done "
-        "| second message: reply done |",
-        "| --- | --- | --- | --- | --- |",
+        "| process (ready when) | launch to ready | main thread's CPU until ready | first message: first text "
+        "| first message: reply done | launch to first reply done | second message: reply done |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, row in r["kinds"].items():
         ready = _mmm(row["ready"]) + (f" ({row['not_ready']} never ready)" if row["not_ready"] else "")
         lines.append(
-            f"| {READY_MEANS[kind]} | {ready} | {_mmm(row['first_text'])} | {_mmm(row['first_reply'])} "
+            f"| {READY_MEANS[kind]} | {ready} | {_mmm(row.get('ready_cpu', []))} | {_mmm(row['first_text'])} "
+            f"| {_mmm(row['first_reply'])} | {_mmm(_launch_to_first_reply(row))} "
             f"| {_mmm(row['second_reply'])} |"
         )
     lines += ["", f"Target (every launch ready within {READY_TARGET_S:g} s): {'met' if r['met'] else 'NOT met'}."]
