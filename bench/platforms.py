@@ -186,6 +186,7 @@ class SlackPath:
         self.paced = paced
         self.fake = BenchSlack()
         self.channel_ids = itertools.count()
+        self.retries = 0  # events sent again after a failed request, as Slack does
         self.pending: dict[str, Watch] = {}
         self.threads: dict[str, tuple[str, str]] = {}  # message key -> (channel, thread ts)
         self.pid = 0
@@ -213,7 +214,8 @@ class SlackPath:
             env["SWITCHBOARD_SLACK_UPDATES_PER_MINUTE"] = "1000000"
         self.bot = Bot("slack", env)
         self.pid = self.bot.pid
-        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+        # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) could close one under a request.
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400, keepalive_expiry=2.0)
         self.http = httpx.AsyncClient(timeout=30, limits=limits)
 
         async def healthy() -> bool:
@@ -240,16 +242,29 @@ class SlackPath:
             self.fake.watches[(channel, event["ts"])] = watch
         self.pending[key] = watch
         body = json.dumps(self.sender.envelope(event))
-        headers = self.sender.signed_headers(body, "application/json")
         started = time.monotonic()
-        resp = await self.http.post(self.url, content=body.encode(), headers=headers)
-        if resp.status_code != 200:
-            raise RuntimeError(f"the bot answered {resp.status_code}: {resp.text[:200]}")
+        await self._deliver(body)
         done = await asyncio.wait_for(asyncio.shield(watch.future), TIMEOUT_S)
         return Sample(key, done - started, watch.visible, done)
 
+    async def _deliver(self, body: str) -> None:
+        """POST the event as Slack does: signed, and sent again (marked as a retry) when the request failed."""
+        for attempt in range(3):
+            retry = {"retry_num": attempt, "retry_reason": "http_error"} if attempt else {}
+            headers = self.sender.signed_headers(body, "application/json", **retry)
+            try:
+                resp = await self.http.post(self.url, content=body.encode(), headers=headers)
+            except httpx.TransportError:
+                self.retries += 1
+                continue
+            if resp.status_code == 200:
+                return
+            raise RuntimeError(f"the bot answered {resp.status_code}: {resp.text[:200]}")
+        raise RuntimeError("the bot did not take the event in three tries")
+
     def run_stats(self, samples: list[Sample]) -> dict[str, Any]:
         watches, self.pending = list(self.pending.values()), {}
+        retries, self.retries = self.retries, 0
         with self.fake._state:
             self.fake.watches.clear()
             calls, self.fake.api_calls[:] = list(self.fake.api_calls), []
@@ -263,6 +278,7 @@ class SlackPath:
             "calls": methods,
             "http_429": sum(1 for c in calls if c.status == 429),
             "failed_calls": sum(1 for c in calls if c.status == 200 and not (c.response or {}).get("ok", True)),
+            "event_retries": retries,
         }
 
     async def close(self) -> None:
