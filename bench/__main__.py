@@ -134,6 +134,14 @@ def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path) -> li
                         f"msgs/s, p50 {_pct(result['latencies'], 50):7.1f} ms"
                         + (f", {len(result['errors'])} failed" if result["errors"] else "")
                     )
+        if args.steady_rate > 0:
+            for name, runner in runners.items():
+                result = runner.ask(cmd="run", level=0, rate=args.steady_rate, messages=args.steady_messages, tag="s")
+                results.append(result)
+                _log(
+                    f"{name:8} a message every {1 / args.steady_rate:.2f} s: p50 {_pct(result['latencies'], 50):7.1f} "
+                    f"ms, first text p95 {_pct(result['first_visible'], 95):7.1f} ms"
+                )
         return results
     finally:
         for runner in runners.values():
@@ -300,8 +308,53 @@ def paths_tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(one) + "\n\n" + "\n".join(two)
 
 
-def targets(rows: list[dict[str, Any]], core: list[dict[str, float]] | None) -> str:
+def steady_rows(results: list[Result], paths: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for path in paths:
+        for r in (r for r in results if r["path"] == path and r.get("rate")):
+            rows.append(
+                {
+                    "path": path,
+                    "rate": r["rate"],
+                    "p50": _pct(r["latencies"], 50),
+                    "p95": _pct(r["latencies"], 95),
+                    "first_p50": _pct(r["first_visible"], 50),
+                    "first_p95": _pct(r["first_visible"], 95),
+                    "busy": r["cpu_seconds"] / r["seconds"],
+                    "cpu_ms": r["cpu_seconds"] / r["messages"] * 1000,
+                    "peak_ups": r.get("peak_updates_per_s", 0.0),
+                    "platform": path in ("slack", "discord"),
+                    "failed": len(r["errors"]),
+                    "sent": r["messages"],
+                }
+            )
+    return rows
+
+
+def steady_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| path | messages a second | ms/msg p50 | p95 | first text after the provider's first token, ms p50 | p95 "
+        "| CPU busy (of one core) | CPU ms/msg | most updates/s of one message | failed / sent |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        ups = f"{r['peak_ups']:.2f}" if r["platform"] else "-"
+        lines.append(
+            f"| {r['path']} | {r['rate']:g} | {_ms(r['p50'])} | {_ms(r['p95'])} | {_ms(r['first_p50'])} "
+            f"| {_ms(r['first_p95'])} | {r['busy']:.0%} | {r['cpu_ms']:.1f} | {ups} | {r['failed']} / {r['sent']} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(rows: list[dict[str, Any]], steady: list[dict[str, Any]], core: list[dict[str, float]] | None) -> str:
     lines = ["| target | measured in this run | met |", "| --- | --- | --- |"]
+    for r in (r for r in steady if r["path"] == "slack"):
+        ok = r["first_p95"] <= FIRST_TEXT_TARGET_MS
+        lines.append(
+            f"| Slack: first text ≤ {FIRST_TEXT_TARGET_MS:.0f} ms after the provider's first token, a message every "
+            f"{1 / r['rate']:.2f} s | p50 {_ms(r['first_p50'])} ms, p95 {_ms(r['first_p95'])} ms "
+            f"| {'yes' if ok else 'no'} (p95) |"
+        )
     slack = [r for r in rows if r["path"] == "slack"]
     for r in slack:
         ok = r["first_p95"] <= FIRST_TEXT_TARGET_MS
@@ -313,7 +366,7 @@ def targets(rows: list[dict[str, Any]], core: list[dict[str, float]] | None) -> 
             f"| {'yes' if ok else 'no'} (p95) |"
         )
     if slack:
-        peak = max(r["peak_ups"] for r in slack)
+        peak = max([r["peak_ups"] for r in slack] + [r["peak_ups"] for r in steady if r["path"] == "slack"])
         lines.append(
             f"| Slack: ≤ {MAX_UPDATES_PER_S:.0f} update/s per message | at most {peak:.2f}/s (1 / the shortest gap "
             f"between two writes of one message, every run) | {'yes' if peak <= MAX_UPDATES_PER_S else 'no'} |"
@@ -362,7 +415,9 @@ def report(results: list[Result], args: argparse.Namespace, command: str, when: 
             _meta(args, levels, when) + f" Slack streaming: {args.slack_streaming}. Percentiles pool every round's "
             "messages; throughput shares are medians of the per-round ratios."
         )
-        blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{paths_tables(rows)}\n\n{targets(rows, core)}\n"
+        steady = steady_rows(results, args.paths)
+        tables = paths_tables(rows) + (f"\n\n{steady_table(steady)}" if steady else "")
+        blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{tables}\n\n{targets(rows, steady, core)}\n"
     return blocks
 
 
@@ -381,6 +436,13 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, nargs="+", default=[3, 3, 2], help="alternating runs per path: one, or one per level"
     )
+    parser.add_argument(
+        "--steady-rate",
+        type=float,
+        default=5.0,
+        help="after the levels, messages a second sent whether or not earlier replies are complete (0: none)",
+    )
+    parser.add_argument("--steady-messages", type=int, default=100, help="messages of that steady run")
     parser.add_argument("--ttft", type=float, default=0.05, help="fake time to first token, seconds")
     parser.add_argument("--token-delay", type=float, default=0.005, help="fake delay between tokens, seconds")
     parser.add_argument("--tokens", type=int, default=30, help="tokens per reply")

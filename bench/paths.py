@@ -14,7 +14,8 @@ A process per path keeps each path's memory its own (peak RSS is the path's) and
 process's for raw, router and core; the bot process's for Slack and Discord (/proc/PID/stat, all threads).
 
 Commands, one JSON object a line on stdin: `{"cmd": "run", "level": 50, "messages": 200, "tag": "c50r0"}`
-(`level` concurrent threads, each sending its next message when its previous reply is complete), `{"cmd":
+(`level` concurrent threads, each sending its next message when its previous reply is complete; with `"rate": R`
+instead, a message every 1/R seconds whatever is still in flight), `{"cmd":
 "tune_gc"}`, `{"cmd": "quit"}`. Answers are stdout lines that start with `@@bench ` followed by JSON; the first
 says the path is ready. Each message's text carries `bench-key:KEY`, by which the fake OpenAI (bench/server.py)
 records when it wrote the message's first and last token.
@@ -206,6 +207,26 @@ async def drive(path: Path, messages: int, level: int, tag: str) -> tuple[float,
     return time.monotonic() - started, samples, errors
 
 
+async def steady(path: Path, messages: int, rate: float, tag: str) -> tuple[float, list[Sample], list[str]]:
+    """A message every 1/`rate` seconds, whether or not earlier replies are complete (an open loop)."""
+    samples: list[Sample] = []
+    errors: list[str] = []
+
+    async def send(i: int) -> None:
+        try:
+            samples.append(await path.one(f"{tag}.{i}", i))
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    started = time.monotonic()
+    sent = []
+    for i in range(messages):
+        await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+        sent.append(asyncio.create_task(send(i)))
+    await asyncio.gather(*sent)
+    return time.monotonic() - started, samples, errors
+
+
 def token_times(url: str, prefix: str) -> dict[str, list[float]]:
     with urllib.request.urlopen(f"{url}/bench/tokens?prefix={prefix}", timeout=30) as resp:
         return dict(json.loads(resp.read()))
@@ -214,7 +235,10 @@ def token_times(url: str, prefix: str) -> dict[str, list[float]]:
 async def run(path: Path, name: str, url: str, cmd: dict[str, Any]) -> dict[str, Any]:
     tag = f"{name}.{cmd['tag']}"
     cpu = cpu_seconds(path.pid)
-    seconds, samples, errors = await drive(path, int(cmd["messages"]), int(cmd["level"]), tag)
+    if cmd.get("rate"):
+        seconds, samples, errors = await steady(path, int(cmd["messages"]), float(cmd["rate"]), tag)
+    else:
+        seconds, samples, errors = await drive(path, int(cmd["messages"]), int(cmd["level"]), tag)
     cpu = cpu_seconds(path.pid) - cpu
     await asyncio.sleep(0.2)  # the fake provider records a stream's times once it has written its end
     times = token_times(url, tag + ".")
@@ -223,6 +247,7 @@ async def run(path: Path, name: str, url: str, cmd: dict[str, Any]) -> dict[str,
     return {
         "path": name,
         "level": cmd["level"],
+        "rate": cmd.get("rate", 0),
         "round": cmd.get("round", 0),
         "messages": cmd["messages"],
         "seconds": seconds,
