@@ -1,5 +1,6 @@
 """`switchboard admin`: run the admin app; `switchboard admin set-password [USERNAME]`: create an admin or change
-its password (read from a hidden prompt, or stdin for scripts; never from argv, where `ps` would show it)."""
+its password (read from a hidden prompt, or stdin for scripts; never from argv, where `ps` would show it);
+`switchboard admin sessions` and `end-sessions`: who is signed in, and signing them out everywhere."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.output import command, fail, stdin_is_tty
+from bot.cli.output import command, emit_json, fail, stdin_is_tty, table
 from bot.cli.system import admin as run_admin
 
 app = typer.Typer(
@@ -47,7 +48,8 @@ def set_password(
     password = _read_password()
     created = store(username, password)
     verb = "Created admin" if created else "Changed the password of admin"
-    typer.echo(f"{verb} '{username.strip()}'. Sign in at the admin app with it.")
+    ended = "" if created else " Its sessions signed in with the old password have ended."
+    typer.echo(f"{verb} '{username.strip()}'. Sign in at the admin app with it.{ended}")
 
 
 @app.command("list")
@@ -73,3 +75,37 @@ def remove(
         raise typer.Exit(1)
     remove_admin(username)
     typer.echo(f"Removed admin '{username}'.")
+
+
+@app.command("sessions")
+@command
+def sessions(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Who is signed in to the admin app now (one line per sign-in)."""
+    from core.admins import active_sessions
+    from core.formatting import ago
+
+    rows = active_sessions()
+    if as_json:
+        emit_json(
+            [{"user": v.username, "method": v.method, "since": v.created_at, "last_seen": v.last_seen_at} for v in rows]
+        )
+    elif rows:
+        table(
+            [(v.username, v.method, ago(v.created_at), ago(v.last_seen_at)) for v in rows],
+            ["user", "by", "since", "last seen"],
+        )
+    else:
+        typer.echo("Nobody is signed in to the admin app.")
+
+
+@app.command("end-sessions")
+@command
+def end_sessions(
+    username: Annotated[str | None, typer.Argument(help="Only this admin's sessions (default: everyone's).")] = None,
+) -> None:
+    """Sign admins out of the admin app in every browser (e.g. after a laptop was lost): they sign in again."""
+    from core.admins import end_sessions as end
+
+    count = end(username.strip() if username else None)
+    whose = f"of '{username.strip()}' " if username else ""
+    typer.echo(f"Ended {count} admin session{'s' if count != 1 else ''} {whose}in every browser.")

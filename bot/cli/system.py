@@ -183,6 +183,10 @@ def up(
         for name, why in skipped.items():
             typer.echo(f"Skipping {name}: {why}")
         typer.echo(f"Starting {', '.join(start)}. Admin: {admin_url}")
+        if "web" in start and not dry_run and not _has_admins():
+            typer.echo("No admin account yet: the admin (web) prints a one-time link below that creates one.")
+        if not dry_run:
+            typer.echo("Stop everything with Ctrl+C.")
     if dry_run:
         return
     if not start:
@@ -200,6 +204,15 @@ def up(
     raise typer.Exit(manager.returncode or 0)
 
 
+def _has_admins() -> bool:
+    from core.admins import has_admins
+
+    try:
+        return has_admins()
+    except Exception:  # the processes about to start report a database problem themselves
+        return True
+
+
 def admin() -> None:
     """Run the Streamlit admin app (after checking the master key: it refuses to start without a usable one)."""
     from core.settings import get_settings
@@ -211,7 +224,7 @@ def admin() -> None:
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "admin" / "app.py"),
+        str(ROOT / "admin" / "server.py"),  # Streamlit's st.App: admin/app.py plus the session-cookie route
         "--server.port",
         str(port),
         "--server.address",
@@ -220,6 +233,12 @@ def admin() -> None:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # Set before the first page is drawn (st.set_option in the app comes too late for it): no "Deploy"
+        # button and no Streamlit menu for admins, and never a traceback in the browser.
+        "--client.toolbarMode",
+        "minimal",
+        "--client.showErrorDetails",
+        "type",
     ]
     os.execv(sys.executable, args)  # noqa: S606 - replace this process with Streamlit's
 

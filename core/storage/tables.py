@@ -191,6 +191,35 @@ class AdminUser(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class AdminSession(SQLModel, table=True):
+    """A signed-in admin (core.admins). The browser keeps a random token in an HttpOnly cookie and only its SHA-256
+    is stored, so a copy of the database signs nobody in. The cookie is handed over once, in exchange for a
+    short-lived one-time ticket. A session ends on sign-out (`ended_at`), after an idle period (`expires_at`,
+    pushed on with activity) or at the absolute limit core.admins sets from `created_at`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=320, index=True)  # an account name, or the email of a single sign-on
+    method: str = Field(max_length=16)  # password | oidc | setup
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    ticket_hash: str | None = Field(default=None, max_length=64, unique=True)
+    ticket_expires_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+class AdminSetupToken(SQLModel, table=True):
+    """The one-time link that creates the first admin account (printed by `switchboard admin` while none exists).
+    Only its SHA-256 is stored; it works once, until `expires_at`, and only while there is no admin account."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
 # ---------------------------------------------------------------- conversations
 
 
