@@ -64,7 +64,6 @@ SETTINGS = {
     "SWITCHBOARD_REQUEST_TIMEOUT": "2",  # a provider call (each attempt) is given up after 2 s without data
     "SWITCHBOARD_PROVIDER_TIMEOUT": "2",  # model discovery
     "SWITCHBOARD_MAX_OUTPUT_TOKENS": "64",  # the output cap stops a reply at twice this
-    "SWITCHBOARD_STALE_REPLY_MINUTES": "0.2",  # a dead worker's replies are settled 12 s after its last renewal
     "SWITCHBOARD_NOTICE_POLL_SECONDS": "1",
     "SWITCHBOARD_CONFIRM_OVER_USD": "1000",
     "SWITCHBOARD_SLACK_UPDATES_PER_MINUTE": "100000",  # the fake Slack enforces no rate limit here
@@ -86,6 +85,9 @@ class Plan:
     think_s: float = 1.0  # a person's pause after an answer: uniform in [0, think_s]
     patience_s: float = 30.0  # how long a person waits for an answer before writing again anyway
     settle_s: float = 180.0  # after the last message, how long the answers may take to finish
+    # SWITCHBOARD_STALE_REPLY_MINUTES: a dead worker's replies are settled this long after their last renewal (live
+    # workers renew every third of it, so it must outlast the longest a busy worker takes to get a renewal done)
+    stale_minutes: float = 1.0
 
     def fault_mix(self) -> Mixed:
         each = self.fault_share / len(FAULTS)
@@ -104,9 +106,7 @@ WORDS = ("budget", "deploy", "shard", "latency", "token", "thread", "model", "qu
 
 def question(rng: random.Random, thread: int, index: int) -> str:
     """A message whose first word says which thread and turn it is (the echo carries it into the answer)."""
-    words = rng.choices(
-        ("budget", "deploy", "shard", "latency", "token", "thread", "model", "queue"), k=rng.randint(3, 20)
-    )
+    words = rng.choices(WORDS, k=rng.randint(3, 20))
     return f"q{thread:03d}-{index:03d} " + " ".join(words)
 
 
@@ -199,6 +199,8 @@ class Balancer:
         self.rng = rng
         self.http = httpx.AsyncClient(timeout=3.0, limits=httpx.Limits(max_connections=400))
         self.failed_deliveries = 0  # requests that got no 200 (each was delivered again)
+        self.unanswered = 0  # of those, no answer within Slack's 3 s (the others were refused or cut off)
+        self.acks: list[float] = []  # seconds each ack took
 
     async def deliver(
         self,
@@ -208,24 +210,30 @@ class Balancer:
         retry_num: int | None = None,
         avoid: Worker | None = None,
     ) -> Worker | None:
-        """Deliver until a worker acks (returns it); None when every try failed (Slack gives up after 3 retries)."""
+        """Deliver until a worker acks (returns it); None when every try failed: like Slack, the first and 3 retries,
+        here after 1, 5 and 15 s (Slack waits about a minute, then five)."""
         body = json.dumps(envelope)
-        for attempt in range(8):
+        for attempt, pause in enumerate((1.0, 5.0, 15.0, 0.0)):
             choices = [w for w in self.workers if w is not avoid] or self.workers
             worker = self.rng.choice(choices)
             headers = sender.signed_headers(
                 body, "application/json", retry_num=retry_num, retry_reason="http_error" if retry_num else None
             )
+            started = time.monotonic()
             try:
                 resp = await self.http.post(worker.url, content=body.encode(), headers=headers)
                 if resp.status_code == 200:
+                    self.acks.append(time.monotonic() - started)
                     return worker
+            except httpx.TimeoutException:
+                self.unanswered += 1
             except httpx.HTTPError:
                 pass
             self.failed_deliveries += 1
             avoid = worker
             retry_num = (retry_num or 0) + 1
-            await asyncio.sleep(0.1 * (attempt + 1))
+            if attempt < 3:
+                await asyncio.sleep(pause)
         return None
 
     async def close(self) -> None:
@@ -257,8 +265,9 @@ class Person:
 
 
 class Soak:
-    def __init__(self, plan: Plan, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, plan: Plan, env: dict[str, str], logs: Path, *, progress: bool = False) -> None:
         self.plan = plan
+        self.progress = progress
         self.env = env
         self.logs = logs
         self.rng = random.Random(plan.seed)
@@ -282,6 +291,7 @@ class Soak:
                 **self.env,
                 **SETTINGS,
                 "SWITCHBOARD_DEFAULT_MODEL": MODEL,
+                "SWITCHBOARD_STALE_REPLY_MINUTES": str(plan.stale_minutes),
                 "SLACK_API_URL": fake.api_url,
                 "SLACK_BOT_TOKEN": fake.workspace().token,
                 "SLACK_SIGNING_SECRET": SECRET,
@@ -320,6 +330,14 @@ class Soak:
         results.plan = asdict(plan)
         results.settled = settled
         results.failed_deliveries = balancer.failed_deliveries
+        results.deliveries_unanswered = balancer.unanswered
+        acks = sorted(balancer.acks)
+        if acks:
+            results.ack_ms = {
+                "p50": round(acks[len(acks) // 2] * 1000),
+                "p95": round(acks[int(len(acks) * 0.95)] * 1000),
+                "max": round(acks[-1] * 1000),
+            }
         results.seconds_sending = round(sent_s, 1)
         results.seconds_total = round(finished_s, 1)
         results.seconds_with_startup = round(time.monotonic() - started, 1)
@@ -363,6 +381,8 @@ class Soak:
             worker = await balancer.deliver(sender, envelope)
             sent.acked = worker is not None
             self.sent_count += 1
+            if self.progress and self.sent_count % 1000 == 0:
+                print(f"{self.sent_count:,} messages sent", file=sys.stderr, flush=True)
             if plan.kill_at is not None and self.sent_count >= plan.kill_at * plan.messages:
                 self.kill_due.set()
             if mention:  # Slack also sends the mention as a `message` event (which the bot leaves to app_mention)
@@ -457,10 +477,10 @@ def unfinished() -> int:
     return int(pending) + int(notices)
 
 
-async def run(plan: Plan, env: dict[str, str], logs: Path) -> Results:
+async def run(plan: Plan, env: dict[str, str], logs: Path, *, progress: bool = False) -> Results:
     """Run the soak with `env` (database, secret key, data dir) for every process; this process must already be
-    configured with the same database (its environment)."""
-    return await Soak(plan, env, logs).run()
+    configured with the same database (its environment). `progress`: say every thousand messages on stderr."""
+    return await Soak(plan, env, logs, progress=progress).run()
 
 
 # ---------------------------------------------------------------- on demand
@@ -537,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         from core.settings import reload_settings
 
         reload_settings()
-        results = asyncio.run(run(plan, env, logs))
+        results = asyncio.run(run(plan, env, logs, progress=True))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

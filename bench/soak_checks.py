@@ -81,6 +81,8 @@ class Results:
     redelivered: int = 0
     followed_early: int = 0
     failed_deliveries: int = 0
+    deliveries_unanswered: int = 0  # no ack within Slack's 3 s
+    ack_ms: dict[str, int] = field(default_factory=dict)  # how long acks took: p50, p95, max
     provider_calls: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -157,7 +159,11 @@ class Results:
             ("acked by a worker", f"{self.acked:,}"),
             ("sent before the previous answer showed", f"{self.followed_early:,}"),
             ("redelivered to the other worker", f"{self.redelivered:,}"),
-            ("deliveries that failed and were retried", f"{self.failed_deliveries:,}"),
+            (
+                "deliveries that failed and were retried (of them, not acked within 3 s)",
+                f"{self.failed_deliveries:,} ({self.deliveries_unanswered:,})",
+            ),
+            ("ack time p50 / p95 / max", " / ".join(f"{v:,} ms" for v in self.ack_ms.values())),
             (
                 "provider calls (faults)",
                 f"{self.provider_calls:,} ({sum(self.faults.values()) - self.faults.get('none', 0):,})",

@@ -13,7 +13,16 @@ import pytest
 from bench.soak import FAULTS, Plan, run
 from tests.fakes.openai import Mixed, Overlong, Reply, split_tokens
 
-SHORT = Plan(messages=320, threads=20, kill_at=0.35, down_s=3.0, think_s=0.5, patience_s=20.0, settle_s=60.0)
+SHORT = Plan(
+    messages=320,
+    threads=20,
+    kill_at=0.3,
+    down_s=3.0,
+    think_s=0.5,
+    patience_s=20.0,
+    settle_s=60.0,
+    stale_minutes=0.4,  # the killed worker's replies are settled within the run
+)
 
 
 @pytest.mark.timeout(150)

@@ -24,6 +24,7 @@ Token accounting is deliberately simple and documented so tests can predict it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -542,29 +543,44 @@ class FakeOpenAI(FakeServer):
                 "x-request-id": "req_fake",
             }
         )
+        # a client that goes away (its output cap, a timeout, a killed worker) ends the stream, as on a real server
+        with contextlib.suppress(ConnectionResetError):
+            await self._send(resp, request, chunk, head, tokens, finish_reason, ttft, delay, usage, cut)
+        return resp
+
+    @staticmethod
+    async def _send(
+        resp: web.StreamResponse,
+        request: web.Request,
+        chunk: Any,
+        head: str,
+        tokens: list[str],
+        finish_reason: str,
+        ttft: float,
+        delay: float,
+        usage: dict[str, int] | None,
+        cut: Disconnect | Hang | None,
+    ) -> None:
         await resp.prepare(request)
         await resp.write(chunk('{"role":"assistant","content":"","refusal":null}'))
 
         stop_at = len(tokens) if cut is None else min(cut.after_tokens or 0, len(tokens))
         if ttft > 0:
             await asyncio.sleep(ttft)
-        try:
-            if delay > 0:
-                for i, token in enumerate(tokens[:stop_at]):
-                    if i:
-                        await asyncio.sleep(delay)
-                    await resp.write(chunk(f'{{"content":{json.dumps(token)}}}'))
-            elif stop_at:  # zero latency: one write for all tokens
-                await resp.write(b"".join(chunk(f'{{"content":{json.dumps(t)}}}') for t in tokens[:stop_at]))
-        except ConnectionResetError:  # the client stopped reading (e.g. its output cap): a real server moves on
-            return resp
+        if delay > 0:
+            for i, token in enumerate(tokens[:stop_at]):
+                if i:
+                    await asyncio.sleep(delay)
+                await resp.write(chunk(f'{{"content":{json.dumps(token)}}}'))
+        elif stop_at:  # zero latency: one write for all tokens
+            await resp.write(b"".join(chunk(f'{{"content":{json.dumps(t)}}}') for t in tokens[:stop_at]))
 
         if isinstance(cut, Hang):
             await _until_client_gone(request)
-            return resp
+            return
         if isinstance(cut, Disconnect):
             _drop(request)
-            return resp
+            return
 
         end = [chunk("{}", finish_reason)]
         if usage is not None:
@@ -572,7 +588,6 @@ class FakeOpenAI(FakeServer):
         end.append(b"data: [DONE]\n\n")
         await resp.write(b"".join(end))
         await resp.write_eof()
-        return resp
 
 
 def _drop(request: web.Request) -> None:
