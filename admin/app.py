@@ -13,11 +13,9 @@ import streamlit as st
 from admin import auth, nav, ui
 
 st.set_page_config(page_title="Switchboard admin", page_icon=":material/hub:", layout="wide")
-login = auth.current_login()
-# The login form has no sidebar: without this, a tab signed out while it showed the pages keeps an empty one.
-st.set_page_config(initial_sidebar_state="auto" if login else "collapsed")
 st.set_option("client.showErrorDetails", "type")  # never a traceback in the browser: it could carry secrets
 
+login = auth.current_login()
 if login is None:
     page = st.navigation(auth.signed_out_pages(nav.PAGES), position="hidden")
 else:
@@ -25,5 +23,5 @@ else:
     auth.forget_setup_link()
     page = st.navigation(nav.navigation_pages())
     ui.show_flashes()
-auth.browser_cookie()
 page.run()
+auth.browser_cookie()  # last, so its empty element adds no gap above the page (a page that reruns sends it next run)

@@ -32,6 +32,7 @@ TICKET_KEY = "_switchboard_cookie_ticket"
 DROP_COOKIE_KEY = "_switchboard_drop_cookie"
 SEEN_COOKIE_KEY = "_switchboard_seen_cookie"
 SETUP_KEY = "_switchboard_setup_token"
+NO_SIDEBAR = ("stSidebar", "stExpandSidebarButton")
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def signed_out_pages(specs: Any) -> list[st.Page]:
 
 def login_page() -> None:
     """What a visitor sees before signing in: the login form(s), nothing else."""
+    # No sidebar, not even the empty one (or its expand arrow) Streamlit leaves in a tab that just signed out.
+    st.html(f"<style>{', '.join(f'[data-testid={t}]' for t in NO_SIDEBAR)} {{display: none}}</style>")
     st.title("Switchboard admin")
     setup = _setup_token()
     if setup is not None:
@@ -326,6 +329,4 @@ def sidebar(login: Login) -> None:
     with st.sidebar:
         minutes = max(1, round((login.expires_at - time.time()) / 60))
         st.caption(f"Signed in as **{login.user}** · session ends after {minutes} min without activity")
-        if st.button("Sign out", key="sign-out"):
-            sign_out()
-            st.rerun()
+        st.button("Sign out", key="sign-out", on_click=sign_out)  # before the run, which then shows the login form

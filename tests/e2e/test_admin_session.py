@@ -139,7 +139,8 @@ def login_form(page: Page) -> None:
     expect(page.get_by_role("heading", name="Switchboard admin")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)  # no page but the login form
-    expect(page.get_by_test_id("stSidebar")).to_have_count(0)  # not even an empty sidebar
+    expect(page.get_by_test_id("stSidebar")).to_be_hidden()  # not even an empty sidebar
+    expect(page.get_by_test_id("stExpandSidebarButton")).to_be_hidden()
 
 
 def signed_in_on(page: Page, title: str) -> None:
