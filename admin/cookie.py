@@ -70,7 +70,7 @@ def _script(method: str, body: dict[str, str] | None = None) -> None:
     if body is not None:
         options["headers"] = {"Content-Type": "application/json"}
         options["body"] = json.dumps(body)
-    call = f"fetch({json.dumps(route_path())}, {json.dumps(options)}).catch(() => {{}});"
+    call = f"fetch({json.dumps(route_path())}, {json.dumps(options)}).catch(() => {{}});".replace("<", "\\u003c")
     st.html(f"<script>{call}</script>", unsafe_allow_javascript=True, width="content")
 
 
