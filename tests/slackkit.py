@@ -261,8 +261,8 @@ class Bot:
 async def serve(fake: FakeSlack, **env: str) -> AsyncIterator[Bot]:
     """Run the app in HTTP mode against `fake` (env: extra settings, e.g. SWITCHBOARD_SLACK_STREAMING)."""
     from bot.slack.app import create_asgi_app
-    from bot.slack.people import forget
     from bot.slack.pacing import forget as forget_windows
+    from bot.slack.people import forget
     from bot.slack.reply import forget_refusals
 
     values = {

@@ -149,6 +149,9 @@ def test_init_writes_env_with_a_master_key_and_is_idempotent(cli, tmp_path: Path
     text = (tmp_path / ".env").read_text()
     (key,) = re.findall(r"^SWITCHBOARD_SECRET_KEY=(\S+)$", text, re.M)
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    # the database (password hashes, usage) is the owner's alone, as is the folder it was created in
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "data" / "switchboard.db").stat().st_mode & 0o777 == 0o600
     second = cli("init", env=env)
     assert second.returncode == 0 and (tmp_path / ".env").read_text() == text
     # the generated key opens the store: the first command after init works without exporting anything

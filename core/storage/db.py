@@ -37,7 +37,11 @@ class StorageError(UserError):
 def _sqlite_engine(url: str) -> Engine:
     path = url.split("sqlite:///", 1)[-1]
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The database holds password hashes and usage: other local users get no access. SQLite gives its -wal
+        # and -shm files the database file's mode. An existing folder or file keeps the mode its owner chose.
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not Path(path).exists():
+            Path(path).touch(mode=0o600)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
