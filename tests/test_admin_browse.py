@@ -4,7 +4,8 @@ through the core (the same calls the bots make)."""
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,16 @@ from core.models.registry import set_model_overrides
 from core.models.stats import update_stats
 from core.providers.store import add_provider, mark_unhealthy
 from core.reports.performance import performance_series
-from core.reports.threads import count_active_threads, list_threads, scopes_seen, thread_messages
+from core.reports.threads import (
+    count_active_threads,
+    is_command,
+    list_threads,
+    plural,
+    scopes_seen,
+    thread_messages,
+    transcript_json,
+    transcript_markdown,
+)
 from core.threads.conversations import finish_reply, start_turn
 from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp
@@ -70,7 +80,7 @@ def test_conversations_lists_threads_and_each_message_with_model_tokens_cost_fal
     messages = admin.table_with("tokens in")
     replies = messages[messages["role"] == "assistant"].reset_index(drop=True)
     assert replies["model"].tolist() == ["oa/gpt-4o", "local/llama-small"]
-    assert replies["tokens in"].tolist() == [100, 120] and replies["tokens out"].tolist() == [50, 30]
+    assert replies["tokens in"].tolist() == ["100", "120"] and replies["tokens out"].tolist() == ["50", "30"]
     assert replies["cost"].tolist() == ["$0.0123", "$0"]
     assert replies["fallback"].tolist() == ["", "from oa/gpt-4o: rate limited (429)"]
     assert replies["latency"].tolist() == ["800 ms", "400 ms"] and replies["status"].tolist() == ["ok", "ok"]
@@ -166,3 +176,43 @@ def test_browse_queries_on_sqlite_and_postgresql(any_db: str) -> None:
     assert roles == [("user", None), ("assistant", "oa/gpt-4o"), ("user", None), ("assistant", "local/a")]
     (point,) = performance_series(timedelta(hours=1), timedelta(days=3650), models=["oa/gpt-4o"])
     assert (point.replies, point.errors) == (2, 1)
+
+
+def test_thread_titles_skip_commands_and_transcripts_export_on_sqlite_and_postgresql(any_db: str) -> None:
+    """A thread opened with `!model ...` is titled by its first real question; the transcript exports carry every
+    reply's model, tokens, cost, latency and fallback."""
+    where = ("slack", "W9", "C9", "T-cmd")
+    turn(where, "!model oa/gpt-4o", TurnResult("oa/gpt-4o", "oa", "ok", "Now using oa/gpt-4o."))
+    turn(
+        where,
+        "What is   a  vector index?",
+        TurnResult("local/a", "local", "ok", "A map of embeddings.", fallback_from="oa/gpt-4o",
+                   fallback_reason="rate limited (429)", prompt_tokens=1200, completion_tokens=30, cost_usd=0.0021,
+                   latency_ms=850, ttft_ms=120),
+    )  # fmt: skip
+    (t,) = list_threads().threads
+    assert t.title == "What is a vector index?"
+    assert [x.thread for x in list_threads(text="!model").threads] == ["T-cmd"]  # the stored title still matches
+    messages = thread_messages(t.id)
+
+    md = transcript_markdown(t, messages)
+    assert md.startswith("# What is a vector index?\n")
+    assert "- Where: slack, workspace W9, channel C9, thread T-cmd" in md
+    assert "## U1 · " in md and "What is   a  vector index?" in md
+    facts = "*local/a · 1,200 in / 30 out tokens · $0.0021 · 850 ms, first token 120 ms · fallback from oa/gpt-4o"
+    assert facts + " (rate limited (429))*" in md
+    assert "4 messages" in md and "1 fallback" in md and "0 errors" in md
+
+    doc = json.loads(transcript_json(t, messages))
+    assert doc["thread"]["title"] == "What is a vector index?" and doc["thread"]["id"] == t.id
+    reply = doc["messages"][-1]
+    assert (reply["model"], reply["prompt_tokens"], reply["completion_tokens"], reply["cost_usd"]) == (
+        "local/a",
+        1200,
+        30,
+        0.0021,
+    )
+    assert (reply["latency_ms"], reply["fallback_from"]) == (850, "oa/gpt-4o")
+    assert datetime.fromisoformat(reply["created_at"]).tzinfo is not None
+    assert plural(1, "thread") == "1 thread" and plural(2, "reply", "replies") == "2 replies"
+    assert is_command("!model x") and is_command(" /reset") and not is_command("! wow") and not is_command("hi")

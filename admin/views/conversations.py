@@ -1,12 +1,23 @@
-"""Conversations: browse threads, then each message with the model that wrote it, tokens, cost, latency,
-fallback and status."""
+"""Conversations: browse threads, then read one as a transcript (as it went in the chat, each reply with its
+model, tokens, cost, latency and fallback), or as a table of every message; export it as Markdown or JSON."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core import formatting as fmt
-from core.reports.threads import MessageRow, ThreadPage, ThreadSummary, list_threads, scopes_seen, thread_messages
+from core.reports.threads import (
+    MessageRow,
+    ThreadPage,
+    ThreadSummary,
+    list_threads,
+    plural,
+    reply_facts,
+    scopes_seen,
+    thread_messages,
+    transcript_json,
+    transcript_markdown,
+)
 
 PAGE_SIZE = 25
 ALL = "all"
@@ -24,6 +35,36 @@ def fallback_text(m: MessageRow) -> str:
     return f"from {m.fallback_from}" + (f": {m.fallback_reason}" if m.fallback_reason else "")
 
 
+def _count(n: int | None) -> str:
+    return fmt.MISSING if n is None else f"{n:,}"
+
+
+def transcript(messages: list[MessageRow]) -> None:
+    """The thread as it read in the chat: each user message, then the reply with what it took to write."""
+    if not messages:
+        st.caption("No messages stored in this thread.")
+        return
+    for m in messages:
+        user = m.role == "user"
+        with st.chat_message("user" if user else "assistant", avatar=":material/person:" if user else None):
+            who = m.user_id or "user" if user else m.role
+            st.caption(f"{who} · {fmt.timestamp(m.created_at)}")
+            if m.content:
+                st.markdown(m.content)
+            if not user:
+                facts = reply_facts(m)
+                if m.status == "error":
+                    st.error(facts, icon=":material/error:")
+                elif m.fallback_from or m.status != "ok":
+                    st.warning(facts, icon=":material/alt_route:")
+                else:
+                    st.caption(facts)
+
+
+def slug(t: ThreadSummary) -> str:
+    return f"thread-{t.id}-{t.platform}"
+
+
 def messages_table(messages: list[MessageRow]) -> None:
     st.dataframe(
         [
@@ -32,8 +73,8 @@ def messages_table(messages: list[MessageRow]) -> None:
                 "role": m.role,
                 "user": m.user_id or "",
                 "model": m.model or "",
-                "tokens in": m.prompt_tokens,
-                "tokens out": m.completion_tokens,
+                "tokens in": _count(m.prompt_tokens),
+                "tokens out": _count(m.completion_tokens),
                 "cost": fmt.money(m.cost_usd) if m.role in ("assistant", "compare") else "",
                 "latency": fmt.latency(m.latency_ms) if m.latency_ms else "",
                 "first token": fmt.latency(m.ttft_ms) if m.ttft_ms else "",
@@ -57,10 +98,36 @@ def thread_detail(t: ThreadSummary) -> None:
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Messages", t.messages)
     c2.metric("Tokens", f"{t.tokens:,}")
-    c3.metric("Cost", fmt.money(t.cost_usd), help=f"{t.unknown_cost_replies} replies of unknown price not counted")
+    c3.metric(
+        "Cost",
+        fmt.money(t.cost_usd),
+        help=f"{plural(t.unknown_cost_replies, 'reply', 'replies')} of unknown price not counted",
+    )
     c4.metric("Errors", t.errors)
     c5.metric("Fallbacks", t.fallbacks)
-    messages_table(thread_messages(t.id))
+    messages = thread_messages(t.id)
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Export Markdown",
+        transcript_markdown(t, messages),
+        file_name=f"{slug(t)}.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        key=f"conv-md-{t.id}",
+    )
+    d2.download_button(
+        "Export JSON",
+        transcript_json(t, messages),
+        file_name=f"{slug(t)}.json",
+        mime="application/json",
+        icon=":material/download:",
+        key=f"conv-json-{t.id}",
+    )
+    chat, table = st.tabs(["Transcript", "Messages table"])
+    with chat:
+        transcript(messages)
+    with table:
+        messages_table(messages)
 
 
 def render() -> None:
@@ -94,14 +161,14 @@ def render() -> None:
         st.info("No conversations match. Threads appear here once someone talks to the bot.")
         return
     pages = max(1, -(-page.total // PAGE_SIZE))
-    st.caption(f"{page.total} threads")
+    st.caption(plural(page.total, "thread"))
     st.dataframe(
         [
             {
                 "id": t.id,
                 "thread": t.title or t.thread,
                 "where": f"{t.platform} {t.workspace}/{t.channel}",
-                "model": t.current_model or "",
+                "model": t.current_model or fmt.MISSING,
                 "messages": t.messages,
                 "tokens": t.tokens,
                 "cost": fmt.money(t.cost_usd),

@@ -7,6 +7,7 @@ import streamlit as st
 
 from admin import prompt_forms, scope_forms, ui
 from core import formatting as fmt
+from core.errors import UserError
 from core.menus.listing import ModelFilter, filter_models
 from core.models.registry import ModelInfo, all_models, set_model_overrides
 from core.providers.store import list_providers
@@ -16,28 +17,114 @@ def _status(m: ModelInfo) -> str:
     return "usable" if m.usable else f"unusable: {m.unusable_reason}"
 
 
+PRICE_FROM = {
+    "local": "local server: free (type a price to count it as paid)",
+    "free": "marked free by an admin",
+    "override": "set by an admin",
+    "provider": "the provider",
+    "unknown": "unknown: type a price",
+}
+EDITOR = "models-editor"
+EDIT_ERRORS = "_models_edit_errors"
+
+
+def _context(m: ModelInfo) -> str:
+    return f"{m.context_window:,}" if m.context_window else fmt.MISSING
+
+
+def registry_rows(models: list[ModelInfo]) -> list[dict[str, object]]:
+    return [
+        {
+            "model": m.name,
+            "enabled": m.enabled,
+            "input $/Mtok": m.input_usd_per_mtok,
+            "output $/Mtok": m.output_usd_per_mtok,
+            "price from": PRICE_FROM.get(m.price_source, m.price_source),
+            "alias": m.alias or "",
+            "provider": m.provider,
+            "context": _context(m),
+            "tools": m.supports_tools,
+            "vision": m.supports_vision,
+            "local": m.is_local,
+            "status": _status(m),
+            "p50": fmt.latency(m.latency_p50_ms),
+            "errors": fmt.percent(m.error_rate),
+        }
+        for m in models
+    ]
+
+
+def _price(value: object) -> float | None:
+    if value is None or value != value:  # an emptied cell (None or NaN)
+        return None
+    return float(value)  # type: ignore[arg-type]
+
+
+def save_inline_edits(models: list[ModelInfo]) -> None:
+    """Store the cells an admin changed in the registry table, through the same core call as `switchboard models
+    set`. An emptied price cell forgets the prices set here; a rejected value is reported and nothing of that row
+    is stored."""
+    edits = st.session_state.get(EDITOR, {}).get("edited_rows", {})
+    errors: list[str] = []
+    for index, changed in edits.items():
+        m = models[int(index)]
+        changes: dict[str, object] = {}
+        if "enabled" in changed and bool(changed["enabled"]) != m.enabled:
+            changes["enabled"] = bool(changed["enabled"])
+        for column, field in (("input $/Mtok", "input_usd_per_mtok"), ("output $/Mtok", "output_usd_per_mtok")):
+            if column not in changed:
+                continue
+            value = _price(changed[column])
+            if value is None:
+                changes["clear_prices"] = True
+            else:
+                changes[field] = value
+        if not changes:
+            continue
+        try:
+            info = set_model_overrides(m.name, **changes)  # type: ignore[arg-type]
+        except UserError as exc:
+            errors.append(f"{m.name}: {exc}")
+            continue
+        what = []
+        if "enabled" in changes:
+            what.append("enabled" if info.enabled else "disabled")
+        if any(k in changes for k in ("input_usd_per_mtok", "output_usd_per_mtok", "clear_prices")):
+            what.append(f"price {fmt.per_mtok(info.input_usd_per_mtok, info.output_usd_per_mtok, local=info.is_local)}")
+        ui.flash(f"Saved {m.name}: {', '.join(what)}.")
+    st.session_state[EDIT_ERRORS] = errors
+
+
 def registry_table(models: list[ModelInfo]) -> None:
-    st.dataframe(
-        [
-            {
-                "model": m.name,
-                "alias": m.alias or "",
-                "provider": m.provider,
-                "context": m.context_window,
-                "input": fmt.unit_price(m.input_usd_per_mtok),
-                "output": fmt.unit_price(m.output_usd_per_mtok),
-                "price from": m.price_source,
-                "tools": m.supports_tools,
-                "vision": m.supports_vision,
-                "local": m.is_local,
-                "enabled": m.enabled,
-                "status": _status(m),
-                "p50": fmt.latency(m.latency_p50_ms),
-                "errors": fmt.percent(m.error_rate),
-            }
-            for m in models
-        ],
+    """The registry, with Enabled and the two prices editable in place (saved as soon as a cell is left)."""
+    for error in st.session_state.pop(EDIT_ERRORS, []):
+        st.error(error)
+    price_help = (
+        "USD per million tokens. A price you type wins over the provider's and over the local server's 'free'; "
+        "empty the cell to go back to them."
+    )
+    st.data_editor(
+        registry_rows(models),
+        key=EDITOR,
         hide_index=True,
+        disabled=[c for c in registry_rows(models[:1])[0] if c not in ("enabled", "input $/Mtok", "output $/Mtok")]
+        if models
+        else True,
+        column_config={
+            "model": st.column_config.TextColumn(pinned=True),
+            "enabled": st.column_config.CheckboxColumn(help="Disabled models are not offered to anyone."),
+            "input $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help),
+            "output $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help),
+            "price from": st.column_config.TextColumn(width="medium"),
+            "status": st.column_config.TextColumn(width="medium"),
+        },
+        on_change=save_inline_edits,
+        args=(models,),
+    )
+    st.caption(
+        "Enabled and the prices can be edited in the table; a change is saved when you leave the cell. "
+        "Models on a local server count as free until you give them a price (a proxy to a paid API, say): a price "
+        "you set is never replaced by the local guess."
     )
 
 
@@ -83,20 +170,9 @@ def overrides_form(models: list[ModelInfo]) -> None:
         c4, c5, c6 = st.columns(3)
         shown_in, shown_out = (None, None) if m.price_source in ("local", "free") else _prices(m)
         price_help = "USD per million tokens. Set by you, it wins over the provider's price and the local guess."
-        price_in = c4.number_input(
-            "Input $/Mtok",
-            min_value=0.0,
-            value=shown_in,
-            format="%g",
-            help=price_help,
-        )
-        price_out = c5.number_input(
-            "Output $/Mtok",
-            min_value=0.0,
-            value=shown_out,
-            format="%g",
-            help=price_help,
-        )
+        empty = {"local": "free (local): type a price", "free": "free: type a price"}.get(m.price_source, "unknown")
+        price_in = c4.number_input("Input $/Mtok", value=shown_in, format="%g", help=price_help, placeholder=empty)
+        price_out = c5.number_input("Output $/Mtok", value=shown_out, format="%g", help=price_help, placeholder=empty)
         context = c6.number_input("Context window", min_value=1, value=m.context_window, step=1024)
         clear = st.checkbox(
             "Forget the prices set here",

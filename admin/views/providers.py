@@ -46,16 +46,35 @@ def providers_table(providers: list[ProviderView], reveal: bool) -> None:
     )
 
 
+ADD_KEYS = ("add-name", "add-kind", "add-base-url", "add-org", "add-key")
+ADD_RESET = "_provider_add_reset"
+ADD_NOTICE = "_provider_add_notice"
+
+
 def add_form() -> None:
+    """The add form keeps what was typed when adding fails (only a successful add empties it). A provider whose
+    models cannot be listed is still added (it may come up later), under a warning rather than a success."""
     kinds = kind_names()
-    with st.form("add-provider", clear_on_submit=True):
+    if st.session_state.pop(ADD_RESET, False):
+        for key in ADD_KEYS:
+            st.session_state.pop(key, None)
+    notice = st.session_state.pop(ADD_NOTICE, None)
+    if notice is not None:
+        ok, text = notice
+        if ok:
+            st.success(text, icon=":material/check_circle:")
+        else:
+            st.warning(text, icon=":material/warning:")
+    with st.form("add-provider", clear_on_submit=False):
         st.markdown("**Add a provider**")
         c1, c2 = st.columns(2)
-        name = c1.text_input("Name", placeholder="e.g. openai, gpu-box", help="Used in model names: NAME/model-id.")
-        kind = c2.selectbox("Kind", kinds, index=kinds.index("openai") if "openai" in kinds else 0)
-        base_url = c1.text_input("Base URL", placeholder="leave empty for the kind's default")
-        organization = c2.text_input("Organization", placeholder="OpenAI only, optional")
-        api_key = st.text_input("API key", type="password", help="Stored encrypted; never shown again.")
+        name = c1.text_input(
+            "Name", placeholder="e.g. openai, gpu-box", help="Used in model names: NAME/model-id.", key="add-name"
+        )
+        kind = c2.selectbox("Kind", kinds, index=kinds.index("openai") if "openai" in kinds else 0, key="add-kind")
+        base_url = c1.text_input("Base URL", placeholder="leave empty for the kind's default", key="add-base-url")
+        organization = c2.text_input("Organization", placeholder="OpenAI only, optional", key="add-org")
+        api_key = st.text_input("API key", type="password", help="Stored encrypted; never shown again.", key="add-key")
         submitted = st.form_submit_button("Add provider", type="primary")
     if not submitted:
         return
@@ -69,8 +88,15 @@ def add_form() -> None:
         )
         with st.spinner(f"Listing {view.name}'s models…"):
             found = sync.run(refresh_provider(view.name))
-        listed = f"{found.models} models listed" if found.ok else f"its models could not be listed yet: {found.message}"
-        ui.flash(f"Added provider '{view.name}' ({view.label}); {listed}.")
+        if found.ok:
+            text = f"Added provider '{view.name}' ({view.label}); {found.models} models listed."
+        else:
+            text = (
+                f"Added provider '{view.name}' ({view.label}), but the connection test failed: "
+                f"{found.message} Its models appear once it answers; fix it below (Edit) or remove it."
+            )
+        st.session_state[ADD_NOTICE] = (found.ok, text)
+        st.session_state[ADD_RESET] = True
         st.session_state[PICKED] = view.name  # the provider picker below is not drawn yet in this run
         st.rerun()
 

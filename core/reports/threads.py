@@ -4,17 +4,33 @@ every write to them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
 from sqlmodel import col
 
+from core import formatting as fmt
 from core.storage.db import session
 from core.storage.tables import Conversation, Message, aware, utcnow
 
 REPLY_ROLES = ("assistant", "compare")
+COMMAND = re.compile(r"^\s*[!/][A-Za-z]")  # `!model gpt-4o`, `/reset`: a chat command, not a question
+TITLE_CHARS = 200
+
+
+def is_command(text: str) -> bool:
+    return bool(COMMAND.match(text or ""))
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 thread`, `2 threads`."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 ANSWERED = ("ok", "partial", "interrupted")  # replies that reached a model and may have cost something
 
 
@@ -146,6 +162,7 @@ def list_threads(
     with session() as s:
         total = s.execute(select(func.count(col(Conversation.id))).where(*where)).scalar_one()
         rows = s.execute(query).all()
+    titles = _real_titles([row[0].id for row in rows if is_command(row[0].title) or not (row[0].title or "").strip()])
     threads = []
     for row in rows:
         c: Conversation = row[0]
@@ -156,7 +173,7 @@ def list_threads(
                 workspace=c.workspace,
                 channel=c.channel,
                 thread=c.thread,
-                title=c.title,
+                title=titles.get(c.id or 0, c.title),
                 current_model=c.current_model,
                 created_at=aware(c.created_at),
                 updated_at=aware(c.updated_at),
@@ -170,6 +187,25 @@ def list_threads(
             )
         )
     return ThreadPage(tuple(threads), int(total))
+
+
+def _real_titles(ids: list[int | None]) -> dict[int, str]:
+    """For threads whose stored title is a command (the first message was `!model ...`), the first user message
+    that is not a command; a thread of commands only is titled by them (there is nothing else to show)."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    found: dict[int, str] = {}
+    with session() as s:
+        rows = s.execute(
+            select(col(Message.conversation_id), col(Message.content))
+            .where(col(Message.conversation_id).in_(wanted), col(Message.role) == "user")
+            .order_by(col(Message.conversation_id), col(Message.id))
+        ).all()
+    for cid, content in rows:
+        if cid not in found and (content or "").strip() and not is_command(content):
+            found[cid] = " ".join(content.split())[:TITLE_CHARS]
+    return found
 
 
 def count_active_threads(within: timedelta) -> int:
@@ -232,3 +268,57 @@ def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
             .limit(limit)
         ).all()
     return [ScopeSeen(p, w, c, int(n)) for p, w, c, n in rows]
+
+
+# ---------------------------------------------------------------- transcripts (the admin's export)
+
+
+def reply_facts(m: MessageRow) -> str:
+    """One line under a reply: model, tokens, cost, latency, fallback, and what went wrong if anything."""
+    parts = [m.model or "model unknown"]
+    if m.prompt_tokens is not None or m.completion_tokens is not None:
+        parts.append(f"{m.prompt_tokens or 0:,} in / {m.completion_tokens or 0:,} out tokens")
+    if m.status in ANSWERED or m.cost_usd is not None:
+        parts.append(fmt.money(m.cost_usd))
+    if m.latency_ms:
+        first = f", first token {fmt.latency(m.ttft_ms)}" if m.ttft_ms else ""
+        parts.append(f"{fmt.latency(m.latency_ms)}{first}")
+    if m.fallback_from:
+        parts.append(f"fallback from {m.fallback_from}" + (f" ({m.fallback_reason})" if m.fallback_reason else ""))
+    if m.status != "ok":
+        parts.append(m.status + (f": {m.error}" if m.error else ""))
+    return " · ".join(parts)
+
+
+def transcript_markdown(t: ThreadSummary, messages: list[MessageRow]) -> str:
+    """The thread as a Markdown document: a heading, where it happened, then each message in order."""
+    lines = [
+        f"# {t.title or t.thread}",
+        "",
+        f"- Where: {t.platform}, workspace {t.workspace}, channel {t.channel}, thread {t.thread}",
+        f"- Started: {fmt.timestamp(t.created_at)}; last activity {fmt.timestamp(t.updated_at)}",
+        f"- {plural(t.messages, 'message')}, {t.tokens:,} tokens, cost {fmt.money(t.cost_usd)}, "
+        f"{plural(t.errors, 'error')}, {plural(t.fallbacks, 'fallback')}",
+        "",
+    ]
+    for m in messages:
+        if m.role == "user":
+            lines.append(f"## {m.user_id or 'user'} · {fmt.timestamp(m.created_at)}")
+        else:
+            lines.append(f"## {m.role} · {fmt.timestamp(m.created_at)}")
+            lines.append(f"*{reply_facts(m)}*")
+        lines += ["", m.content or ("(no text)" if m.status == "ok" else f"({m.status})"), ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def transcript_json(t: ThreadSummary, messages: list[MessageRow]) -> str:
+    """The thread and every message with all its fields, times in ISO 8601 (UTC)."""
+
+    def plain(value: object) -> object:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    doc = {
+        "thread": {k: plain(v) for k, v in asdict(t).items()},
+        "messages": [{k: plain(v) for k, v in asdict(m).items()} for m in messages],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
