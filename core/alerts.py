@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from pydantic import SecretStr
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import col
 
+from core.errors import UserError
 from core.logs import redact
 from core.settings import Settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
-from core.storage.tables import Alert, utcnow
+from core.storage.tables import Alert, Meta, utcnow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -42,6 +43,13 @@ class AlertView:
     last_error: str | None
     resolved_at: datetime | None = None
     resolution: str | None = None  # why it was closed, e.g. "provider 'x' was removed"
+    resolved_by: str | None = None  # "admin:<user>"; None when Switchboard closed it
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
 
     @property
     def open(self) -> bool:
@@ -61,6 +69,9 @@ def _view(a: Alert) -> AlertView:
         a.last_error,
         a.resolved_at,
         a.resolution,
+        a.resolved_by,
+        a.acknowledged_at,
+        a.acknowledged_by,
     )
 
 
@@ -124,12 +135,74 @@ def resolve_provider_alerts(provider: str, resolution: str) -> int:
     return int(closed or 0)
 
 
-def recent_alerts(limit: int = 100, kind: str | None = None) -> list[AlertView]:
+def resolve_alerts_of_missing_providers(existing: set[str], resolution: str = "its provider was removed") -> int:
+    """Close open alerts about a provider that no longer exists (e.g. removed before removal closed its alerts).
+    The caller names the providers there are (core.alerts sits below the provider store). Returns how many."""
+    with connection(write=True) as conn:
+        stmt = update(_A).where(_A.c.provider.is_not(None), _A.c.resolved_at.is_(None))
+        if existing:
+            stmt = stmt.where(_A.c.provider.not_in(sorted(existing)))
+        closed = conn.execute(stmt.values(resolved_at=utcnow(), resolution=resolution[:200], next_attempt_at=None))
+    return int(closed.rowcount or 0)
+
+
+def acknowledge_alert(alert_id: int, by: str) -> AlertView:
+    """An admin has seen the alert: it stays open (and is still delivered) but is marked as being looked at.
+    Acknowledging again keeps the first acknowledgement. Raises UserError for an alert that does not exist."""
+    with connection(write=True) as conn:
+        conn.execute(
+            update(_A)
+            .where(_A.c.id == alert_id, _A.c.acknowledged_at.is_(None))
+            .values(acknowledged_at=utcnow(), acknowledged_by=by[:64])
+        )
+    return _require(alert_id)
+
+
+def resolve_alert(alert_id: int, by: str, resolution: str = "") -> AlertView:
+    """An admin closes the alert: it is no longer sent or shown as open. An alert already closed keeps who closed
+    it first. Raises UserError for an alert that does not exist."""
+    note = resolution.strip()[:200] or "resolved"
+    now = utcnow()
+    with connection(write=True) as conn:
+        conn.execute(
+            update(_A)
+            .where(_A.c.id == alert_id, _A.c.resolved_at.is_(None))
+            .values(resolved_at=now, resolved_by=by[:64], resolution=note, next_attempt_at=None)
+        )
+        conn.execute(  # resolving implies it was seen
+            update(_A)
+            .where(_A.c.id == alert_id, _A.c.acknowledged_at.is_(None))
+            .values(acknowledged_at=now, acknowledged_by=by[:64])
+        )
+    return _require(alert_id)
+
+
+def get_alert(alert_id: int) -> AlertView | None:
+    with session() as s:
+        found = s.get(Alert, alert_id)
+        return _view(found) if found is not None else None
+
+
+def _require(alert_id: int) -> AlertView:
+    found = get_alert(alert_id)
+    if found is None:
+        raise UserError(f"There is no alert #{alert_id} (it may have been removed).")
+    return found
+
+
+def recent_alerts(limit: int = 100, kind: str | None = None, *, open_only: bool = False) -> list[AlertView]:
     with session() as s:
         stmt = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
         if kind:
             stmt = stmt.where(col(Alert.kind) == kind)
+        if open_only:
+            stmt = stmt.where(col(Alert.resolved_at).is_(None))
         return [_view(a) for a in s.execute(stmt).scalars().all()]
+
+
+def count_open_alerts() -> int:
+    with connection() as conn:
+        return int(conn.execute(select(func.count()).select_from(_A).where(_A.c.resolved_at.is_(None))).scalar() or 0)
 
 
 # ---------------------------------------------------------------- delivery
@@ -137,13 +210,16 @@ def recent_alerts(limit: int = 100, kind: str | None = None) -> list[AlertView]:
 
 @dataclass(frozen=True)
 class AlertRoute:
-    """A platform channel that alerts go to: its channel setting, and the bot token that platform needs."""
+    """A platform channel that alerts go to: its channel setting, and the bot token that platform needs.
+    `source` says where the channel came from: "admin" (set in the admin, stored in the database) or "env"
+    (the .env default, used while the admin has set nothing)."""
 
     platform: str
     channel_setting: str
     channel: str
     token_setting: str
     token: SecretStr | None  # stays wrapped, so a logged or printed route shows no secret
+    source: str = "env"
 
     @property
     def active(self) -> bool:
@@ -152,30 +228,60 @@ class AlertRoute:
     @property
     def status(self) -> str:
         if not self.channel:
+            if self.source == "admin":
+                return "off (turned off in the admin)"
             return f"not set up ({self.channel_setting} is empty)"
         if not self.token:
             return f"not sent: {self.token_setting} is missing"
         return "alerts are sent here"
 
 
+PLATFORMS = ("Slack", "Discord")
+_DESTINATION_KEY = "alerts.destination.{}"  # Meta key per platform; its value is the channel ("" = off)
+
+
+def stored_destinations() -> dict[str, str]:
+    """The channels set in the admin, by platform; a platform missing here falls back to its .env setting."""
+    keys = {_DESTINATION_KEY.format(p.lower()): p for p in PLATFORMS}
+    with connection() as conn:
+        rows = conn.execute(select(col(Meta.key), col(Meta.value)).where(col(Meta.key).in_(keys))).all()
+    return {keys[k]: v for k, v in rows}
+
+
+def set_alert_destination(platform: str, channel: str | None) -> None:
+    """Store the channel alerts go to on `platform` ("" turns it off), or with None forget the admin's choice so
+    the .env default applies again."""
+    if platform not in PLATFORMS:
+        raise UserError(f"Alerts go to {' or '.join(PLATFORMS)}, not '{platform}'.")
+    key = _DESTINATION_KEY.format(platform.lower())
+    with connection(write=True) as conn:
+        conn.execute(delete(Meta).where(col(Meta.key) == key))
+        if channel is not None:
+            value = channel.strip()
+            if len(value) > 100 or any(c.isspace() for c in value):
+                raise UserError(f"'{value[:40]}' is not a {platform} channel id: ids have no spaces, like C0123ABCD.")
+            conn.execute(Meta.__table__.insert().values(key=key, value=value, updated_at=utcnow()))  # type: ignore[attr-defined]
+
+
 def alert_routes(settings: Settings) -> list[AlertRoute]:
-    """Every alert channel the settings can name, set up or not: the scheduler sends to the active ones, the
-    admin pages show all of them with their status."""
+    """Every alert channel, set up or not: the channel the admin set (stored in the database), else the .env
+    default. The scheduler sends to the active ones, the admin pages show all of them with their status."""
+    stored = stored_destinations()
+    wanted = [
+        ("Slack", "SWITCHBOARD_ALERT_SLACK_CHANNEL", settings.alert_slack_channel, "SLACK_BOT_TOKEN"),
+        ("Discord", "SWITCHBOARD_ALERT_DISCORD_CHANNEL", settings.alert_discord_channel, "DISCORD_BOT_TOKEN"),
+    ]
+    tokens = {"Slack": settings.slack_bot_token, "Discord": settings.discord_bot_token}
     return [
         AlertRoute(
-            "Slack",
-            "SWITCHBOARD_ALERT_SLACK_CHANNEL",
-            settings.alert_slack_channel,
-            "SLACK_BOT_TOKEN",
-            settings.slack_bot_token,
-        ),
-        AlertRoute(
-            "Discord",
-            "SWITCHBOARD_ALERT_DISCORD_CHANNEL",
-            settings.alert_discord_channel,
-            "DISCORD_BOT_TOKEN",
-            settings.discord_bot_token,
-        ),
+            platform,
+            setting,
+            stored.get(platform, default),
+            token_setting,
+            tokens[platform],
+            "admin" if platform in stored else "env",
+        )
+        for platform, setting, default, token_setting in wanted
     ]
 
 
@@ -237,6 +343,9 @@ def _claim(now: datetime, limit: int) -> list[AlertView]:
                         row.last_error,
                         row.resolved_at,
                         row.resolution,
+                        row.resolved_by,
+                        row.acknowledged_at,
+                        row.acknowledged_by,
                     )
                 )
     return claimed

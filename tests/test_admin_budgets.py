@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from bot.alerting import notifiers
@@ -30,6 +31,23 @@ NEW = "+ New…"
 def seen(text: str) -> str:
     """Text as the admin reads it (Markdown shows `\\$` as `$`)."""
     return text.replace("\\$", "$")
+
+
+def shown_table(admin: AdminApp, column: str) -> pd.DataFrame:
+    """The first table (interactive or static) with `column`."""
+    for frame in [*admin.at.dataframe, *admin.at.table]:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def budget_rows(admin: AdminApp) -> list[dict[str, object]]:
+    """The budget table, as the admin reads it."""
+    return [r for r in shown_table(admin, "in flight").to_dict("records")] if has_table(admin, "in flight") else []
+
+
+def has_table(admin: AdminApp, column: str) -> bool:
+    return any(column in f.value.columns for f in [*admin.at.dataframe, *admin.at.table])
 
 
 def stored() -> list[tuple[str, str, str, float, bool, tuple[int, ...], bool]]:
@@ -66,14 +84,32 @@ def test_adding_a_budget_through_the_form_stores_it() -> None:
         "Added the monthly budget for workspace T123: $50.00 per month, hard stop, alerts at 50%, 80%, 100%."
     ]
     assert stored() == [("workspace:T123", "month", "usd", 50.0, True, (50, 80, 100), True)]
-    ((percent, text),) = admin.progress()
-    assert percent == 0
-    assert seen(text).startswith("**Monthly budget for workspace T123**: $0 of $50.00 (0.0%) · hard stop · resets 20")
+    (row,) = budget_rows(admin)
+    assert (row["budget"], row["spent"], row["in flight"], row["limit"], row["used"]) == (
+        "Monthly budget for workspace T123",
+        "$0",
+        "–",
+        "$50.00",
+        0.0,
+    )
+    assert (row["period"], row["mode"], row["alerts at"], row["state"]) == (
+        "month",
+        "hard stop",
+        "50%, 80%, 100%",
+        "on",
+    )
+    assert str(row["resets"]).startswith("20")
 
     add_through_form(admin, "user", "U42", 2_000_000, period="day", metric="tokens", hard=False, thresholds="90")
     assert stored()[1] == ("user:U42", "day", "tokens", 2_000_000.0, False, (90,), True)
-    texts = [seen(t) for _, t in admin.progress()]
-    assert "**Daily token budget for user U42**: 0 tokens of 2,000,000 tokens (0.0%) · warn only" in texts[1]
+    row = budget_rows(admin)[1]
+    assert (row["budget"], row["spent"], row["limit"], row["period"], row["mode"]) == (
+        "Daily token budget for user U42",
+        "0 tokens",
+        "2,000,000 tokens",
+        "day",
+        "warn only",
+    )
 
 
 @pytest.mark.parametrize(
@@ -126,15 +162,15 @@ def test_editing_and_removing_a_budget() -> None:
         "Saved the weekly budget for workspace T1: $25.00 per week, warn only, alerts at 75%."
     ]
     assert stored() == [("workspace:T1", "week", "usd", 25.0, False, (75,), False)]
-    ((_, text),) = admin.progress()
-    assert seen(text).endswith("· disabled") and "of $25.00" in seen(text)
+    (row,) = budget_rows(admin)
+    assert (row["state"], row["limit"], row["mode"]) == ("off", "$25.00", "warn only")
 
     admin.choose("Budget to edit", f"#{budget.id} weekly budget for workspace T1").run()
     assert admin.button("Delete").disabled  # not before the confirmation
     admin.tick("Yes, delete the weekly budget for workspace T1").run()
     admin.click("Delete")
     assert admin.successes == ["Removed the weekly budget for workspace T1."]
-    assert list_budgets() == [] and admin.progress() == []
+    assert list_budgets() == [] and budget_rows(admin) == []
 
 
 # ---------------------------------------------------------------- spend against limits
@@ -191,14 +227,20 @@ def test_bars_show_what_replies_spent_against_each_limit(spent: dict[str, Budget
     assert next(r.tokens for r in usage_by("user") if r.key == "U1") == 27  # paid and local replies
 
     admin = AdminApp.signed_in().open("budgets")
-    assert [percent for percent, _ in admin.progress()] == [4, 2, 0]
-    assert [seen(text) for _, text in admin.progress()] == [
-        f"**Daily budget for everything**: $0.022 of $0.50 (4.4%) · hard stop · resets {tomorrow()}",
-        f"**Monthly token budget for user U1**: 27 tokens of 1,000 tokens (2.7%) · warn only · resets "
-        f"{datetime.now(UTC).date().replace(day=1) + timedelta(days=32):%Y-%m}-01 00:00 UTC",
-        "**Total budget for workspace elsewhere**: $0 of $3.00 (0.0%) · hard stop · resets never (a total budget)",
+    rows = [(r["budget"], r["spent"], r["limit"], r["used"], r["mode"], r["resets"]) for r in budget_rows(admin)]
+    assert rows == [
+        ("Daily budget for everything", "$0.022", "$0.50", 4.4, "hard stop", tomorrow()),
+        (
+            "Monthly token budget for user U1",
+            "27 tokens",
+            "1,000 tokens",
+            2.7,
+            "warn only",
+            f"{datetime.now(UTC).date().replace(day=1) + timedelta(days=32):%Y-%m}-01 00:00 UTC",
+        ),
+        ("Total budget for workspace elsewhere", "$0", "$3.00", 0.0, "hard stop", "never (a total budget)"),
     ]
-    (alert,) = admin.table_with("delivery").to_dict("records")  # the 4% threshold, crossed by the second reply
+    (alert,) = shown_table(admin, "delivery").to_dict("records")  # the 4% threshold, crossed by the second reply
     assert (alert["kind"], alert["severity"]) == ("budget", "warning")
     assert alert["alert"].startswith("The daily budget for everything crossed 4%: $0.022 of $0.50 spent this period")
     assert alert["delivery"] == "not sent: no destination set up" and alert["delivered to"] == ""
@@ -216,9 +258,9 @@ def test_overview_shows_spend_today_and_this_month_against_budgets(spent: dict[s
         "Plus 1 reply of unknown price this month (1 today): not counted above, and not free. "
         "Set their price on the Models page."
     ]
-    assert [seen(text).split(" · ")[0] for _, text in admin.progress()] == [
-        "**Daily budget for everything**: $0.022 of $0.50 (4.4%)",
-        "**Monthly token budget for user U1**: 27 tokens of 1,000 tokens (2.7%)",
+    assert [(r["budget"], r["spent"], r["limit"]) for r in budget_rows(admin)] == [
+        ("Daily budget for everything", "$0.022", "$0.50"),
+        ("Monthly token budget for user U1", "27 tokens", "1,000 tokens"),
     ]  # enabled budgets only
 
 
@@ -241,12 +283,16 @@ def test_alert_destinations_and_the_log_with_delivered_and_pending(monkeypatch: 
 
     admin = AdminApp.signed_in().open("budgets")
     where = admin.table_with("platform").set_index("platform")
-    assert where.loc["Slack"].tolist() == ["C-ALERTS", "alerts are sent here"]
-    assert where.loc["Discord"].tolist() == ["998877", "not sent: DISCORD_BOT_TOKEN is missing"]
+    assert where.loc["Slack"].tolist() == ["C-ALERTS", ".env (SWITCHBOARD_ALERT_SLACK_CHANNEL)", "alerts are sent here"]
+    assert where.loc["Discord"].tolist() == [
+        "998877",
+        ".env (SWITCHBOARD_ALERT_DISCORD_CHANNEL)",
+        "not sent: DISCORD_BOT_TOKEN is missing",
+    ]
     assert slack.workspace().token not in admin.text()  # the token is never shown
     assert not any("No alert destination" in w for w in admin.warnings)
 
-    log = admin.table_with("delivery")
+    log = shown_table(admin, "delivery")
     assert log["kind"].tolist() == ["budget", "health"]  # newest first
     budget, health = log.to_dict("records")
     assert budget["delivery"] == "delivered" and budget["delivered to"].startswith("slack:C-ALERTS at 20")
@@ -258,6 +304,6 @@ def test_alert_destinations_and_the_log_with_delivered_and_pending(monkeypatch: 
     assert delivered == {budget["alert"]: True, health["alert"]: False}
 
     admin.choose("Kind", "health").run()
-    assert admin.table_with("delivery")["alert"].tolist() == [failing]
+    assert shown_table(admin, "delivery")["alert"].tolist() == [failing]
     admin.choose("Kind", "platform").run()
     assert "No platform alerts." in admin.text()

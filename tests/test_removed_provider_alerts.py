@@ -75,10 +75,13 @@ def test_the_admin_shows_a_removed_providers_alert_as_closed(cli: Cli, slack: Fa
     assert cli("providers", "remove", "gpu", "--yes").returncode == 0
 
     budgets = AdminApp.signed_in().open("budgets")
-    (row,) = budgets.table_with("delivery").to_dict("records")
+    (row,) = next(t.value for t in budgets.at.table if "delivery" in t.value.columns).to_dict("records")
     assert row["delivery"] == "closed: provider 'gpu' was removed"
+    assert row["resolved"].startswith("Switchboard at 20")  # closed by Switchboard, not by an admin
     assert "The last 1 alerts, newest first; 0 not delivered everywhere yet." in budgets.text()
 
     overview = AdminApp.signed_in().open("overview")
-    assert "closed: provider 'gpu' was removed" in overview.text()
+    assert "No open alerts." in overview.text()  # not among the open ones
+    (closed,) = next(t.value for t in overview.at.table if "resolution" in t.value.columns).to_dict("records")
+    assert closed["resolution"] == "provider 'gpu' was removed" and closed["resolved"].startswith("Switchboard at")
     assert "not delivered yet" not in overview.text()

@@ -94,3 +94,93 @@ def performance_series(
             )
         )
     return points
+
+
+# ---------------------------------------------------------------- the per-request log
+
+LOG_STATUSES = ("ok", "error", "partial", "interrupted", "pending")
+MAX_LOG_ROWS = 500
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One reply as the request log shows it."""
+
+    id: int
+    at: datetime
+    model: str
+    provider: str | None
+    status: str
+    error: str | None
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    fallback_from: str | None
+    conversation_id: int
+
+
+def request_log(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    models: list[str] | None = None,
+    statuses: list[str] | None = None,
+    limit: int = 100,
+) -> list[RequestRow]:
+    """The newest replies (one row per request to a model), newest first, at most `limit` (capped at
+    MAX_LOG_ROWS): read through the created_at index with a LIMIT, so a large table costs no more than a page."""
+    limit = max(1, min(limit, MAX_LOG_ROWS))
+    query = select(
+        col(Message.id),
+        col(Message.created_at),
+        col(Message.model),
+        col(Message.provider),
+        col(Message.status),
+        col(Message.error),
+        col(Message.latency_ms),
+        col(Message.ttft_ms),
+        col(Message.prompt_tokens),
+        col(Message.completion_tokens),
+        col(Message.cost_usd),
+        col(Message.fallback_from),
+        col(Message.conversation_id),
+    ).where(col(Message.role).in_(REPLY_ROLES), col(Message.model).is_not(None))
+    if since is not None:
+        query = query.where(col(Message.created_at) >= since)
+    if until is not None:
+        query = query.where(col(Message.created_at) < until)
+    if models:
+        query = query.where(col(Message.model).in_(models))
+    if statuses:
+        query = query.where(col(Message.status).in_(statuses))
+    with session() as s:
+        rows = s.execute(query.order_by(col(Message.created_at).desc(), col(Message.id).desc()).limit(limit)).all()
+    return [
+        RequestRow(
+            id=int(r[0]),
+            at=aware(r[1]),
+            model=str(r[2]),
+            provider=r[3],
+            status=str(r[4]),
+            error=r[5],
+            latency_ms=r[6],
+            ttft_ms=r[7],
+            prompt_tokens=r[8],
+            completion_tokens=r[9],
+            cost_usd=r[10],
+            fallback_from=r[11],
+            conversation_id=int(r[12]),
+        )
+        for r in rows
+    ]
+
+
+def logged_models(since: datetime | None = None) -> list[str]:
+    """The models that have replies (since `since`), for the log's model filter."""
+    query = select(col(Message.model)).where(col(Message.role).in_(REPLY_ROLES), col(Message.model).is_not(None))
+    if since is not None:
+        query = query.where(col(Message.created_at) >= since)
+    with session() as s:
+        return sorted(str(m) for m in s.execute(query.distinct()).scalars().all())

@@ -70,6 +70,30 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 @dataclass(frozen=True)
+class DaySpend:
+    day: date  # a local day (SWITCHBOARD_TIMEZONE)
+    replies: int
+    tokens: int
+    cost_usd: float  # replies of known price only
+    unknown_cost: int
+
+
+def daily_spend(days: int = 30, now: datetime | None = None) -> list[DaySpend]:
+    """Spend per local day for the last `days` days (today included), oldest first; days without replies are
+    there with zeros, so a chart shows the quiet days too."""
+    last = local_today(now)
+    first = last - timedelta(days=max(1, days) - 1)
+    since, until = day_range(first, last)
+    found = {r.key: r for r in usage_by("day", since=since, until=until)}
+    out = []
+    for i in range((last - first).days + 1):
+        day = first + timedelta(days=i)
+        r = found.get(day.isoformat())
+        out.append(DaySpend(day, r.replies, r.tokens, r.cost_usd, r.unknown_cost) if r else DaySpend(day, 0, 0, 0.0, 0))
+    return out
+
+
+@dataclass(frozen=True)
 class BudgetStatus:
     budget: BudgetView
     spent_units: int  # micro-dollars (usd) or tokens, like the budget's limit_units

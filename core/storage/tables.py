@@ -356,6 +356,9 @@ class Alert(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     resolved_at: datetime | None = None  # closed (e.g. its provider was removed): no longer sent or shown as open
     resolution: str | None = Field(default=None, max_length=200)
+    resolved_by: str | None = Field(default=None, max_length=64)  # "admin:<user>", or None when Switchboard closed it
+    acknowledged_at: datetime | None = None  # an admin has seen it (still open, still delivered)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
 
 
 class Lease(SQLModel, table=True):
