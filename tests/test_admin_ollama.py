@@ -4,7 +4,9 @@ installs that run as background jobs with progress read from the database, cance
 from __future__ import annotations
 
 from core.models.registry import get_model
-from core.ollama import JobView, get_job, list_jobs
+from core.ollama import JobView, dismiss_job, get_job, list_jobs, without_cli_advice
+from core.ollama.catalog import unknown_model_text
+from core.ollama.pull_jobs import create_job, finish
 from tests.adminkit import AdminApp
 from tests.fakes.ollama import FakeOllama
 from tests.ollamakit import local_ollama, slow_pulls, wait_for
@@ -66,8 +68,13 @@ def test_a_running_download_shows_bytes_percent_and_can_be_cancelled(local_ollam
     cancelled = get_job(job.id)
     assert cancelled is not None and cancelled.status == "cancelled"
     admin.run()
-    assert any(i.startswith("**llama3.2:3b** (pull, ") and "Cancelled" in i for i in admin.infos)
+    assert any(i.startswith("**llama3.2:3b**: cancelled ") and "Cancelled" in i for i in admin.infos)
     assert local_ollama.partial_files() == []
+
+    admin.click("Dismiss")  # a finished download can be cleared from the list
+    assert get_job(job.id) is None
+    admin.run()
+    assert not any("llama3.2:3b" in i for i in admin.infos)
 
 
 def test_remove_needs_confirmation_and_updates_the_registry(local_ollama: FakeOllama) -> None:
@@ -99,3 +106,26 @@ def test_a_bad_size_filter_is_explained(local_ollama: FakeOllama) -> None:
     admin = AdminApp.signed_in().open("ollama")
     admin.fill("Max size", "lots").run()
     assert admin.errors == ["'lots' is not a size: use e.g. 4GB or 500MB."]
+
+
+def test_messages_for_the_web_page_do_not_contradict_or_give_cli_advice() -> None:
+    listed_but_gone = unknown_model_text("llama3.2:1b")  # the catalog lists it; the registry said "unknown"
+    assert "has no tag" not in listed_but_gone and "does not serve `llama3.2:1b`" in listed_but_gone
+    assert "`llama3.2:1b`" not in listed_but_gone.split("Other tags it lists:")[-1]
+    assert "`llama3.2:3b`" in listed_but_gone
+    typo = unknown_model_text("lama3.2")
+    assert "`switchboard ollama library TEXT`" in typo  # the CLI and chat keep their advice...
+    web = without_cli_advice(typo)  # ...the web page does not
+    assert "switchboard" not in web and web.startswith("There is no model called 'lama3.2'") and web.endswith("?")
+    disk = "Free some space (`switchboard ollama rm NAME` removes a model), then pull again. Pass --force to try."
+    assert without_cli_advice(disk) == "Free some space, then pull again."
+
+
+def test_dismissing_keeps_running_jobs_on_sqlite_and_postgresql(any_db: str) -> None:
+    queued = {"action": "pull", "requested_by": "admin:admin", "detail": "queued", "total_bytes": 0}
+    done = create_job("local", "qwen2.5:0.5b", **queued)[0]  # type: ignore[arg-type]
+    finish(done.id, "failed", "failed", error="boom")
+    running = create_job("local", "llama3.2:3b", **queued)[0]  # type: ignore[arg-type]
+    assert dismiss_job(running.id) is False and get_job(running.id) is not None
+    assert dismiss_job(done.id) is True and get_job(done.id) is None
+    assert dismiss_job(done.id) is False

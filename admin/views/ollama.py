@@ -12,12 +12,14 @@ from core import formatting as fmt
 from core.ollama import (
     JobView,
     LibraryEntry,
+    OllamaError,
     PullStart,
     Server,
     ServerModels,
     browse_library,
     cancel_pull,
     check_updates,
+    dismiss_job,
     list_installed,
     list_jobs,
     parse_size,
@@ -26,6 +28,7 @@ from core.ollama import (
     servers,
     start_pull,
     start_updates,
+    without_cli_advice,
 )
 from core.ollama.catalog import CAPABILITIES
 from core.ollama.servers import disk_note
@@ -40,16 +43,23 @@ def start_jobs(starts: list[PullStart]) -> None:
         if start.created:
             sync.spawn(run_job(start.job.id))
         for warning in start.warnings:
-            st.warning(warning)
+            st.warning(without_cli_advice(warning))
 
 
-def install(model: str, server: Server) -> None:
-    start = sync.run(start_pull(model, server.name, requested_by=auth.who()))
+def install(model: str, server: Server) -> bool:
+    """Queue a pull of any `name[:tag]` (the library's own check refuses a name it does not have). True when a
+    download is under way."""
+    try:
+        start = sync.run(start_pull(model, server.name, requested_by=auth.who()))
+    except OllamaError as exc:
+        st.error(without_cli_advice(str(exc)))
+        return False
     start_jobs([start])
     if start.created:
         st.toast(f"Installing {start.job.model} on '{server.name}'…")
     else:
         st.info(f"{start.job.model} is already being downloaded (job {start.job.id}).")
+    return True
 
 
 # ---------------------------------------------------------------- downloads (refreshes on its own)
@@ -64,20 +74,47 @@ def active_job(job: JobView) -> None:
             st.toast(final.detail or f"Cancelled {job.model}.")
 
 
-def finished_job(job: JobView) -> None:
-    text = f"**{job.model}** ({job.action}, {fmt.ago(job.finished_at)}): {job.detail}"
+RETRY_ERROR = "_ollama_retry_error"
+
+
+def retry(job: JobView, server: Server) -> None:
+    """Button callback: queue the same pull again; the failed entry goes once the new one is under way."""
+    try:
+        start = sync.run(start_pull(job.model, server.name, requested_by=auth.who()))
+    except OllamaError as exc:
+        st.session_state[RETRY_ERROR] = (job.id, without_cli_advice(str(exc)))
+        return
+    if start.created:
+        sync.spawn(run_job(start.job.id))
+    dismiss_job(job.id)
+
+
+def finished_job(job: JobView, server: Server) -> None:
+    """A finished download: done reads as a full bar; a failed or cancelled one can be retried or dismissed."""
     if job.status == "done":
-        st.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
-    elif job.status == "cancelled":
-        st.info(text, icon="⏹️")
+        c1, c2 = st.columns([6, 1], vertical_alignment="center")
+        c1.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
+        c2.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss_job, args=(job.id,))
+        return
+    why = without_cli_advice(job.error or job.detail or "")
+    what = "cancelled" if job.status == "cancelled" else f"{job.action} failed"
+    text = f"**{job.model}**: {what} {fmt.ago(job.finished_at)}" + (f". {why}" if why and why != "cancelled" else "")
+    c1, c2, c3 = st.columns([5, 1, 1], vertical_alignment="center")
+    if job.status == "cancelled":
+        c1.info(text, icon=":material/stop_circle:")
     else:
-        st.error(f"{text} {job.error or ''}")
+        c1.error(text, icon=":material/error:")
+    c2.button("Retry", key=f"retry-{job.id}", icon=":material/refresh:", on_click=retry, args=(job, server))
+    c3.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss_job, args=(job.id,))
+    failed_retry = st.session_state.get(RETRY_ERROR)
+    if failed_retry is not None and failed_retry[0] == job.id:
+        st.warning(f"Retry of {job.model} refused: {failed_retry[1]}")
 
 
 @st.fragment(run_every=REFRESH_EVERY)
-def downloads(provider: str) -> None:
+def downloads(server: Server) -> None:
     auth.require_fresh_login()
-    jobs = list_jobs(provider=provider, limit=8)
+    jobs = list_jobs(provider=server.name, limit=8)
     active = [j for j in jobs if j.active]
     st.subheader("Downloads")
     if not jobs:
@@ -85,7 +122,7 @@ def downloads(provider: str) -> None:
     for job in active:
         active_job(job)
     for job in [j for j in jobs if not j.active][:3]:
-        finished_job(job)
+        finished_job(job, server)
     # When a download this page watched has finished, refresh the whole page: the installed list changed.
     seen: set[int] = st.session_state.get(SEEN_ACTIVE, set())
     now_active = {j.id for j in active}
@@ -183,28 +220,52 @@ def library_section(server: Server) -> None:
 
 def library_table(entries: list[LibraryEntry], server: Server) -> None:
     if not entries:
-        st.info("No library model matches. Try a shorter search or fewer filters.")
-        return
-    st.dataframe(
-        [
-            {
-                "model": e.name,
-                "description": e.description,
-                "capabilities": ", ".join(e.capabilities),
-                "sizes": ", ".join(f"{t.tag} {fmt.size(t.size_bytes)}" for t in e.tags),
-                "installed": {True: "yes", False: "", None: "?"}[e.installed],
-            }
-            for e in entries
-        ],
-        hide_index=True,
-    )
-    tags = [t for e in entries for t in e.tags]
-    labels = {f"{t.name} ({fmt.size(t.size_bytes)})" + (" · installed" if t.installed else ""): t.name for t in tags}
-    c1, c2 = st.columns([3, 1])
-    chosen = c1.selectbox("Model to install", list(labels), key="library-pick")
-    if c2.button("Install", key="library-install", type="primary"):
-        with ui.user_errors():
+        st.info("No library model matches. Try a shorter search or fewer filters, or install it by name below.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "model": e.name,
+                    "sizes": ", ".join(f"{t.tag} {fmt.size(t.size_bytes)}" for t in e.tags),
+                    "capabilities": ", ".join(e.capabilities),
+                    "installed": {True: "yes", False: "", None: "?"}[e.installed],
+                    "description": e.description,
+                }
+                for e in entries
+            ],
+            hide_index=True,
+            column_config={
+                "model": st.column_config.TextColumn(pinned=True),
+                "sizes": st.column_config.TextColumn(width="large"),
+                "description": st.column_config.TextColumn(width="large"),
+            },
+        )
+        tags = [t for e in entries for t in e.tags]
+        labels = {
+            f"{t.name} ({fmt.size(t.size_bytes)})" + (" · installed" if t.installed else ""): t.name for t in tags
+        }
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = c1.selectbox("Model to install", list(labels), key="library-pick")
+        if c2.button("Install", key="library-install", type="primary", width="stretch"):
             install(labels[chosen], server)
+    by_name(server)
+
+
+def by_name(server: Server) -> None:
+    """Any model the Ollama library (or another registry) has, by name, tag included: not only the catalog's."""
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    typed = c1.text_input(
+        "Install any model by name",
+        placeholder="NAME:TAG, e.g. llama3.2:1b, qwen2.5-coder:7b-instruct-q4_K_M",
+        help="Any name and tag from ollama.com/library (or host/namespace/name:tag for another registry). "
+        "Without a tag, Ollama takes :latest.",
+        key="library-by-name",
+    )
+    if c2.button("Install by name", key="library-install-name", width="stretch"):
+        if typed.strip():
+            install(typed.strip(), server)
+        else:
+            st.error("Type a model name first, e.g. llama3.2:1b.")
 
 
 def render() -> None:
@@ -217,7 +278,7 @@ def render() -> None:
     name = st.selectbox("Ollama server", names, key="ollama-server") if len(names) > 1 else names[0]
     server = next(s for s in known if s.name == name)
     st.caption(f"{server.name} at {server.url}")
-    downloads(server.name)
+    downloads(server)
     with ui.user_errors():
         (listing,) = sync.run(list_installed(server.name))
         installed_section(listing, server)

@@ -29,10 +29,11 @@ from core.ollama.control import (
     start_pull_in_thread,
     watch_job,
 )
+from core.ollama.explain import without_cli_advice
 from core.ollama.installed import InstalledModel, Removal, ServerModels, list_installed, remove_model
 from core.ollama.library import LibraryView, browse_library
 from core.ollama.names import ModelName, parse_name
-from core.ollama.pull_jobs import JobView, LayerProgress, get_job, list_jobs, reap_stale
+from core.ollama.pull_jobs import JobView, LayerProgress, dismiss_job, get_job, list_jobs, reap_stale
 from core.ollama.pulls import PullStart, run_job, start_pull
 from core.ollama.servers import DiskInfo, OllamaError, Server, disk_info, get_server, servers
 from core.ollama.updates import UpdateCheck, check_updates
@@ -62,6 +63,7 @@ __all__ = [
     "check_updates",
     "check_updates_and_alert",
     "disk_info",
+    "dismiss_job",
     "find_job",
     "get_job",
     "get_server",
@@ -86,4 +88,5 @@ __all__ = [
     "start_updates",
     "suggest",
     "watch_job",
+    "without_cli_advice",
 ]

@@ -159,9 +159,17 @@ def unknown_model_text(model: str, catalog: Catalog | None = None) -> str:
     name = parse_name(model)
     entry = cat.get(name.model) if name else None
     if name is not None and entry is not None:
+        listed = entry.find_tag(name.tag)
+        others = [t for t in entry.tags if t is not listed][:8]
         tags = ", ".join(
-            f"`{entry.name}:{t.tag}`" + (f" ({size(t.size_bytes)})" if t.size_bytes else "") for t in entry.tags[:8]
+            f"`{entry.name}:{t.tag}`" + (f" ({size(t.size_bytes)})" if t.size_bytes else "") for t in others
         )
+        if listed is not None:  # the shipped catalog knows it, the registry no longer serves it
+            also = f" Other tags it lists: {tags}." if tags else ""
+            return (
+                f"The Ollama registry does not serve `{entry.name}:{listed.tag}` (any more), although the catalog "
+                f"lists it: it may have been renamed or withdrawn since the catalog was made.{also}"
+            )
         return f"There is no `{model}` in the Ollama library: {entry.name} has no tag '{name.tag}'. Its tags: {tags}."
     near = suggest(model, cat)
     hint = f" Did you mean {', '.join(f'`{n}`' for n in near)}?" if near else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 
 import httpx
 import ollama
@@ -12,6 +13,18 @@ from core.ollama.catalog import unknown_model_text
 from core.ollama.servers import Server, disk_info
 
 _UNREACHABLE_REGISTRY = ("no such host", "dial tcp", "i/o timeout", "connection refused", "network is unreachable")
+
+
+_CLI_ASIDE = re.compile(r"\s*\(`switchboard [^`]*`[^)]*\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`])")
+
+
+def without_cli_advice(text: str) -> str:
+    """A message for the web admin: the same words without the terminal commands written for the CLI and chat
+    (`switchboard ollama rm NAME`, `--force`), which mean nothing on a web page."""
+    text = _CLI_ASIDE.sub("", text)
+    kept = [s for s in _SENTENCE_END.split(text) if "`switchboard " not in s and "--force" not in s]
+    return " ".join(kept).strip()
 
 
 def server_down_text(server: Server) -> str:

@@ -223,6 +223,17 @@ def request_cancel(job_id: int) -> JobView | None:
         return _view(row)
 
 
+def dismiss_job(job_id: int) -> bool:
+    """Forget a finished pull (a failed or cancelled one an admin has read). A running or queued job is kept:
+    cancel it first. True when a job was removed."""
+    with session(write=True) as s:
+        row = s.get(OllamaJob, job_id)
+        if row is None or row.status not in FINISHED:
+            return False
+        s.delete(row)
+        return True
+
+
 def finish(job_id: int, status: str, detail: str, error: str | None = None, **values: Any) -> JobView | None:
     """Put a job in its final state."""
     with session(write=True) as s:
