@@ -89,12 +89,17 @@ def retry(job: JobView, server: Server) -> None:
     dismiss_job(job.id)
 
 
+def dismiss(job_id: int) -> None:
+    """Button callback: clear a finished download from the list."""
+    dismiss_job(job_id)
+
+
 def finished_job(job: JobView, server: Server) -> None:
     """A finished download: done reads as a full bar; a failed or cancelled one can be retried or dismissed."""
     if job.status == "done":
         c1, c2 = st.columns([6, 1], vertical_alignment="center")
         c1.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
-        c2.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss_job, args=(job.id,))
+        c2.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss, args=(job.id,))
         return
     why = without_cli_advice(job.error or job.detail or "")
     what = "cancelled" if job.status == "cancelled" else f"{job.action} failed"
@@ -105,7 +110,7 @@ def finished_job(job: JobView, server: Server) -> None:
     else:
         c1.error(text, icon=":material/error:")
     c2.button("Retry", key=f"retry-{job.id}", icon=":material/refresh:", on_click=retry, args=(job, server))
-    c3.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss_job, args=(job.id,))
+    c3.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss, args=(job.id,))
     failed_retry = st.session_state.get(RETRY_ERROR)
     if failed_retry is not None and failed_retry[0] == job.id:
         st.warning(f"Retry of {job.model} refused: {failed_retry[1]}")
