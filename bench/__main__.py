@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import platform
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -491,6 +492,7 @@ def main() -> None:
         "--report", type=Path, metavar="JSON", help="write the sections of a run kept under bench/results, run nothing"
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the fake server and the paths still stop
     if args.report:
         rewrite(args.report, args.write)
         return
