@@ -39,8 +39,11 @@ def test_the_registry_table_searches_and_filters(registry: None) -> None:
     table = admin.table_with("model")
     assert table["model"].tolist() == ["local/llama-big", "local/llama-small", "oa/gpt-4o", "oa/gpt-4o-mini"]
     row = table.set_index("model").loc["oa/gpt-4o"]
-    assert row["input"] == "$2.5/Mtok" and row["status"] == "usable" and not row["local"]
-    assert table.set_index("model").loc["local/llama-big", "input"] == "free"
+    assert row["input $/Mtok"] == 2.5 and row["status"] == "usable" and not row["local"]
+    assert row["price from"] == "the provider" and row["enabled"]
+    local = table.set_index("model").loc["local/llama-big"]
+    assert local["input $/Mtok"] == 0 and local["price from"].startswith("local server: free (type a price")
+    assert local["context"] == "–"  # unknown: the same dash as every other missing value, never "None"
 
     admin.fill("Search", "mini").run()
     assert admin.table_with("model")["model"].tolist() == ["oa/gpt-4o-mini"]
@@ -136,3 +139,18 @@ def test_templates_and_presets(registry: None) -> None:
     admin.tick("Yes, delete preset 'coder'").run()
     admin.click("Delete")
     assert admin.successes == ["Deleted preset 'coder'."] and list_presets() == []
+
+
+def test_a_negative_price_is_refused_with_a_message_and_a_local_model_can_be_priced(registry: None) -> None:
+    admin = AdminApp.signed_in().open("models")
+    admin.choose("Model to edit", "local/llama-big").run()
+    assert any("counts as free (local)" in c.value for c in admin.at.caption)
+    admin.number("Input $/Mtok", -1).submit("Save model")
+    assert admin.errors == ["The input price must be between 0 and 10000 USD per million tokens."]
+    model = get_model("local/llama-big")
+    assert model is not None and model.is_local  # nothing saved
+
+    admin.number("Input $/Mtok", 0.5).number("Output $/Mtok", 1.5).submit("Save model")
+    model = get_model("local/llama-big")
+    assert model is not None and (model.input_usd_per_mtok, model.output_usd_per_mtok) == (0.5, 1.5)
+    assert model.price_source == "override" and not model.is_local  # the admin's price beats the local guess
