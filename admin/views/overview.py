@@ -126,7 +126,7 @@ def by_whom(actor: str | None) -> str:
 
 
 def alert_card(a: AlertView) -> None:
-    with st.container(border=True, key=f"alert-{a.id}"):
+    with st.container(border=True, key=f"alert-card-{a.id}"):
         delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
         st.markdown(
             f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · #{a.id} · {fmt.timestamp(a.created_at)} "

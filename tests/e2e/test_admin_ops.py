@@ -1,0 +1,178 @@
+"""End to end, in a real headless Chromium against the real `switchboard admin`: the operations pages. An admin
+acknowledges one alert and resolves another on the Overview (who and when shown), sets the Slack alert channel on
+Budgets & alerts and sends a test alert that the loopback fake Slack receives, reads the budget table, filters the
+Performance page's request log and sees charts draw points for a one-point series; every page at 1400 and 800 px
+wide, with a screenshot each under test-artifacts/screenshots/ops/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.alerts import get_alert, raise_alert, recent_alerts, stored_destinations
+from core.budgets import add_budget
+from core.types import TurnResult
+from tests.adminkit import PASSWORD
+from tests.conftest import Cli
+from tests.e2e.browserkit import SCREENSHOTS, AdminServer, chromium, require_chromium
+from tests.fakes.slack import FakeSlack
+from tests.test_admin_browse import turn
+
+WAIT_MS = 15_000
+SHOTS = SCREENSHOTS / "ops"
+WIDTHS = (1400, 800)
+CHANNEL = "C0OPSALERTS"
+
+
+class Shots:
+    def __init__(self, page: Page) -> None:
+        self.page, self.n = page, 0
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for old in SHOTS.glob("*.png"):
+            old.unlink()
+
+    def shot(self, name: str) -> Path:
+        self.page.mouse.move(0, 0)
+        self.n += 1
+        path = SHOTS / f"{self.n:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+def go(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible(timeout=WAIT_MS)
+    settle(page)
+
+
+def settle(page: Page) -> None:
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=WAIT_MS)
+    page.wait_for_timeout(300)
+
+
+def seed() -> tuple[int, int]:
+    """Replies for the charts and the log (one hour bucket: a one-point series), a budget, and two alerts."""
+    where = ("slack", "W-OPS", "C-OPS", "T-OPS")
+    ok = TurnResult(
+        "oa/gpt-4o", "oa", "ok", "x", prompt_tokens=100, completion_tokens=20, cost_usd=0.0123, latency_ms=800,
+        ttft_ms=150,
+    )  # fmt: skip
+    turn(where, "hello", ok)
+    turn(where, "again", ok)
+    failed = TurnResult("oa/gpt-4o-mini", "oa", "error", error="OpenAI answered 429: rate limited.", latency_ms=40)
+    turn(where, "and now?", failed)
+    add_budget("global", "month", 25, thresholds=[50, 80, 100])
+    raise_alert("budget", "budget:ops:50", "The monthly budget for everything crossed 50%: $12.50 of $25.00 spent.")
+    raise_alert("health", "health:oa:ops", "Provider 'oa' is failing: OpenAI rejected the API key (401).")
+    health, budget = recent_alerts(2)  # newest first
+    return budget.id, health.id
+
+
+def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> None:
+    expect(page.get_by_text("2 open, 2 not acknowledged yet.")).to_be_visible(timeout=WAIT_MS)
+    chart = page.get_by_test_id("stVegaLiteChart").first
+    expect(chart).to_be_visible()
+    card = page.locator(f".st-key-alert-card-{budget_alert}")
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_text(f"Alert #{budget_alert} acknowledged.")).to_be_visible(timeout=WAIT_MS)
+    expect(card.get_by_text(re.compile(r"Acknowledged by admin at 20\d\d-"))).to_be_visible()
+    stored = get_alert(budget_alert)
+    assert stored is not None and stored.acknowledged_by == "admin:admin" and stored.open
+    settle(page)
+
+    card = page.locator(f".st-key-alert-card-{health_alert}")
+    card.get_by_placeholder("What was done (optional)").fill("Rotated the key")
+    card.get_by_placeholder("What was done (optional)").press("Enter")
+    settle(page)
+    card.get_by_role("button", name="Resolve").click()
+    expect(page.get_by_text(f"Alert #{health_alert} resolved.")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(f".st-key-alert-card-{health_alert}")).to_have_count(0)
+    page.get_by_text("Recently resolved (1)").click()
+    closed = page.get_by_test_id("stTable").filter(has_text="Rotated the key")
+    expect(closed).to_contain_text(re.compile(r"admin at 20\d\d-"))
+    stored = get_alert(health_alert)
+    assert stored is not None and stored.resolved_by == "admin:admin" and stored.resolution == "Rotated the key"
+    settle(page)
+
+
+def budgets(page: Page, shots: Shots, slack: FakeSlack) -> None:
+    table = page.get_by_test_id("stDataFrame").filter(has_text="in flight").first
+    expect(table).to_contain_text("Monthly budget for everything", timeout=WAIT_MS)
+    for header in ("spent", "limit", "period", "resets"):
+        expect(table).to_contain_text(header)
+    expect(table).to_contain_text("$25.00")
+
+    form = page.get_by_test_id("stForm").filter(has_text="Slack channel")
+    form.get_by_label("Slack channel", exact=True).fill(CHANNEL)
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(f"Slack alerts go to {CHANNEL}.")).to_be_visible(timeout=WAIT_MS)
+    assert stored_destinations() == {"Slack": CHANNEL}
+    settle(page)
+    page.get_by_role("button", name="Send a test alert").click()
+    expect(page.get_by_text(f"Test alert sent to slack:{CHANNEL}.")).to_be_visible(timeout=WAIT_MS)
+    (sent,) = slack.messages(CHANNEL)
+    assert "Test alert from the Switchboard admin" in sent.text
+    log = page.get_by_test_id("stTable").filter(has_text="delivery")
+    expect(log).to_contain_text("OpenAI rejected the API key (401).")  # in full, wrapped
+    expect(log).to_contain_text("Rotated the key")
+
+
+def performance(page: Page) -> None:
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(5, timeout=WAIT_MS)
+    # each series has one point (one hour): the chart draws a symbol for it, not an empty line
+    expect(charts.first.locator("canvas, svg").first).to_be_visible()
+    log = page.get_by_test_id("stDataFrame").filter(has_text="first token").first
+    expect(log).to_contain_text("oa/gpt-4o-mini", timeout=WAIT_MS)
+    expect(log).to_contain_text("oa/gpt-4o")
+    status = page.get_by_role("combobox", name="Status")
+    status.click()
+    status.press_sequentially("error")
+    status.press("Enter")
+    page.keyboard.press("Escape")
+    settle(page)
+    expect(page.get_by_text("1 requests, 1 with an error.")).to_be_visible(timeout=WAIT_MS)
+    log = page.get_by_test_id("stDataFrame").filter(has_text="first token").first
+    expect(log).to_contain_text("rate limited")
+    expect(log).not_to_contain_text("$0.0123")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_admin_operations_in_a_real_browser(cli: Cli, sb_env: dict[str, str], tmp_path: Path) -> None:
+    require_chromium()
+    made = cli.subprocess("admin", "set-password", input=f"{PASSWORD}\n")
+    assert made.returncode == 0, made.stderr
+    budget_alert, health_alert = seed()
+    with FakeSlack() as slack:
+        env = {**sb_env, "SLACK_BOT_TOKEN": slack.workspace().token, "SLACK_API_URL": slack.api_url}
+        with AdminServer(env, tmp_path, tmp_path / "admin.log") as server, chromium() as browser:
+            page = browser.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(server.url)
+            shots = Shots(page)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=WAIT_MS)
+            settle(page)
+            overview(page, shots, budget_alert, health_alert)
+            go(page, "Budgets & alerts")
+            budgets(page, shots, slack)
+            go(page, "Performance")
+            performance(page)
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 1000})
+                for title, slug in (
+                    ("Overview", "overview"),
+                    ("Budgets & alerts", "budgets"),
+                    ("Performance", "performance"),
+                ):
+                    go(page, title)
+                    text = page.get_by_test_id("stMain").inner_text()
+                    assert "Traceback" not in text
+                    shots.shot(f"{slug}-{width}")
