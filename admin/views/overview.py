@@ -68,7 +68,12 @@ def spend_chart() -> None:
         "mark": {"type": "line", "point": True, "interpolate": "monotone"},
         "encoding": {
             "x": {"field": "day", "type": "temporal", "title": None, "axis": {"format": "%b %d"}},
-            "y": {"field": "spend (USD)", "type": "quantitative", "title": "USD", "axis": {"format": "$,.2f"}},
+            "y": {
+                "field": "spend (USD)",
+                "type": "quantitative",
+                "title": "USD",
+                "axis": {"format": "$,.4~f", "tickCount": 4},
+            },
             "tooltip": [
                 {"field": "day", "type": "temporal", "format": "%Y-%m-%d"},
                 {"field": "spend (USD)", "type": "quantitative", "format": "$,.4f"},

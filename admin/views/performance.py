@@ -86,7 +86,7 @@ def current_figures() -> None:
 
 def over_time() -> None:
     st.subheader("Over time")
-    c1, c2 = st.columns([1, 3])
+    c1, c2 = st.columns([1, 2])
     window = c1.selectbox("Window", list(WINDOWS), key="perf-window")
     since, bucket, per = WINDOWS[window]
     points = performance_series(since, bucket)
@@ -105,10 +105,10 @@ def over_time() -> None:
     for i, (title, (column, axis)) in enumerate(METRICS.items()):
         with columns[i % 2]:
             st.markdown(f"**{title}**")
-            chart(data, column, title, axis)
+            chart(data, column, title, axis, names)
 
 
-def chart(data: pd.DataFrame, column: str, title: str, axis: str) -> None:
+def chart(data: pd.DataFrame, column: str, title: str, axis: str, names: list[str]) -> None:
     """A line per model with a point on every bucket, so a model with one bucket of data still shows."""
     shown = data[["time", "model", "replies", column]].dropna(subset=[column])
     if shown.empty:
@@ -121,11 +121,16 @@ def chart(data: pd.DataFrame, column: str, title: str, axis: str) -> None:
             "y": {
                 "field": column,
                 "type": "quantitative",
-                "title": title,
+                "title": None,  # the heading above names it
                 "axis": {"format": axis},
                 **({"scale": {"domainMin": 0}} if column == "error_rate" else {}),
             },
-            "color": {"field": "model", "type": "nominal", "legend": {"orient": "bottom", "title": None}},
+            "color": {  # one colour per model on every chart
+                "field": "model",
+                "type": "nominal",
+                "scale": {"domain": names},
+                "legend": {"orient": "bottom", "title": None},
+            },
             "tooltip": [
                 {"field": "time", "type": "temporal", "format": "%Y-%m-%d %H:%M"},
                 {"field": "model", "type": "nominal"},
@@ -170,13 +175,13 @@ def request_log_section() -> None:
                 "model": r.model,
                 "provider": r.provider or "–",
                 "status": r.status,
+                "error": r.error or "",
                 "latency": fmt.latency(r.latency_ms),
                 "first token": fmt.latency(r.ttft_ms),
                 "prompt tokens": r.prompt_tokens,
                 "completion tokens": r.completion_tokens,
                 "cost": fmt.money(r.cost_usd, unknown="unknown"),
                 "fallback from": r.fallback_from or "",
-                "error": r.error or "",
             }
             for r in rows
         ],

@@ -36,10 +36,16 @@ class Shots:
             old.unlink()
 
     def shot(self, name: str) -> Path:
+        """The whole page: Streamlit scrolls inside its main area, so the window is made as tall as the page."""
         self.page.mouse.move(0, 0)
         self.n += 1
         path = SHOTS / f"{self.n:02d}-{name}.png"
+        size = self.page.viewport_size or {"width": 1400, "height": 1000}
+        tall = self.page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+        self.page.set_viewport_size({"width": size["width"], "height": min(max(int(tall), 600), 6000)})
+        self.page.wait_for_timeout(400)
         self.page.screenshot(path=str(path), full_page=True)
+        self.page.set_viewport_size(size)
         return path
 
 
