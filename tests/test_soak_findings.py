@@ -8,6 +8,8 @@
 - Of two replies a dead process left in one thread, only the last was told (the notice was overwritten).
 - Two messages of one thread claimed at the same moment on two workers could each miss the other's claim (not yet
   committed) and be answered side by side.
+- A worker killed after a reply's budget was settled but before the reply was stored left a charge with no stored
+  cost (the crash rules priced the saved text instead). A reply is now stored, shown, and then settled.
 """
 
 from __future__ import annotations
@@ -158,3 +160,30 @@ async def test_a_turn_claimed_while_another_of_its_thread_is_being_claimed_waits
         await asyncio.sleep(0.5)
         assert not later.done()  # it waits for the other claim to commit...
     assert (await later).behind  # ...and then sees it, so its turn waits for that reply
+
+
+async def test_a_reply_is_charged_once_stored_and_shown_so_a_crash_between_charges_what_is_stored(
+    world: World,
+) -> None:
+    from core.budgets import add_budget
+    from core.storage.tables import BudgetReservation, BudgetUsage
+
+    add_budget("global", "month", 10.0, hard=True)
+    world.cloud.set_default(Reply(text="A paid answer."), model="gpt-4o")
+    thread = Thread()
+    await thread.say("!model oa/gpt-4o")
+    slow = RecordingSurface(interval=0.05, write_seconds=1.0)
+    answering = asyncio.create_task(drive(thread.message("a question"), slow))
+    while not (slow.writes and slow.writes[-1].final):  # the finished reply is being shown...
+        await asyncio.sleep(0.05)
+    with session() as s:
+        reply = replies()[-1]
+        held = s.exec(select(BudgetReservation)).one()
+    # ...stored with its cost, still pending, its reservation still held: a crash now is charged what is stored
+    assert reply.status == "pending" and reply.cost_usd and held.status == "held"
+    await answering
+    with session() as s:
+        usage = s.exec(select(BudgetUsage)).one()
+        held = s.exec(select(BudgetReservation)).one()
+    assert replies()[-1].status == "ok" and held.status == "settled"
+    assert usage.spent_micros == round(reply.cost_usd * 1_000_000) and usage.reserved_micros == 0

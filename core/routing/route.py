@@ -316,7 +316,13 @@ async def route(
                         result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
                         hold.record(result)
                         outcome = RouteOutcome(result, failures, dropped)
-            # the gate is closed (settled or released) before anyone hears how the attempt ended
+                    if outcome is not None:
+                        # Heard before the gate settles: the caller stores the reply with its cost first, so a process
+                        # that dies in between leaves a stored cost for the crash rules to charge, never a charge
+                        # without one. A caller that stops reading here still has it settled as recorded.
+                        yield outcome
+                        return
+            # refused, or failed without a word: the gate is closed (released) before anyone hears of it
         if outcome is not None:
             yield outcome
             return

@@ -7,8 +7,8 @@ not been renewed for that long, its process died, and the scheduler prices the s
 that was sent) with the model's price, charges it to the budgets the reply had reserved against (held or already
 expired), and leaves the thread a notice: the chat bots post it within seconds (core/threads/notices.py), else the
 thread's next message shows it first. Text streamed after the last save is lost, so the charge can fall short by
-those few seconds. A reply that was finished and stored but not yet shown when its process died keeps the cost
-stored with it (already charged).
+those few seconds. A reply that was finished and stored but not yet shown when its process died is charged the cost
+stored with it (the budget gate settles a reply only after it has been stored and shown).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _notice(reply: conversations.StaleReply, result: TurnResult) -> str:
         to, again = "the last message here", "Send `!retry` to get a full answer."
     else:  # `!retry` answers the thread's last message: name this one
         to, again = f"“{_opening(asked)}”", "Send it again to get a full answer."
-    if reply.cost_usd is not None:  # it was written in full; whether it was shown, only the dead process knew
+    if reply.cost_usd is not None and reply.content:  # written in full; whether it was shown, only its process knew
         return (
             f"The reply{by} to {to} may not have been shown in full ({len(reply.content):,} characters, {charged}): "
             f"the process showing it stopped. {again}"
