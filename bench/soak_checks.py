@@ -343,11 +343,18 @@ def _thread(
 
     # the answers and warnings show once each, in the order their replies were claimed
     expected = [tag if r.status in ("ok", "partial") else "warning" for tag, r in claimed if r.status != "interrupted"]
+    # a reply cut off before the echo reached its tag ("echo:") shows without one: it is the next such reply
+    untagged = [
+        (tag, r.content.strip()) for tag, r in claimed if r.status in ("ok", "partial") and tag not in r.content
+    ]
     actual: list[str] = []
     footers: dict[str, list[str]] = {}
     for kind, m in shown:
         if kind == "answer":
-            tag = min(set(TAG.findall(m.text)), default="?")
+            tag = min(set(TAG.findall(m.text)), default="")
+            if not tag:
+                same = next((i for i, (_, text) in enumerate(untagged) if text == m.text.strip()), 0)
+                tag = untagged.pop(same)[0] if untagged else "?"
             footers.setdefault(tag, []).append(footer_of(m))
             if tag in maybe_shown:
                 maybe_shown.discard(tag)
