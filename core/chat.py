@@ -284,9 +284,10 @@ async def _answer_now(
                     )
                     for a in outcome.failures
                 ]
-                # Stored with what it cost, but still pending: the thread's next turn, in any process, starts once
-                # it is released, after it has been shown, so it never shows above this one. A process that dies
-                # before then leaves the crash rules to tell the thread (with this cost).
+                # Stored with what it cost, but still pending: it is shown, then charged (route's gate settles once
+                # this loop has it), then released, and only then does the thread's next turn start, in any process,
+                # so that never shows above this one. A process that dies before the release leaves this cost for the
+                # crash rules to charge (if the gate had not) and the thread to be told.
                 result = outcome.result
                 await threads.finish_turn(conv.id, reply_id, result, failed_attempts, msg.user, pin, shown=False)
                 finished, shown_as = True, result.status
@@ -297,8 +298,9 @@ async def _answer_now(
                 if pin and choice.source == "local" and result.model == model.name:
                     footer += " · chosen as the free local default (no default is set here; `!model NAME` switches)"
                 yield Done(result, footer)
-                await threads.release_reply(reply_id, result.status)
-                shown_as = None
+        if shown_as is not None:  # shown, and charged as the route ended
+            await threads.release_reply(reply_id, shown_as)
+            shown_as = None
     except Exception:
         log.exception("turn failed in conversation %s", conv.id)
         failed = TurnResult(

@@ -317,9 +317,10 @@ async def route(
                         hold.record(result)
                         outcome = RouteOutcome(result, failures, dropped)
                     if outcome is not None:
-                        # Heard before the gate settles: the caller stores the reply with its cost first, so a process
-                        # that dies in between leaves a stored cost for the crash rules to charge, never a charge
-                        # without one. A caller that stops reading here still has it settled as recorded.
+                        # Heard before the gate settles: the caller stores the reply with its cost (and shows it) before
+                        # it reads on, which settles it, so a process that dies in between leaves a stored cost for the
+                        # crash rules to charge, never a charge without one. A caller that stops reading here still has
+                        # it settled as recorded.
                         yield outcome
                         return
             # refused, or failed without a word: the gate is closed (released) before anyone hears of it
