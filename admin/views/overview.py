@@ -67,7 +67,13 @@ def spend_chart() -> None:
     spec = {
         "mark": {"type": "line", "point": True, "interpolate": "monotone"},
         "encoding": {
-            "x": {"field": "day", "type": "temporal", "title": None, "axis": {"format": "%b %d"}},
+            "x": {
+                "field": "day",
+                "type": "temporal",
+                "title": None,
+                "axis": {"format": "%b %d"},
+                "scale": {"padding": 8},  # the newest point is drawn whole at the right edge
+            },
             "y": {
                 "field": "spend (USD)",
                 "type": "quantitative",

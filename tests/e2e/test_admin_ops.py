@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from core.alerts import get_alert, raise_alert, recent_alerts, stored_destinations
 from core.budgets import add_budget
+from core.providers.store import add_provider, mark_unhealthy
 from core.types import TurnResult
 from tests.adminkit import PASSWORD
 from tests.conftest import Cli
@@ -74,13 +75,19 @@ def seed() -> tuple[int, int]:
     turn(where, "and now?", failed)
     add_budget("global", "month", 25, thresholds=[50, 80, 100])
     raise_alert("budget", "budget:ops:50", "The monthly budget for everything crossed 50%: $12.50 of $25.00 spent.")
-    raise_alert("health", "health:oa:ops", "Provider 'oa' is failing: OpenAI rejected the API key (401).")
-    health, budget = recent_alerts(2)  # newest first
-    return budget.id, health.id
+    add_provider("oa", "openai", base_url="http://127.0.0.1:9/v1", api_key="sk-test-ops-0000000000")
+    problem = "OpenAI rejected the API key (401): check the key on the Providers page, then test the connection again."
+    mark_unhealthy("oa", problem)
+    raise_alert("health", "health:gone:ops", "Provider 'gone' is failing: timed out.", provider="gone")  # removed
+    found = {a.text.split(" ")[0]: a.id for a in recent_alerts()}  # "The monthly budget…", "Provider 'oa'…"
+    oa = next(a.id for a in recent_alerts(kind="health") if "'oa'" in a.text)  # raised by mark_unhealthy
+    return found["The"], oa
 
 
 def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> None:
-    expect(page.get_by_text("2 open, 2 not acknowledged yet.")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("2 open, 2 not acknowledged yet.")).to_be_visible(timeout=WAIT_MS)  # not 'gone''s
+    health = page.get_by_test_id("stTable").filter(has_text="latency")
+    expect(health).to_contain_text("then test the connection again.")  # the problem in full
     chart = page.get_by_test_id("stVegaLiteChart").first
     expect(chart).to_be_visible()
     card = page.locator(f".st-key-alert-card-{budget_alert}")
@@ -98,7 +105,8 @@ def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> 
     card.get_by_role("button", name="Resolve").click()
     expect(page.get_by_text(f"Alert #{health_alert} resolved.")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(f".st-key-alert-card-{health_alert}")).to_have_count(0)
-    page.get_by_text("Recently resolved (1)").click()
+    page.get_by_text("Recently resolved (2)").click()
+    expect(page.get_by_test_id("stTable").filter(has_text="its provider was removed")).to_contain_text("Switchboard")
     closed = page.get_by_test_id("stTable").filter(has_text="Rotated the key")
     expect(closed).to_contain_text(re.compile(r"admin at 20\d\d-"))
     stored = get_alert(health_alert)
@@ -124,7 +132,7 @@ def budgets(page: Page, shots: Shots, slack: FakeSlack) -> None:
     (sent,) = slack.messages(CHANNEL)
     assert "Test alert from the Switchboard admin" in sent.text
     log = page.get_by_test_id("stTable").filter(has_text="delivery")
-    expect(log).to_contain_text("OpenAI rejected the API key (401).")  # in full, wrapped
+    expect(log).to_contain_text("then test the connection again.")  # in full, wrapped
     expect(log).to_contain_text("Rotated the key")
 
 
