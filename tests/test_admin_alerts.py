@@ -5,6 +5,7 @@ and the daily spend read back with their filters."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -160,3 +161,21 @@ def test_the_overview_acknowledges_and_resolves_alerts() -> None:
     assert "No open alerts." in admin.text()
     stored = get_alert(alert.id)
     assert stored is not None and (stored.resolved_by, stored.resolution) == ("admin:admin", "Raised the limit")
+
+
+def test_performance_charts_draw_a_point_for_each_bucket_and_the_error_rate_as_a_percentage() -> None:
+    turn(
+        ("slack", "W1", "C1", "T-p"),
+        "a",
+        TurnResult("oa/gpt-4o", "oa", "ok", "x", completion_tokens=5, latency_ms=300, ttft_ms=90),
+    )
+    admin = AdminApp.signed_in().open("performance")
+    specs = [json.loads(node.proto.spec) for node in admin.at.get("vega_lite_chart")]
+    assert len(specs) == 5
+    for spec in specs:  # one hour of data is one point: a line alone would draw nothing
+        assert spec["mark"]["type"] == "line" and spec["mark"]["point"]
+    (error_rate,) = [s for s in specs if s["encoding"]["y"]["field"] == "error_rate"]
+    assert error_rate["encoding"]["y"]["axis"]["format"] == ".0%"  # 0%, 50%, 100%: not 0.000000
+    overview = AdminApp.signed_in()
+    (spend,) = [json.loads(n.proto.spec) for n in overview.at.get("vega_lite_chart")]
+    assert spend["mark"]["point"] and spend["encoding"]["y"]["field"] == "spend (USD)"

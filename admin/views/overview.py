@@ -77,7 +77,7 @@ def spend_chart() -> None:
             "y": {
                 "field": "spend (USD)",
                 "type": "quantitative",
-                "title": "USD",
+                "title": None,  # the heading says it: spend per day
                 "axis": {"format": "$,.4~f", "tickCount": 4},
             },
             "tooltip": [

@@ -27,6 +27,9 @@ WAIT_MS = 15_000
 SHOTS = SCREENSHOTS / "ops"
 WIDTHS = (1400, 800)
 CHANNEL = "C0OPSALERTS"
+# Metric figures whose text is wider than their box (shown as "$0.0…"): none may be.
+CUT_FIGURES = """[...document.querySelectorAll('[data-testid=stMetricValue] div, [data-testid=stMetricValue]')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
 
 
 class Shots:
@@ -189,4 +192,6 @@ def test_admin_operations_in_a_real_browser(cli: Cli, sb_env: dict[str, str], tm
                     go(page, title)
                     text = page.get_by_test_id("stMain").inner_text()
                     assert "Traceback" not in text
+                    cut = page.evaluate(CUT_FIGURES)
+                    assert cut == [], f"figures cut off at {width} px on {title}: {cut}"
                     shots.shot(f"{slug}-{width}")
