@@ -129,7 +129,7 @@ def chart(data: pd.DataFrame, column: str, title: str, axis: str, names: list[st
                 "field": "model",
                 "type": "nominal",
                 "scale": {"domain": names},
-                "legend": {"orient": "bottom", "title": None},
+                "legend": {"orient": "bottom", "title": None, "columns": 1, "labelLimit": 0},
             },
             "tooltip": [
                 {"field": "time", "type": "temporal", "format": "%Y-%m-%d %H:%M"},
