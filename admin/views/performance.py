@@ -121,8 +121,8 @@ def chart(data: pd.DataFrame, column: str, title: str, axis: str, names: list[st
             "y": {
                 "field": column,
                 "type": "quantitative",
-                "title": None,  # the heading above names it
-                "axis": {"format": axis},
+                "title": title,
+                "axis": {"format": axis, "title": None},  # the heading above names it
                 **({"scale": {"domainMin": 0}} if column == "error_rate" else {}),
             },
             "color": {  # one colour per model on every chart
