@@ -25,6 +25,7 @@ PRICE_FROM = {
     "unknown": "unknown: type a price",
 }
 EDITOR = "models-editor"
+MODEL_PX, ENABLED_PX, PRICE_PX = 220, 95, 120  # fixed, so the editable columns sit where a hand expects them
 EDIT_ERRORS = "_models_edit_errors"
 
 
@@ -111,10 +112,12 @@ def registry_table(models: list[ModelInfo]) -> None:
         if models
         else True,
         column_config={
-            "model": st.column_config.TextColumn(pinned=True),
-            "enabled": st.column_config.CheckboxColumn(help="Disabled models are not offered to anyone."),
-            "input $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help),
-            "output $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help),
+            "model": st.column_config.TextColumn(pinned=True, width=MODEL_PX),
+            "enabled": st.column_config.CheckboxColumn(
+                help="Disabled models are not offered to anyone.", width=ENABLED_PX
+            ),
+            "input $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help, width=PRICE_PX),
+            "output $/Mtok": st.column_config.NumberColumn(format="$%g", help=price_help, width=PRICE_PX),
             "price from": st.column_config.TextColumn(width="medium"),
             "status": st.column_config.TextColumn(width="medium"),
         },

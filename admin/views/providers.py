@@ -46,7 +46,7 @@ def providers_table(providers: list[ProviderView], reveal: bool) -> None:
     )
 
 
-ADD_KEYS = ("add-name", "add-kind", "add-base-url", "add-org", "add-key")
+ADD_KEYS = ("add-name", "add-base-url", "add-org", "add-key")
 ADD_RESET = "_provider_add_reset"
 ADD_NOTICE = "_provider_add_notice"
 
@@ -55,9 +55,12 @@ def add_form() -> None:
     """The add form keeps what was typed when adding fails (only a successful add empties it). A provider whose
     models cannot be listed is still added (it may come up later), under a warning rather than a success."""
     kinds = kind_names()
-    if st.session_state.pop(ADD_RESET, False):
+    if st.session_state.pop(ADD_RESET, False):  # set, not deleted: the browser then shows the empty form
         for key in ADD_KEYS:
-            st.session_state.pop(key, None)
+            st.session_state[key] = ""
+        st.session_state.pop("add-kind", None)
+    if st.session_state.get("add-kind") not in kinds:
+        st.session_state["add-kind"] = "openai" if "openai" in kinds else kinds[0]
     notice = st.session_state.pop(ADD_NOTICE, None)
     if notice is not None:
         ok, text = notice
@@ -71,7 +74,7 @@ def add_form() -> None:
         name = c1.text_input(
             "Name", placeholder="e.g. openai, gpu-box", help="Used in model names: NAME/model-id.", key="add-name"
         )
-        kind = c2.selectbox("Kind", kinds, index=kinds.index("openai") if "openai" in kinds else 0, key="add-kind")
+        kind = c2.selectbox("Kind", kinds, key="add-kind")
         base_url = c1.text_input("Base URL", placeholder="leave empty for the kind's default", key="add-base-url")
         organization = c2.text_input("Organization", placeholder="OpenAI only, optional", key="add-org")
         api_key = st.text_input("API key", type="password", help="Stored encrypted; never shown again.", key="add-key")
