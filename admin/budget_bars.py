@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import formatting as fmt
+from core.alerts import AlertView
 from core.reports.spend import BudgetStatus
 
 PERIOD_NAMES = {"day": "day", "week": "week (from Monday)", "month": "month", "total": "total (never resets)"}
@@ -69,3 +70,15 @@ def budget_table(statuses: list[BudgetStatus], *, key: str) -> None:
             "resets": st.column_config.TextColumn("resets", help="When this period ends (SWITCHBOARD_TIMEZONE)"),
         },
     )
+
+
+def delivery(a: AlertView, any_destination: bool) -> str:
+    """Where an alert stands: delivered, pending (retrying), not sent anywhere, or closed."""
+    if not a.open:
+        sent = "delivered, then " if a.delivered_at is not None else ""
+        return f"{sent}closed: {a.resolution or 'resolved'}"
+    if a.delivered_at is not None:
+        return "delivered"
+    if a.attempts:
+        return f"pending: {a.attempts} failed attempt{'s' if a.attempts != 1 else ''}, retrying"
+    return "pending" if any_destination else "not sent: no destination set up"

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from admin import budget_forms, ui
-from admin.budget_bars import budget_table
+from admin.budget_bars import budget_table, delivery
 from bot.alerting import notifiers
 from core import formatting as fmt
 from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts, set_alert_destination
@@ -125,17 +125,6 @@ def destinations_section(found: list[AlertRoute]) -> None:
                 st.success(f"Test alert sent to {name}.")
             else:
                 st.error(f"Test alert to {name} failed: {error}")
-
-
-def delivery(a: AlertView, any_destination: bool) -> str:
-    if not a.open:
-        sent = "delivered, then " if a.delivered_at is not None else ""
-        return f"{sent}closed: {a.resolution or 'resolved'}"
-    if a.delivered_at is not None:
-        return "delivered"
-    if a.attempts:
-        return f"pending: {a.attempts} failed attempt{'s' if a.attempts != 1 else ''}, retrying"
-    return "pending" if any_destination else "not sent: no destination set up"
 
 
 def delivered_to(a: AlertView) -> str:

@@ -10,11 +10,12 @@ import streamlit as st
 
 from admin import ui
 from admin.auth import who
-from admin.budget_bars import budget_table, literal
+from admin.budget_bars import budget_table, delivery, literal
 from core import formatting as fmt
 from core.alerts import (
     AlertView,
     acknowledge_alert,
+    alert_routes,
     count_open_alerts,
     recent_alerts,
     resolve_alert,
@@ -136,9 +137,9 @@ def by_whom(actor: str | None) -> str:
     return actor.removeprefix("admin:") if actor else "Switchboard"
 
 
-def alert_card(a: AlertView) -> None:
+def alert_card(a: AlertView, any_destination: bool) -> None:
     with st.container(border=True, key=f"alert-card-{a.id}"):
-        delivered = "delivered" if a.delivered_at else f"not delivered yet ({a.attempts} attempts)"
+        delivered = delivery(a, any_destination)
         st.markdown(
             f"{SEVERITY_ICON.get(a.severity, '•')} **{a.kind}** · #{a.id} · {fmt.timestamp(a.created_at)} "
             f"({fmt.ago(a.created_at)}) · {delivered}  \n" + literal(a.text)
@@ -165,6 +166,7 @@ def alerts() -> None:
     ui.show_flashes()
     still_open = recent_alerts(OPEN_SHOWN, open_only=True)
     total_open = count_open_alerts()
+    any_destination = any(r.active for r in alert_routes(get_settings()))
     if not still_open:
         st.caption("No open alerts.")
     else:
@@ -172,7 +174,7 @@ def alerts() -> None:
         unseen = sum(1 for a in still_open if not a.acknowledged)
         st.caption(f"{total_open} open, {unseen} not acknowledged yet{more}. The full log is on Budgets & alerts.")
         for a in still_open:
-            alert_card(a)
+            alert_card(a, any_destination)
     closed = [a for a in recent_alerts(OPEN_SHOWN + CLOSED_SHOWN) if not a.open][:CLOSED_SHOWN]
     if closed:
         with st.expander(f"Recently resolved ({len(closed)})"):
