@@ -139,7 +139,7 @@ def chart(data: pd.DataFrame, column: str, title: str, axis: str, names: list[st
             ],
         },
     }
-    st.vega_lite_chart(shown, spec, height=220)
+    st.vega_lite_chart(shown, spec, height=280)  # the legend below takes a line per model
 
 
 def log_window() -> tuple[datetime | None, datetime | None]:
