@@ -168,6 +168,7 @@ def installed_section(listing: ServerModels, server: Server) -> None:
             for m in listing.models
         ],
         hide_index=True,
+        column_config={"model": st.column_config.TextColumn(pinned=True, width="medium")},
     )
     names = [m.name for m in listing.models]
     c1, c2, c3 = st.columns([2, 1, 1])

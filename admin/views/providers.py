@@ -43,6 +43,11 @@ def providers_table(providers: list[ProviderView], reveal: bool) -> None:
             for p in providers
         ],
         hide_index=True,
+        column_config={
+            "name": st.column_config.TextColumn(pinned=True),
+            "kind": st.column_config.TextColumn(width="medium"),
+            "problem": st.column_config.TextColumn(width="large"),
+        },
     )
 
 
