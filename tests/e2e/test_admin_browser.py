@@ -148,9 +148,10 @@ def create_budget(s: Session) -> None:
     expect(s.page.get_by_text(added)).to_be_visible(timeout=WAIT_MS)
     (budget,) = list_budgets()
     assert (budget.scope, budget.period, budget.limit, budget.hard) == ("workspace:T-E2E", "month", 25.0, True)
-    bar = s.page.get_by_test_id("stProgress").filter(has_text="Monthly budget for workspace T-E2E")
-    expect(bar).to_contain_text("$0 of $25.00 (0.0%) · hard stop · resets ", timeout=WAIT_MS)
-    s.screens.shot("budget-created", bar)
+    table = s.page.get_by_test_id("stDataFrame").filter(has_text="in flight").first
+    expect(table).to_contain_text("Monthly budget for workspace T-E2E", timeout=WAIT_MS)
+    expect(table).to_contain_text("$25.00")
+    s.screens.shot("budget-created", table)
 
 
 def see_usage_charts(s: Session) -> None:
