@@ -311,9 +311,8 @@ def _thread(
     claimed: list[tuple[str, Row]] = []  # (tag, reply) in the order the replies were claimed
     for s in sent:
         user, reply = users.get(s.event_id), replies.get(s.event_id)
-        if user is None:
-            if s.acked:
-                res.lost.append(f"{s.tag}: acked but never stored")
+        if user is None:  # acked, or given up by Slack after its retries: the bot never had it
+            res.lost.append(f"{s.tag}: {'acked but' if s.acked else 'not acked after every retry, and'} never stored")
         elif reply is None:
             res.lost.append(f"{s.tag}: stored without a reply")
         elif reply.status == "pending":
