@@ -95,19 +95,20 @@ def thread_detail(t: ThreadSummary) -> None:
         f"{t.platform} · workspace {t.workspace} · channel {t.channel} · thread {t.thread} · "
         f"model {t.current_model or 'not pinned yet'} · started {fmt.timestamp(t.created_at)}"
     )
-    c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Messages", t.messages)
-    c2.metric("Tokens", f"{t.tokens:,}")
-    c3.metric(
+    figures = st.container(horizontal=True, gap="large")  # wraps on a narrow window instead of cutting "$0.0…"
+    figures.metric("Messages", t.messages, width="content")
+    figures.metric("Tokens", f"{t.tokens:,}", width="content")
+    figures.metric(
         "Cost",
         fmt.money(t.cost_usd),
         help=f"{plural(t.unknown_cost_replies, 'reply', 'replies')} of unknown price not counted",
+        width="content",
     )
-    c4.metric("Errors", t.errors)
-    c5.metric("Fallbacks", t.fallbacks)
+    figures.metric("Errors", t.errors, width="content")
+    figures.metric("Fallbacks", t.fallbacks, width="content")
     messages = thread_messages(t.id)
-    d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button(
+    exports = st.container(horizontal=True)
+    exports.download_button(
         "Export Markdown",
         transcript_markdown(t, messages),
         file_name=f"{slug(t)}.md",
@@ -115,7 +116,7 @@ def thread_detail(t: ThreadSummary) -> None:
         icon=":material/download:",
         key=f"conv-md-{t.id}",
     )
-    d2.download_button(
+    exports.download_button(
         "Export JSON",
         transcript_json(t, messages),
         file_name=f"{slug(t)}.json",
@@ -134,10 +135,11 @@ def render() -> None:
     st.title("Conversations")
     seen = scopes_seen()
     platforms = sorted({s.platform for s in seen})
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 2])
+    c1, c2, c3 = st.columns(3)
     platform = c1.selectbox("Platform", [ALL, *platforms], key="conv-platform")
     workspace = c2.text_input("Workspace", key="conv-workspace")
     channel = c3.text_input("Channel", key="conv-channel")
+    c4, c5 = st.columns(2)
     text = c4.text_input("Search titles", key="conv-search")
     model = c5.text_input("Model used", placeholder="e.g. local/llama3.2:1b", key="conv-model")
 
