@@ -97,14 +97,15 @@ def dismiss(job_id: int) -> None:
 def finished_job(job: JobView, server: Server) -> None:
     """A finished download: done reads as a full bar; a failed or cancelled one can be retried or dismissed."""
     if job.status == "done":
-        c1, c2 = st.columns([6, 1], vertical_alignment="center")
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
         c1.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
         c2.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss, args=(job.id,))
         return
     why = without_cli_advice(job.error or job.detail or "")
     what = "cancelled" if job.status == "cancelled" else f"{job.action} failed"
     text = f"**{job.model}**: {what} {fmt.ago(job.finished_at)}" + (f". {why}" if why and why != "cancelled" else "")
-    c1, c2, c3 = st.columns([5, 1, 1], vertical_alignment="center")
+    c1, buttons = st.columns([3, 2], vertical_alignment="center")
+    c2 = c3 = buttons.container(horizontal=True)
     if job.status == "cancelled":
         c1.info(text, icon=":material/stop_circle:")
     else:
@@ -171,7 +172,8 @@ def installed_section(listing: ServerModels, server: Server) -> None:
         column_config={"model": st.column_config.TextColumn(pinned=True, width="medium")},
     )
     names = [m.name for m in listing.models]
-    c1, c2, c3 = st.columns([2, 1, 1])
+    c1, buttons = st.columns([1, 1], vertical_alignment="bottom")
+    c2 = c3 = buttons.container(horizontal=True)
     chosen = c1.selectbox("Installed model", names, key="ollama-installed-pick")
     if c2.button("Check for updates", key="ollama-check"):
         with ui.user_errors(), st.spinner("Comparing with the Ollama registry…"):

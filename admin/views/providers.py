@@ -148,7 +148,8 @@ TESTED = "_provider_tests"
 
 def connection_test(p: ProviderView) -> None:
     """Test buttons; a result is kept for this session so the table above (health, latency) can refresh."""
-    c1, c2, _ = st.columns([1, 1, 3])
+    buttons = st.container(horizontal=True)  # buttons keep their whole label on a narrow window
+    c1 = c2 = buttons
     if c1.button("Test connection", key=f"test-{p.name}"):
         with ui.user_errors(), st.spinner(f"Asking {p.name} for its models…"):
             result = sync.run(test_provider(p.name))

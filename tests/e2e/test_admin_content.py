@@ -153,7 +153,7 @@ def models_edited_inline(s: Session) -> None:
     model = get_model("oa/gpt-4o-mini")
     assert model is not None and model.input_usd_per_mtok == 0.35 and model.price_source == "override"
     s.settle()
-    s.screens.shot("models-inline-edit", grid)
+    s.screens.shot("models-inline-edit", s.page.get_by_test_id("stDataFrame").first)
     s.page.get_by_role("textbox", name="Search", exact=True).fill("")
     s.page.get_by_role("textbox", name="Search", exact=True).press("Enter")
 
