@@ -17,6 +17,7 @@ async def test_a_message_is_stored_before_slack_hears_it_arrived(world: World, b
 
     (reply,) = [m for m in await bot.finished(event["ts"]) if footer_of(m)]
     assert reply.text == "echo: hello there"
+    await bot.settled()  # a reply is released once shown
     assert [(m.role, m.status) for m in stored()] == [("user", "ok"), ("assistant", "ok")]
 
 
