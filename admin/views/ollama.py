@@ -97,7 +97,7 @@ def dismiss(job_id: int) -> None:
 def finished_job(job: JobView, server: Server) -> None:
     """A finished download: done reads as a full bar; a failed or cancelled one can be retried or dismissed."""
     if job.status == "done":
-        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        c1, c2 = st.columns([3, 1], vertical_alignment="center")
         c1.progress(1.0, text=f"{job.model}: 100% · {job.detail}")
         c2.button("Dismiss", key=f"dismiss-{job.id}", icon=":material/close:", on_click=dismiss, args=(job.id,))
         return
@@ -183,7 +183,7 @@ def installed_section(listing: ServerModels, server: Server) -> None:
         with ui.user_errors():
             start_jobs(sync.run(start_updates(None, server.name, requested_by=auth.who())))
             st.toast("Updating every installed model (only changed layers download).")
-    c4, c5 = st.columns([1, 3])
+    c4, c5 = st.columns([1, 1])
     if c4.button(f"Update {chosen}", key="ollama-update-one"):
         with ui.user_errors():
             start_jobs(sync.run(start_updates([chosen], server.name, requested_by=auth.who())))

@@ -127,8 +127,8 @@ def _cell(grid: Locator, row: int, x: int) -> None:
 
 def models_edited_inline(s: Session) -> None:
     s.go("Models")
-    s.page.get_by_role("textbox", name="Search", exact=True).fill("gpt-4o-mini")
-    s.page.get_by_role("textbox", name="Search", exact=True).press("Enter")
+    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").fill("gpt-4o-mini")
+    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").press("Enter")
     expect(s.page.get_by_text("1 of ")).to_be_visible(timeout=WAIT_MS)
     s.settle()
     grid = s.page.get_by_test_id("stDataFrame").first
@@ -154,8 +154,8 @@ def models_edited_inline(s: Session) -> None:
     assert model is not None and model.input_usd_per_mtok == 0.35 and model.price_source == "override"
     s.settle()
     s.screens.shot("models-inline-edit", s.page.get_by_test_id("stDataFrame").first)
-    s.page.get_by_role("textbox", name="Search", exact=True).fill("")
-    s.page.get_by_role("textbox", name="Search", exact=True).press("Enter")
+    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").fill("")
+    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").press("Enter")
 
 
 def ollama_any_tag_and_a_failed_pull(s: Session) -> None:
