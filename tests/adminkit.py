@@ -130,10 +130,11 @@ class AdminApp:
         return self.at.dataframe[index].value
 
     def table_with(self, column: str) -> pd.DataFrame:
-        """The first table that has `column`."""
-        for frame in self.at.dataframe:
-            if column in frame.value.columns:
-                return frame.value
+        """The first table (interactive or static) that has `column` (or names its rows by it)."""
+        for frame in [*self.at.dataframe, *self.at.table]:
+            value = frame.value.reset_index() if frame.value.index.name == column else frame.value
+            if column in value.columns:
+                return value
         raise AssertionError(f"no table with a {column!r} column; page shows: {self.describe()}")
 
     def metric(self, label: str) -> str:
