@@ -29,9 +29,12 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def kill_a_reply(workspace: str, channel: str, thread: str, user: dict[str, Any]) -> None:
+async def kill_a_reply(workspace: str, channel: str, thread: str, user: dict[str, Any]) -> None:
     """What a process killed mid-reply leaves behind (the user's message, its reply pending with the model
-    writing it and what it had streamed), then the scheduler's recovery job finding it."""
+    writing it and what it had streamed), then the scheduler's recovery job finding it. The bot's own replies are
+    released first (a reply stays pending until it has been shown and charged), so the job finds only this one."""
+    while await asyncio.to_thread(conversations.stale_replies, timedelta(seconds=-1)):
+        await asyncio.sleep(0.02)
     msg = IncomingMessage("discord", workspace, channel, thread, user["id"], "and then?", event_id="killed-1")
     reply_id = conversations.start_turn(msg).reply_id
     assert reply_id is not None
@@ -56,7 +59,7 @@ async def test_the_thread_is_told_at_once_and_its_next_message_does_not_repeat_i
     bot, discord_fake: FakeDiscord, llm: FakeOpenAI, alice: Person
 ) -> None:
     thread = await open_thread(discord_fake, llm, alice)
-    kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
+    await kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
 
     (notice,) = await discord_fake.wait_until(lambda: notices(discord_fake, thread))
     assert notice.content.startswith(NOTICE)
@@ -75,7 +78,7 @@ async def test_a_dm_is_told_in_the_dm(bot, discord_fake: FakeDiscord, llm: FakeO
     dm = discord_fake.dm_channel(discord_fake.user)
     alice.says(dm, "Tell me a story")
     await replied(discord_fake, dm)
-    kill_a_reply("dm", dm["id"], dm["id"], alice.user)
+    await kill_a_reply("dm", dm["id"], dm["id"], alice.user)
     (notice,) = await discord_fake.wait_until(lambda: notices(discord_fake, dm))
     assert notice.content.startswith(NOTICE)
 
@@ -85,7 +88,7 @@ async def test_two_bot_processes_post_the_notice_once(
 ) -> None:
     thread = await open_thread(discord_fake, llm, alice)
     async with running(create_bot(ready_timeout=READY_S, identify_delay_s=0), discord_fake):
-        kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
+        await kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
         await discord_fake.wait_until(lambda: notices(discord_fake, thread))
         await asyncio.sleep(0.5)
     assert len(notices(discord_fake, thread)) == 1
@@ -96,7 +99,7 @@ async def test_a_notice_discord_refused_is_kept_and_posted_on_a_later_try(
 ) -> None:
     thread = await open_thread(discord_fake, llm, alice)
     discord_fake.forbid("send_message", times=1)
-    kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
+    await kill_a_reply(discord_fake.guild["id"], discord_fake.channel["id"], thread["id"], alice.user)
     await discord_fake.wait_until(lambda: notices(discord_fake, thread))
     await asyncio.sleep(0.3)
     sent = discord_fake.api_calls("send_message")

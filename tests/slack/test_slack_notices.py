@@ -18,9 +18,12 @@ FAST = {"SWITCHBOARD_NOTICE_POLL_SECONDS": "0.05"}
 CLIENT = {"SLACK_CLIENT_ID": "111.222", "SLACK_CLIENT_SECRET": "client-secret-0001"}
 
 
-def kill_a_reply(workspace: str, thread: str) -> None:
+async def kill_a_reply(workspace: str, thread: str) -> None:
     """What a process killed mid-reply leaves behind (the user's message, its reply pending with the model
-    writing it and what it had streamed), then the scheduler's recovery job finding it."""
+    writing it and what it had streamed), then the scheduler's recovery job finding it. The bot's own replies are
+    released first (a reply stays pending until it has been shown and charged), so the job finds only this one."""
+    while await asyncio.to_thread(conversations.stale_replies, timedelta(seconds=-1)):
+        await asyncio.sleep(0.02)
     msg = IncomingMessage("slack", workspace, CHANNEL, thread, ADA, "and then what happened?", event_id="Ev-killed")
     reply_id = conversations.start_turn(msg).reply_id
     assert reply_id is not None
@@ -50,7 +53,7 @@ async def test_the_thread_is_told_at_once_and_its_next_message_does_not_repeat_i
     with FakeSlack() as fake:
         async with serve(fake, **FAST) as bot:
             ts = await start_thread(bot, world)
-            kill_a_reply(fake.workspace().team_id, ts)
+            await kill_a_reply(fake.workspace().team_id, ts)
 
             (notice,) = await wait_for(lambda: notices(fake, ts), timeout=5, what="the notice in the thread")
             assert notice.thread_ts == ts
@@ -70,7 +73,7 @@ async def test_two_processes_post_the_notice_once(world: World) -> None:
     with FakeSlack() as fake:
         async with serve(fake, **FAST) as bot, serve(fake, **FAST):
             ts = await start_thread(bot, world)
-            kill_a_reply(fake.workspace().team_id, ts)
+            await kill_a_reply(fake.workspace().team_id, ts)
             await wait_for(lambda: notices(fake, ts), timeout=5, what="the notice in the thread")
             await asyncio.sleep(0.5)
     assert len(notices(fake, ts)) == 1
@@ -81,7 +84,7 @@ async def test_a_notice_slack_refused_is_kept_and_posted_on_a_later_try(world: W
         async with serve(fake, **FAST) as bot:
             ts = await start_thread(bot, world)
             fake.fail_next("chat.postMessage", "internal_error")
-            kill_a_reply(fake.workspace().team_id, ts)
+            await kill_a_reply(fake.workspace().team_id, ts)
             await wait_for(lambda: notices(fake, ts), timeout=5, what="the notice, on the second try")
             await asyncio.sleep(0.3)
     tries = [c for c in fake.api_calls_to("chat.postMessage") if "was interrupted" in str(c.params.get("text"))]
@@ -96,7 +99,7 @@ async def test_a_notice_in_a_workspace_not_installed_here_waits_unclaimed_until_
     with FakeSlack([Workspace(), beta]) as fake:
         async with serve(fake, **CLIENT, **FAST):
             thread = "1700000000.000100"
-            kill_a_reply(beta.team_id, thread)
+            await kill_a_reply(beta.team_id, thread)
             await asyncio.sleep(0.4)
             assert notices(fake, thread) == [] and still_pending(beta.team_id, thread)  # not claimed, not lost
 
