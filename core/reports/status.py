@@ -70,18 +70,21 @@ def _scheduler(now: datetime) -> Check:
 
 def _replies(now: datetime) -> Check:
     stale = timedelta(minutes=get_settings().stale_reply_minutes)
+    # A live reply's process renews its claim (alive_at); a claim left unrenewed that long is a dead process's.
+    claimed = func.coalesce(_M.c.alive_at, _M.c.created_at)
     with connection() as conn:
-        count, oldest = conn.execute(select(func.count(), func.min(_M.c.created_at)).where(PENDING_REPLY)).one()
+        count, oldest, unrenewed = conn.execute(
+            select(func.count(), func.min(_M.c.created_at), func.min(claimed)).where(PENDING_REPLY)
+        ).one()
     if not count:
         return Check("replies being written", True, "none")
-    age = now - aware(oldest)
     detail = f"{count}, the oldest started {ago(aware(oldest), now)}"
-    if age > 2 * stale:
+    if now - aware(unrenewed) > 2 * stale:
         return Check(
             "replies being written",
             False,
-            f"{detail}: a reply whose process died is settled after {stale.seconds // 60} min by the scheduler; "
-            "is one running?",
+            f"{detail}; one was last renewed {ago(aware(unrenewed), now)}: its process stopped, and the scheduler "
+            "settles such replies; is one running?",
         )
     return Check("replies being written", True, detail)
 
