@@ -125,10 +125,18 @@ def _cell(grid: Locator, row: int, x: int) -> None:
     grid.click(position={"x": x, "y": HEADER_PX + ROW_PX * row + ROW_PX // 2})
 
 
+def _search(s: Session, text: str) -> None:
+    """Type into the Models page's search box. Right after a rerun the page's previous tabs can linger a moment
+    beside the new ones, each with a Search box: wait until one is left."""
+    box = s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox")
+    expect(box).to_have_count(1, timeout=WAIT_MS)
+    box.fill(text)
+    box.press("Enter")
+
+
 def models_edited_inline(s: Session) -> None:
     s.go("Models")
-    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").fill("gpt-4o-mini")
-    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").press("Enter")
+    _search(s, "gpt-4o-mini")
     expect(s.page.get_by_text("1 of ")).to_be_visible(timeout=WAIT_MS)
     s.settle()
     grid = s.page.get_by_test_id("stDataFrame").first
@@ -154,8 +162,7 @@ def models_edited_inline(s: Session) -> None:
     assert model is not None and model.input_usd_per_mtok == 0.35 and model.price_source == "override"
     s.settle()
     s.screens.shot("models-inline-edit", s.page.get_by_test_id("stDataFrame").first)
-    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").fill("")
-    s.page.get_by_test_id("stTextInput").filter(has_text="Search").get_by_role("textbox").press("Enter")
+    _search(s, "")
 
 
 def ollama_any_tag_and_a_failed_pull(s: Session) -> None:
