@@ -9,6 +9,10 @@ prints its login link): only the link's hash is stored, and it works once (core.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,6 +50,19 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         print(message, flush=True)  # the operator's own console; never the log
     yield
 
+
+def _stopped(_signum: int, _frame: Any) -> None:
+    """SIGTERM once uvicorn has shut the server down: it hands the signal back to the handler it found, and the
+    default one would end the process as killed. A stop that was asked for ends with exit code 0."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if threading.current_thread() is threading.main_thread():
+    # `switchboard up`, systemd and container platforms stop the admin with SIGTERM; uvicorn (under st.App) shuts
+    # down gracefully on it, then raises it again for this handler.
+    signal.signal(signal.SIGTERM, _stopped)
 
 app = st.App(
     Path(__file__).with_name("app.py"),
