@@ -126,6 +126,6 @@ def test_the_admin_prices_a_model_of_a_local_server_and_is_told_what_that_means(
     assert model is not None and (model.input_usd_per_mtok, model.output_usd_per_mtok) == (10, 30)
     assert not model.is_local and model.is_paid
     row = admin.table_with("model").set_index("model").loc["local/llama-big"]
-    assert row["input"] == "$10/Mtok" and row["output"] == "$30/Mtok" and not row["local"]
+    assert (row["input $/Mtok"], row["output $/Mtok"], row["local"]) == (10, 30, False)
     admin.choose("Model to edit", "local/llama-big").run()
     assert "has a price you set, so it counts as paid" in admin.text()
