@@ -9,13 +9,13 @@ hundred replies streaming at once in one workspace would still ask for a hundred
 
 Each limit is a sliding window, counted the way Slack counts, except that a call is stamped when its answer
 arrives: Slack counts it on arrival, which is earlier, so however the network or a busy loop delays calls they
-cannot reach Slack closer together than the window allows. A call under way counts until it ends. Calls that
-matter wait for room: a first post, a
-final edit (the whole answer with its footer), the end of a stream, an ephemeral answer. A progress edit (more
-text of a reply still streaming) never waits: it is skipped when progress edits already fill their share of the
-window, and the next edit, or the final one, shows the text it would have shown. A reply starts a Slack stream
-only while chat.startStream has room, else it is posted and edited. So a busy workspace sees its replies update
-less often, and every answer still arrives whole.
+cannot reach Slack closer together than the window allows. A call under way counts until it ends.
+
+Calls that matter wait for room: a first post, a final edit (the whole answer with its footer), the end of a
+stream, an ephemeral answer. A progress edit (more text of a reply still streaming) never waits: it is skipped
+when progress edits already fill their share of the window, and the next edit, or the final one, shows the text
+it would have shown. A reply starts a Slack stream only while chat.startStream has room, else it is posted and
+edited. So a busy workspace sees its replies update less often, and every answer still arrives whole.
 
 The windows are this process's. Several workers answering one workspace share Slack's limit: give each its part
 with SWITCHBOARD_SLACK_UPDATES_PER_MINUTE; a 429 that still arrives is waited out (core.delivery's Later).
