@@ -98,7 +98,18 @@ def _copy_database(template: Path, target: Path) -> None:
         dst.close()
 
 
-def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path) -> list[Result]:
+def _run(runner: Runner, provider: int, **cmd: Any) -> Result:
+    """One run, with the CPU that the fake provider and (for Slack and Discord) the fake platform used meanwhile."""
+    from bench.paths import cpu_seconds
+
+    before = cpu_seconds(provider), cpu_seconds(runner.proc.pid)
+    result = runner.ask(cmd="run", **cmd)
+    result["provider_cpu_seconds"] = cpu_seconds(provider) - before[0]
+    result["harness_cpu_seconds"] = cpu_seconds(runner.proc.pid) - before[1]
+    return result
+
+
+def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path, provider: int) -> list[Result]:
     runners: dict[str, Runner] = {}
     base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     base["PYTHONPATH"] = str(ROOT) + os.pathsep + base.get("PYTHONPATH", "")
@@ -128,7 +139,7 @@ def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path) -> li
         for level, messages, rounds in zip(args.concurrency, args.messages, args.rounds, strict=True):
             for r in range(rounds):
                 for name, runner in runners.items():
-                    result = runner.ask(cmd="run", level=level, messages=messages, tag=f"c{level}r{r}", round=r)
+                    result = _run(runner, provider, level=level, messages=messages, tag=f"c{level}r{r}", round=r)
                     results.append(result)
                     _log(
                         f"{name:8} {level:4} threads, round {r + 1}/{rounds}: {messages / result['seconds']:6.1f} "
@@ -137,7 +148,7 @@ def measure(args: argparse.Namespace, url: str, tmp: Path, template: Path) -> li
                     )
         if args.steady_rate > 0:
             for name, runner in runners.items():
-                result = runner.ask(cmd="run", level=0, rate=args.steady_rate, messages=args.steady_messages, tag="s")
+                result = _run(runner, provider, level=0, rate=args.steady_rate, messages=args.steady_messages, tag="s")
                 results.append(result)
                 _log(
                     f"{name:8} a message every {1 / args.steady_rate:.2f} s: p50 {_pct(result['latencies'], 50):7.1f} "
@@ -309,6 +320,28 @@ def paths_tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(one) + "\n\n" + "\n".join(two)
 
 
+def cores_table(results: list[Result], paths: list[str], levels: list[int]) -> str:
+    """How busy each process was during the runs of the Slack and Discord paths (medians over rounds)."""
+    lines = [
+        "| path | concurrent threads | the bot | the fake OpenAI | the fake platform and its people "
+        "| in all (of 2 cores) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for path in (p for p in paths if p in ("slack", "discord")):
+        for level in levels:
+            runs = _of(results, path, level)
+            if not runs or "provider_cpu_seconds" not in runs[0]:
+                continue
+            bot, provider, harness = (
+                statistics.median(r[key] / r["seconds"] for r in runs)
+                for key in ("cpu_seconds", "provider_cpu_seconds", "harness_cpu_seconds")
+            )
+            lines.append(
+                f"| {path} | {level} | {bot:.0%} | {provider:.0%} | {harness:.0%} | {bot + provider + harness:.0%} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def steady_rows(results: list[Result], paths: list[str]) -> list[dict[str, Any]]:
     rows = []
     for path in paths:
@@ -418,6 +451,8 @@ def report(results: list[Result], args: argparse.Namespace, command: str, when: 
         )
         steady = steady_rows(results, args.paths)
         tables = paths_tables(rows) + (f"\n\n{steady_table(steady)}" if steady else "")
+        cores = cores_table(results, args.paths, args.concurrency)
+        tables += f"\n\nCPU busy during the Slack and Discord runs, of one core:\n\n{cores}" if cores else ""
         blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{tables}\n\n{targets(rows, steady, core)}\n"
     return blocks
 
@@ -532,7 +567,7 @@ def main() -> None:
             return
         _log(f"bench in {tmp}; fake OpenAI at {url}")
         load = os.getloadavg()[0]
-        results = measure(args, url, tmp, template)
+        results = measure(args, url, tmp, template, server.pid)
         args.load = [load, os.getloadavg()[0]]
     finally:
         server.terminate()
