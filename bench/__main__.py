@@ -324,7 +324,7 @@ def cores_table(results: list[Result], paths: list[str], levels: list[int]) -> s
     """How busy each process was during the runs of the Slack and Discord paths (medians over rounds)."""
     lines = [
         "| path | concurrent threads | the bot | the fake OpenAI | the fake platform and its people "
-        "| in all (of 2 cores) |",
+        "| in all, cores (of 2) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for path in (p for p in paths if p in ("slack", "discord")):
@@ -337,7 +337,7 @@ def cores_table(results: list[Result], paths: list[str], levels: list[int]) -> s
                 for key in ("cpu_seconds", "provider_cpu_seconds", "harness_cpu_seconds")
             )
             lines.append(
-                f"| {path} | {level} | {bot:.0%} | {provider:.0%} | {harness:.0%} | {bot + provider + harness:.0%} |"
+                f"| {path} | {level} | {bot:.0%} | {provider:.0%} | {harness:.0%} | {bot + provider + harness:.2f} |"
             )
     return "\n".join(lines) if len(lines) > 2 else ""
 
@@ -452,7 +452,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str, when: 
         steady = steady_rows(results, args.paths)
         tables = paths_tables(rows) + (f"\n\n{steady_table(steady)}" if steady else "")
         cores = cores_table(results, args.paths, args.concurrency)
-        tables += f"\n\nCPU busy during the Slack and Discord runs, of one core:\n\n{cores}" if cores else ""
+        tables += f"\n\nCPU busy during the Slack and Discord runs, as a share of one core:\n\n{cores}" if cores else ""
         blocks["paths"] = f"{meta}\n\nCommand: `{command}`\n\n{tables}\n\n{targets(rows, steady, core)}\n"
     return blocks
 
