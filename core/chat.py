@@ -45,8 +45,8 @@ async def receive(msg: IncomingMessage) -> TurnStart | None:
     if not text or len(text) > get_settings().max_message_chars:
         return None
     if commands.parse(text) is None:
-        return await threads.start_turn(msg)
-    return await threads.start_turn(msg, role="command", claim_reply=False) if msg.thread else None
+        return await threads.receive_turn(msg)
+    return await threads.receive_turn(msg, role="command", claim_reply=False) if msg.thread else None
 
 
 async def handle(msg: IncomingMessage, received: TurnStart | None = None) -> AsyncGenerator[Event, None]:
@@ -145,7 +145,7 @@ async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> A
 
 
 async def _turn(msg: IncomingMessage, received: TurnStart | None) -> AsyncGenerator[Event, None]:
-    start = received or await threads.start_turn(msg)
+    start = received or await threads.receive_turn(msg)
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
     yield Accepted()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -56,11 +57,10 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(32000, validation_alias=_env("SWITCHBOARD_MAX_MESSAGE_CHARS"))
     admin_users: str = Field("", validation_alias=_env("SWITCHBOARD_ADMIN_USERS"))
     models_page_size: int = Field(15, validation_alias=_env("SWITCHBOARD_MODELS_PAGE_SIZE"))
-    stale_reply_minutes: float = Field(10.0, validation_alias=_env("SWITCHBOARD_STALE_REPLY_MINUTES"))
-    # how long a turn waits behind an earlier reply of its thread that is still pending (a dead process's)
+    # a pending reply whose claim was not renewed this long is a dead process's: settled, and no longer waited for
+    stale_reply_minutes: float = Field(2.0, validation_alias=_env("SWITCHBOARD_STALE_REPLY_MINUTES"))
     # of several scheduler processes on one database, one leads; another takes over this long after it died
     scheduler_lease_s: float = Field(30.0, validation_alias=_env("SWITCHBOARD_SCHEDULER_LEASE_SECONDS"))
-    turn_wait_s: float = Field(120.0, validation_alias=_env("SWITCHBOARD_TURN_WAIT_SECONDS"))
     notice_poll_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_NOTICE_POLL_SECONDS"))
 
     # budgets
@@ -148,9 +148,28 @@ class Settings(BaseSettings):
         return {u.strip() for u in self.admin_users.split(",") if u.strip()}
 
 
+# Settings that no longer do anything, and what took their place: an admin who set one is told, not ignored.
+RETIRED = {
+    "SWITCHBOARD_TURN_WAIT_SECONDS": "a message now waits until the earlier reply of its thread is shown, or until "
+    "that reply's claim has not been renewed for SWITCHBOARD_STALE_REPLY_MINUTES (its process died)",
+}
+
+
+def retired_in_use(env_file: Path = Path(".env")) -> list[str]:
+    """The retired settings set in the environment or in `.env`, each with what replaced it."""
+    names = set(os.environ)
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        names |= {k for k, v in dotenv_values(env_file).items() if v}
+    return [f"{name} is no longer used: {why}." for name, why in RETIRED.items() if name in names]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
+    """The process-wide settings (read once). A retired setting still set is warned about here, once."""
+    for warning in retired_in_use():
+        logging.getLogger(__name__).warning(warning)
     return Settings()
 
 

@@ -3,6 +3,10 @@
 - The crash rules took live turns for a dead process's: a turn waiting behind an earlier reply of its thread (or
   writing slowly) was marked interrupted once older than SWITCHBOARD_STALE_REPLY_MINUTES, and the thread's next
   message was then answered without it. Claims are now renewed while their process lives.
+- A turn gave up waiting behind a live reply after a fixed SWITCHBOARD_TURN_WAIT_SECONDS (120 s) and was answered
+  ahead of it on an overloaded worker. It now waits for as long as the earlier reply's claim is renewed.
+- Storing an arriving message (what Slack's ack waits on) queued behind the worker's other storage calls: acks
+  took seconds on an overloaded worker. It now has threads of its own.
 - A thread's next turn, on another worker, could show above the reply before it: that reply was stored (and so
   let the next turn go) before it was shown. It is now released once shown.
 - Of two replies a dead process left in one thread, only the last was told (the notice was overwritten).
@@ -15,18 +19,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
 
+from core import chat
 from core.delivery.driver import drive
 from core.jobs import schedule
 from core.settings import reload_settings
 from core.storage.db import connection, session
 from core.storage.tables import Message
-from core.threads import conversations
+from core.threads import aio, conversations
 from core.threads.recovery import recover_stale_replies
 from core.types import TurnResult
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
@@ -70,6 +76,43 @@ async def test_live_turns_are_never_taken_for_a_dead_processs_however_long_they_
     assert taken == 0
     assert [(r.status, r.content) for r in replies()[1:]] == [("ok", SLOW), ("ok", "echo: second question")]
     assert conversations.take_notice(conversations.conversation_for(thread.message("")).id) is None
+
+
+async def test_a_dead_processs_reply_holds_its_thread_up_only_until_its_claim_goes_stale(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_STALE_REPLY_MINUTES", "0.05")  # 3 s
+    reload_settings()
+    thread = Thread()
+    assert conversations.start_turn(thread.message("first question")).reply_id is not None
+    # ...claimed by a process that died before answering: nobody renews its claim
+
+    # the next message waits for the dead reply only until its claim is stale, settles it by the crash rules (as
+    # the scheduler would), and is answered (before, a fixed 120 s cap held it up whatever the threshold)
+    await asyncio.wait_for(drive(thread.message("second question"), RecordingSurface(interval=0.05)), 60)
+    assert [(r.status, r.content) for r in replies()] == [("interrupted", ""), ("ok", "echo: second question")]
+    assert recover_stale_replies() == 0
+    notice = conversations.take_notice(conversations.conversation_for(thread.message("")).id) or ""
+    assert notice.startswith("The reply to “first question” was interrupted before it wrote anything")
+
+
+async def test_storing_an_arriving_message_does_not_wait_for_the_processs_other_storage(
+    sb_env: dict[str, str],
+) -> None:
+    # a worker busy writing replies keeps its shared thread pool full: here, every thread of it is held
+    release = threading.Event()
+    busy = [asyncio.ensure_future(asyncio.to_thread(release.wait)) for _ in range(64)]
+    thread = Thread()
+    try:
+        start = await asyncio.wait_for(chat.receive(thread.message("hello")), 20)
+        known = await asyncio.wait_for(
+            aio.is_conversation(thread.platform, thread.workspace, thread.channel, thread.thread), 20
+        )
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+    assert start is not None and start.reply_id is not None and known  # stored (what Slack's ack waits on)
+    assert [(m.role, m.content) for m in replies()] == [("assistant", "")]
 
 
 async def test_the_next_turn_of_a_thread_starts_once_the_reply_before_it_is_shown(world: World) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -155,12 +157,17 @@ def insert_ignoring_conflicts(table: Any, conn: Connection) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing()
 
 
-def off_loop(fn: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+def off_loop(fn: Callable[P, R], pool: Executor | None = None) -> Callable[P, Coroutine[Any, Any, R]]:
     """The async entry point of a storage function: one hop to a worker thread, so code on the event loop (the
-    chat path, commands, adapters) awaits storage without blocking the loop or wrapping each call itself."""
+    chat path, commands, adapters) awaits storage without blocking the loop or wrapping each call itself. `pool`:
+    threads of its own, for a call that must not queue behind the process's other storage (None: the loop's
+    shared pool, as asyncio.to_thread)."""
 
     @functools.wraps(fn)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        if pool is None:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     return run

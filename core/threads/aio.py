@@ -7,9 +7,18 @@ and the admin, which are not on an event loop.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from core.storage.db import off_loop
 from core.threads import conversations as store
 
+# What a platform waits on before it is told a message arrived (Slack redelivers what is not acked in 3 s) runs on
+# threads of its own: on the shared pool it queued behind the storage of the replies being written, and on an
+# overloaded worker acks took seconds (the soak: p95 13.8 s, and Slack's retries multiplied the load).
+ARRIVALS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="arrival")
+
+receive_turn = off_loop(store.start_turn, ARRIVALS)
+find_arrival_thread = off_loop(store.find_conversation, ARRIVALS)
 start_turn = off_loop(store.start_turn)
 claim_reply = off_loop(store.claim_reply)
 save_attempt = off_loop(store.save_attempt)
@@ -37,4 +46,4 @@ find_conversation = off_loop(store.find_conversation)
 async def is_conversation(platform: str, workspace: str, channel: str, thread: str) -> bool:
     """Whether a thread is already a conversation (someone talked to a model or picked one in it): there,
     every message is a turn, with no mention needed."""
-    return await find_conversation(platform, workspace, channel, thread) is not None
+    return await find_arrival_thread(platform, workspace, channel, thread) is not None

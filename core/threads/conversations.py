@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import bindparam, case, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sql_text
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
+from core.settings import get_settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import PENDING_REPLY, Conversation, Message, utcnow
 from core.types import IncomingMessage, TurnResult
@@ -134,14 +137,17 @@ class _Statements:
         self.release = (
             sa_update(m).where(m.c.id == bindparam("reply_id"), PENDING_REPLY).values(status=bindparam("v_status"))
         )
+        # not stale (the complement of stale_replies's rule): its process lives, renewing the claim
+        live = or_(m.c.created_at >= bindparam("alive_since"), m.c.alive_at >= bindparam("alive_since"))
         self.earlier_pending = (  # ix_message_pending_thread
-            sa_select(m.c.id)
+            sa_select(case((live, 1), else_=0).label("live"))
             .where(
                 m.c.conversation_id == bindparam("conv_id"),
                 m.c.role == "assistant",
                 PENDING_REPLY,
                 m.c.id < bindparam("reply_id"),
             )
+            .order_by(sql_text("live DESC"))
             .limit(1)
         )
         self.pin = (
@@ -231,7 +237,7 @@ def start_turn(msg: IncomingMessage, *, role: str = "user", claim_reply: bool = 
                 return TurnStart(ref, None, None)
         behind = False
         if reply_id is not None and not created:
-            behind = conn.execute(sql.earlier_pending, {"conv_id": ref.id, "reply_id": reply_id}).first() is not None
+            behind = _earlier_pending(conn, ref.id, reply_id) is not None
         return TurnStart(ref, user_id, reply_id, created, behind)
 
 
@@ -395,13 +401,19 @@ def cancel_confirmation(conversation_id: int) -> bool:
         return bool(done.rowcount)
 
 
-def earlier_reply_pending(conversation_id: int, reply_id: int) -> bool:
-    """Whether a reply of the thread claimed before `reply_id` is still being written."""
+def earlier_reply_pending(conversation_id: int, reply_id: int) -> Literal["live", "stale"] | None:
+    """Whether a reply of the thread claimed before `reply_id` is still pending: "live" when a live process is
+    writing (or showing) one, "stale" when only a dead process's are left (their claims went unrenewed for
+    SWITCHBOARD_STALE_REPLY_MINUTES: the crash rules settle them), None when none is."""
     with connection() as conn:
-        return (
-            conn.execute(_sql(conn).earlier_pending, {"conv_id": conversation_id, "reply_id": reply_id}).first()
-            is not None
-        )
+        return _earlier_pending(conn, conversation_id, reply_id)
+
+
+def _earlier_pending(conn: Connection, conversation_id: int, reply_id: int) -> Literal["live", "stale"] | None:
+    alive_since = utcnow() - timedelta(minutes=get_settings().stale_reply_minutes)
+    params = {"conv_id": conversation_id, "reply_id": reply_id, "alive_since": alive_since}
+    row = conn.execute(_sql(conn).earlier_pending, params).first()
+    return None if row is None else "live" if row[0] else "stale"
 
 
 def conversation_ref(conversation_id: int) -> ConversationRef | None:

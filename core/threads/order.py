@@ -4,8 +4,15 @@ process: a turn waits while an earlier reply of its thread is still being writte
 The database is the referee: reply rows are numbered as they are claimed, and a reply is `pending` until it is
 stored, so two workers or shards holding turns of one thread agree on who goes first without talking to each
 other. Within a process the wait ends the moment the earlier turn finishes; across processes it is noticed by
-polling, at most every POLL_MAX_S. A reply left pending by a dead process holds its thread up for at most
-SWITCHBOARD_TURN_WAIT_SECONDS; the crash rules (core.threads.recovery) then settle that reply.
+polling, at most every POLL_MAX_S.
+
+There is no clock on the wait: however long a live reply takes to write (a slow model, a queue of turns on an
+overloaded worker), the turns behind it wait for it. What ends a wait early is the earlier reply's process dying:
+a live process renews its replies' claims (core.threads.recovery.kept_alive), and a pending reply whose claim went
+unrenewed for SWITCHBOARD_STALE_REPLY_MINUTES is a dead process's. The waiting turn settles it by the crash rules
+(charge, mark interrupted, tell the thread), as the scheduler would, and goes on with what it left in its
+history. (A fixed cap on the wait, as there was, let the soak's overloaded workers answer 25 turns ahead of live
+replies still queued before them.)
 """
 
 from __future__ import annotations
@@ -13,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
-from core.settings import get_settings
-from core.threads import aio
+from core.threads import aio, recovery
 
 log = logging.getLogger(__name__)
 POLL_FIRST_S = 0.02
@@ -25,19 +30,17 @@ _finished: dict[int, asyncio.Event] = {}  # conversation id -> set when a turn o
 
 
 async def wait_for_earlier(conversation_id: int, reply_id: int) -> bool:
-    """Wait until no reply of the thread claimed before `reply_id` is being written. Returns whether it waited."""
-    deadline = time.monotonic() + get_settings().turn_wait_s
+    """Wait until no live process is writing a reply of the thread claimed before `reply_id`. Returns whether it
+    waited."""
     delay = POLL_FIRST_S
     waited = False
-    while await aio.earlier_reply_pending(conversation_id, reply_id):
-        if time.monotonic() >= deadline:
-            log.warning(
-                "conversation %s: an earlier reply is still pending; answering reply %s anyway",
-                conversation_id,
-                reply_id,
-            )
-            return True
+    while pending := await aio.earlier_reply_pending(conversation_id, reply_id):
         waited = True
+        if pending == "stale":  # settle the dead reply now (as the scheduler would), so history holds what it left
+            try:
+                await asyncio.to_thread(recovery.recover_stale_replies)
+            except Exception:  # a database hiccup: look again after the usual pause
+                log.warning("could not settle a dead reply before reply %s", reply_id, exc_info=True)
         event = _finished.setdefault(conversation_id, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), delay)
