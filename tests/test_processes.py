@@ -151,3 +151,10 @@ def test_up_keeps_port_for_slack_and_the_admin_where_it_says(cli, sb_env) -> Non
             os.killpg(proc.pid, signal.SIGINT)
             output, _ = proc.communicate(timeout=30)
     assert f"Admin: http://127.0.0.1:{admin_port}" in output and "Traceback" not in output
+
+
+def test_a_retired_setting_still_set_is_named_with_what_replaced_it(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli.subprocess("status", env={"SWITCHBOARD_TURN_WAIT_SECONDS": "300"})
+    assert "SWITCHBOARD_TURN_WAIT_SECONDS is no longer used" in out.stderr
+    assert "SWITCHBOARD_STALE_REPLY_MINUTES" in out.stderr
+    assert "no longer used" not in cli.subprocess("status").stderr
