@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     scheduler_lease_s: float = Field(30.0, validation_alias=_env("SWITCHBOARD_SCHEDULER_LEASE_SECONDS"))
     notice_poll_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_NOTICE_POLL_SECONDS"))
 
+    # files posted in threads (core.threads.files)
+    file_max_mb: float = Field(20.0, validation_alias=_env("SWITCHBOARD_FILE_MAX_MB"))
+    files_per_message: int = Field(10, validation_alias=_env("SWITCHBOARD_FILES_PER_MESSAGE"))
+    pdf_max_pages: int = Field(100, validation_alias=_env("SWITCHBOARD_PDF_MAX_PAGES"))
+    images_per_turn: int = Field(4, validation_alias=_env("SWITCHBOARD_IMAGES_PER_TURN"))
+    file_store: Literal["auto", "files", "database"] = Field("auto", validation_alias=_env("SWITCHBOARD_FILE_STORE"))
+    files_dir: Path | None = Field(None, validation_alias=_env("SWITCHBOARD_FILES_DIR"))
+    file_retention_days: float = Field(30.0, validation_alias=_env("SWITCHBOARD_FILE_RETENTION_DAYS"))
+    # reasoning models' thinking: shown apart from the answer (a workspace may turn it off in the admin)
+    show_reasoning: bool = Field(True, validation_alias=_env("SWITCHBOARD_SHOW_REASONING"))
+
     # budgets
     timezone: str = Field("UTC", validation_alias=_env("SWITCHBOARD_TIMEZONE"))
     reservation_ttl_s: float = Field(300.0, validation_alias=_env("SWITCHBOARD_RESERVATION_TTL"))
@@ -107,6 +118,7 @@ class Settings(BaseSettings):
     discord_guild_ids: str = Field("", validation_alias=_env("DISCORD_GUILD_IDS"))
     discord_api_base: str = Field("", validation_alias=_env("DISCORD_API_BASE"))
     discord_gateway_url: str = Field("", validation_alias=_env("DISCORD_GATEWAY_URL"))
+    discord_cdn_base: str = Field("", validation_alias=_env("DISCORD_CDN_BASE"))
     discord_shard_ids: str = Field("", validation_alias=_env("DISCORD_SHARD_IDS"))
     discord_shard_count: int | None = Field(None, validation_alias=_env("DISCORD_SHARD_COUNT"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeAlias
 
@@ -19,6 +20,27 @@ def _make_storable(obj: Any) -> None:
                 object.__setattr__(obj, f.name, cleaned)
 
 
+FileFetch: TypeAlias = Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file posted with a message, as its platform describes it. The core fetches it when the turn is answered
+    (after the platform was told the message arrived), checks it against the limits, and keeps it with the
+    message (core.threads.files). `fetch` downloads the bytes with whatever credentials the platform needs and
+    raises FileUnavailable when it cannot; `data`: the bytes already at hand (the console)."""
+
+    name: str
+    mime: str = ""  # as the platform says; the bytes decide
+    size: int | None = None  # as the platform says (None: unknown until fetched)
+    fetch: FileFetch | None = field(default=None, compare=False, repr=False)
+    data: bytes | None = field(default=None, compare=False, repr=False)
+
+
+class FileUnavailable(Exception):
+    """An adapter could not download a file (gone, no access, too large to send): the message says why."""
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """One platform message, translated by an adapter. A conversation is (platform, workspace, channel, thread)."""
@@ -33,6 +55,7 @@ class IncomingMessage:
     user_name: str = ""
     user_is_admin: bool = False
     is_dm: bool = False
+    files: tuple[IncomingFile, ...] = ()  # attachments, in the order they were posted
 
     def __post_init__(self) -> None:
         # Every adapter comes through here: text the databases cannot store (NUL) becomes U+FFFD once, so the
@@ -59,6 +82,8 @@ class TurnResult:
     error: str | None = None
     is_local: bool = False
     via: str | None = None  # the virtual model the user picked, when a member answered
+    reasoning: str = ""  # what a reasoning model streamed as its thinking (not part of `text`, never history)
+    reasoning_tokens: int | None = None  # of completion_tokens, where the provider says
 
     def __post_init__(self) -> None:
         _make_storable(self)  # a provider's reply or error may carry NUL: shown and stored as U+FFFD
@@ -79,6 +104,14 @@ class Delta:
         cleaned = storable_text(self.text)
         if cleaned is not self.text:
             object.__setattr__(self, "text", cleaned)
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """A piece of a reasoning model's thinking, streamed before (or between) its answer's Deltas: shown apart from
+    the answer, or not at all where a workspace turned reasoning off."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -277,4 +310,4 @@ class Accepted:
     event never gets one, so it shows nothing at all."""
 
 
-Event = Accepted | Delta | Notice | Reply | Done
+Event = Accepted | Delta | Thinking | Notice | Reply | Done

@@ -169,3 +169,13 @@ def test_init_writes_env_with_a_master_key_and_is_idempotent(cli, tmp_path: Path
     assert added.returncode == 0, added.stderr
     assert json.loads(cli("providers", "list", "--json", env=env).stdout)[0]["key_hint"] == "sk-…0004"
     assert key
+
+
+def test_the_migrations_build_the_schema_the_tables_describe(any_db: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with get_engine().connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []

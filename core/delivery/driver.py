@@ -21,7 +21,7 @@ from core.chat import handle
 from core.delivery.stream import EMPTY_REPLY, ReplyStream
 from core.delivery.surface import Surface, Tail
 from core.threads.conversations import TurnStart
-from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
+from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, Thinking, TurnResult
 
 PROBLEM_KINDS = ("error", "refusal")
 
@@ -82,6 +82,8 @@ class _Turn:
             if self.stream is None:
                 self.stream = ReplyStream(self.surface)
             self.stream.add(event.text)
+        elif isinstance(event, Thinking):
+            pass  # TODO(issue 18, reasoning): shown apart from the answer
         elif isinstance(event, Notice):
             if self.stream is None:
                 await self.surface.notice(event.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -131,6 +131,7 @@ class ScopeSetting(SQLModel, table=True):
     allowed_models: list[str] | None = Field(default=None, sa_column=Column(JSON))
     local_only: bool = False
     confirm_over_usd: float | None = None
+    show_reasoning: bool | None = None  # None: as the scope above (else SWITCHBOARD_SHOW_REASONING)
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: str | None = Field(default=None, max_length=64)
 
@@ -295,6 +296,42 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     # A pending reply's claim, renewed while the process answering it lives (core.threads.recovery.kept_alive)
     alive_at: datetime | None = None
+    # What a reasoning model thought before answering: shown apart from the answer, never sent back as history
+    reasoning: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reasoning_tokens: int | None = None  # of completion_tokens (the provider's completion_tokens_details)
+
+
+class Attachment(SQLModel, table=True):
+    """A file posted with a user message: what a model is given of it, and where its bytes are kept (the blob
+    store, core.storage.blobs). Retention removes the bytes and the text and keeps the name, so history can say a
+    file was there."""
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "position"),
+        Index("ix_attachment_conversation", "conversation_id", "message_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id")
+    conversation_id: int = Field(foreign_key="conversation.id")
+    position: int = 0  # its place among the message's files
+    name: str = Field(max_length=300)
+    mime: str = Field(max_length=120)
+    kind: str = Field(max_length=20)  # image | text | document
+    size: int = Field(sa_type=BigInteger)
+    sha256: str | None = Field(default=None, max_length=64)  # the blob; None once retention removed it
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # a text file's or a PDF's text
+    pages: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    expired_at: datetime | None = None
+
+
+class Blob(SQLModel, table=True):
+    """Attachment bytes, when they are kept in the database (the store several workers share)."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 # ---------------------------------------------------------------- budgets
