@@ -51,6 +51,11 @@ class Reply:
     token_delay_s: float | None = None  # delay between content tokens
     finish_reason: str = "stop"
     usage: bool | None = None  # False: never send usage (stream or not); None: server's `send_usage`
+    # A reasoning model's thinking, streamed before the answer as DeepSeek and vLLM do (`delta.reasoning_content`,
+    # or `reasoning` as newer vLLM, Groq and OpenRouter name it) and counted in usage as
+    # `completion_tokens_details.reasoning_tokens` (part of completion_tokens, as OpenAI counts it).
+    reasoning: str = ""
+    reasoning_field: Literal["reasoning_content", "reasoning"] = "reasoning_content"
 
 
 @dataclass(frozen=True)
@@ -460,19 +465,23 @@ class FakeOpenAI(FakeServer):
         else:
             text = reply.text if reply.text is not None else echo_text(messages)
         tokens = split_tokens(text)
+        thoughts = split_tokens(reply.reasoning)  # a limit covers them too: they are completion tokens
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         honours = self.honours_max_tokens and not isinstance(step, Overlong)
-        if honours and isinstance(limit, int) and 0 < limit < len(tokens):
-            tokens, finish_reason = tokens[:limit], "length"
+        if honours and isinstance(limit, int) and 0 < limit < len(thoughts) + len(tokens):
+            thoughts = thoughts[:limit]
+            tokens, finish_reason = tokens[: limit - len(thoughts)], "length"
 
         ttft = self.ttft_s if reply.ttft_s is None else reply.ttft_s
         delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
         send_usage = self.send_usage if reply.usage is None else reply.usage
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(tokens),
-            "total_tokens": prompt_tokens + len(tokens),
+            "completion_tokens": len(thoughts) + len(tokens),
+            "total_tokens": prompt_tokens + len(thoughts) + len(tokens),
         }
+        if thoughts:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(thoughts)}
 
         if cut is not None and (cut.after_tokens is None or not body.get("stream")):
             # Nothing at all is sent back (a non-streamed answer cut mid-generation looks the same).
@@ -495,7 +504,12 @@ class FakeOpenAI(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(tokens), "refusal": None},
+                        "message": {
+                            "role": "assistant",
+                            "content": "".join(tokens),
+                            "refusal": None,
+                            **({reply.reasoning_field: "".join(thoughts)} if thoughts else {}),
+                        },
                         "logprobs": None,
                         "finish_reason": finish_reason,
                     }
@@ -507,8 +521,10 @@ class FakeOpenAI(FakeServer):
 
         stream_options = body.get("stream_options") or {}
         include_usage = bool(send_usage and stream_options.get("include_usage"))
+        # the thinking's deltas as DeepSeek streams them: no content until the answer starts
+        thinking = [f'{{"content":null,{json.dumps(reply.reasoning_field)}:{json.dumps(t)}}}' for t in thoughts]
         return await self._stream(
-            request, body["model"], tokens, finish_reason, ttft, delay, usage if include_usage else None, cut
+            request, body["model"], tokens, finish_reason, ttft, delay, usage if include_usage else None, cut, thinking
         )
 
     async def _stream(
@@ -519,8 +535,9 @@ class FakeOpenAI(FakeServer):
         finish_reason: str,
         ttft: float,
         delay: float,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
         cut: Disconnect | Hang | None,
+        thinking: list[str],
     ) -> web.StreamResponse:
         # Chunks are formatted from a fixed prefix instead of json.dumps per chunk: this fake also serves a
         # benchmark, so per-token overhead stays low and stable.
@@ -545,7 +562,7 @@ class FakeOpenAI(FakeServer):
         )
         # a client that goes away (its output cap, a timeout, a killed worker) ends the stream, as on a real server
         with contextlib.suppress(ConnectionResetError):
-            await self._send(resp, request, chunk, head, tokens, finish_reason, ttft, delay, usage, cut)
+            await self._send(resp, request, chunk, head, tokens, finish_reason, ttft, delay, usage, cut, thinking)
         return resp
 
     @staticmethod
@@ -558,8 +575,9 @@ class FakeOpenAI(FakeServer):
         finish_reason: str,
         ttft: float,
         delay: float,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
         cut: Disconnect | Hang | None,
+        thinking: list[str],
     ) -> None:
         await resp.prepare(request)
         await resp.write(chunk('{"role":"assistant","content":"","refusal":null}'))
@@ -567,6 +585,10 @@ class FakeOpenAI(FakeServer):
         stop_at = len(tokens) if cut is None else min(cut.after_tokens or 0, len(tokens))
         if ttft > 0:
             await asyncio.sleep(ttft)
+        for delta in thinking:  # a reasoning model's thinking comes first, paced like its answer
+            await resp.write(chunk(delta))
+            if delay > 0:
+                await asyncio.sleep(delay)
         if delay > 0:
             for i, token in enumerate(tokens[:stop_at]):
                 if i:
