@@ -40,6 +40,7 @@ def pointed_at(fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     with endpoints_restored():
         monkeypatch.setenv("DISCORD_BOT_TOKEN", fake.token)
         monkeypatch.setenv("DISCORD_API_BASE", fake.api_base)
+        monkeypatch.setenv("DISCORD_CDN_BASE", fake.cdn_base)
         monkeypatch.setenv("DISCORD_GUILD_IDS", fake.guild["id"])
         reload_settings()
         yield fake
@@ -78,8 +79,12 @@ class Person:
     fake: FakeDiscord
     user: dict[str, Any]
 
-    def says(self, channel: dict[str, Any], text: str, *, mention: bool = False) -> dict[str, Any]:
-        payload = self.fake.message_create(channel, self.user, text, mentions=[self.fake.bot] if mention else None)
+    def says(
+        self, channel: dict[str, Any], text: str, *, mention: bool = False, files: dict[str, bytes] | None = None
+    ) -> dict[str, Any]:
+        """Post `text` (with `files`, name -> bytes, attached) in `channel`."""
+        mentions = [self.fake.bot] if mention else None
+        payload = self.fake.message_create(channel, self.user, text, mentions=mentions, files=files)
         self.fake.dispatch("MESSAGE_CREATE", payload)
         return payload
 

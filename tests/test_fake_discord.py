@@ -1,17 +1,22 @@
-"""The Discord fake against the real discord.py client: gateway, events, slash commands, REST, faults."""
+"""The Discord fake against the real discord.py client: gateway, events, slash commands, REST, faults, the CDN."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
 from discord.ext import commands
 
 from tests.fakes.discord import FakeDiscord, pointed_at, running
+from tests.fakes.discord.cdn import CDN_HOST
+from tests.fakes.images import png
 
 MODELS = [f"gpt-{i}" for i in range(40)] + ["claude-sonnet", "llama3.2"]
 READY = 0.05  # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE for on_ready
@@ -185,6 +190,50 @@ async def test_send_and_edits_are_recorded_with_server_times(fake: FakeDiscord) 
     assert times[1] - times[0] >= 1.0
     assert [v.kind for v in fake.violations] == ["edits_too_fast"]
     assert not fake.violations[0].rejected
+
+
+async def _get(url: str) -> tuple[int, str, bytes]:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return resp.status, resp.headers.get("Content-Type", ""), await resp.read()
+
+
+async def test_attachments_are_served_by_the_cdn_until_their_links_expire(fake: FakeDiscord) -> None:
+    image = png(3, 2)
+    client = discord.Client(intents=content_intents(), guild_ready_timeout=READY)
+    async with running(client, fake):
+        waiter = asyncio.create_task(client.wait_for("message", timeout=5))
+        await asyncio.sleep(0)
+        fake.dispatch("MESSAGE_CREATE", fake.message_create(fake.channel, files={"my screenshot.png": image}))
+        (attachment,) = (await waiter).attachments
+        channel = client.get_channel(int(fake.channel["id"]))
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send(file=discord.File(io.BytesIO(b"a,b\n1,2\n"), filename="table.csv"))
+    assert attachment.filename == "my_screenshot.png" and attachment.size == len(image)
+    assert attachment.content_type == "image/png" and (attachment.width, attachment.height) == (3, 2)
+    url = urlsplit(attachment.url)
+    assert url.scheme == "https" and url.netloc == "cdn.discordapp.com"
+    assert url.path == f"/attachments/{fake.channel['id']}/{attachment.id}/my_screenshot.png"
+    assert set(parse_qs(url.query)) == {"ex", "is", "hm"}
+    assert urlsplit(attachment.proxy_url).netloc == "media.discordapp.net"
+    local = fake.cdn_base + url.path
+
+    assert await _get(f"{local}?{url.query}") == (200, "image/png", image)
+    (bot_upload,) = sent.attachments  # the bot's own uploads live on the CDN too, typed by their name
+    csv = (200, "text/csv; charset=utf-8", b"a,b\n1,2\n")
+    assert await _get(fake.cdn_base + bot_upload.url.removeprefix(CDN_HOST)) == csv
+
+    gone = (404, "text/plain; charset=utf-8", b"This content is no longer available.")
+    assert await _get(local) == gone  # without its signature
+    assert await _get(f"{local}?{url.query.replace('hm=', 'hm=0')}") == gone  # a signature that does not match
+    fake.cdn_time_passes(23 * 3600)
+    assert (await _get(f"{local}?{url.query}"))[0] == 200
+    fake.cdn_time_passes(3600)  # 24 h after it was issued
+    assert await _get(f"{local}?{url.query}") == gone
+    fresh = fake.attachment_object(fake.cdn_files[(int(fake.channel["id"]), attachment.id)])
+    assert (await _get(fake.cdn_base + fresh["url"].removeprefix(CDN_HOST)))[0] == 200  # a re-signed link works
+    fake.delete_attachment(fresh)
+    assert await _get(fake.cdn_base + fresh["url"].removeprefix(CDN_HOST)) == gone
+    assert len(fake.cdn_downloads()) == 8
 
 
 async def test_thread_from_message(fake: FakeDiscord) -> None:

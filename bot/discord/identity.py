@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.discord.files import incoming_files
 from core.threads.aio import is_conversation
-from core.types import IncomingMessage
+from core.types import IncomingFile, IncomingMessage
 
 PLATFORM = "discord"
 DM_WORKSPACE = "dm"
@@ -45,7 +46,13 @@ def _is_admin(user: discord.abc.User) -> bool:
 
 
 def incoming(
-    place: Place, user: discord.abc.User, text: str, event_id: str, *, thread: str | None = None
+    place: Place,
+    user: discord.abc.User,
+    text: str,
+    event_id: str,
+    *,
+    thread: str | None = None,
+    files: tuple[IncomingFile, ...] = (),
 ) -> IncomingMessage:
     return IncomingMessage(
         platform=PLATFORM,
@@ -58,13 +65,16 @@ def incoming(
         is_dm=place.is_dm,
         text=text,
         event_id=event_id,
+        files=files,
     )
 
 
 def from_message(message: discord.Message, text: str, *, where: object | None = None) -> IncomingMessage:
-    """A user's message as a turn; `where` is the thread it continues in when that is not its own channel."""
+    """A user's message as a turn, with its attachments; `where` is the thread it continues in when that is not
+    its own channel."""
     guild_id = message.guild.id if message.guild else None
-    return incoming(place_of(where or message.channel, guild_id), message.author, text, str(message.id))
+    place = place_of(where or message.channel, guild_id)
+    return incoming(place, message.author, text, str(message.id), files=incoming_files(message))
 
 
 def from_interaction(

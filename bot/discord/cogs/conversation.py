@@ -1,4 +1,5 @@
-"""Conversations: a mention opens a thread, every message in a bot thread is a turn, `/chat` starts one."""
+"""Conversations: a mention opens a thread, every message in a bot thread is a turn (its text, its attachments or
+both), `/chat` starts one."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class Conversations(commands.Cog):
     async def _start_thread(self, message: discord.Message) -> None:
         assert self.bot.user is not None
         text = identity.clean_text(message, self.bot.user)
-        if not text:
+        if not text and not message.attachments:
             await tell(message, HINT)
             return
         channel = message.channel
@@ -52,7 +53,8 @@ class Conversations(commands.Cog):
             await self._turn(message, channel)
             return
         try:
-            thread = await message.create_thread(name=thread_name(text), auto_archive_duration=1440)
+            title = text or message.attachments[0].filename  # a file posted with no words names the thread
+            thread = await message.create_thread(name=thread_name(title), auto_archive_duration=1440)
         except discord.Forbidden:
             await tell(message, await permission_problem(channel, "start a thread"))
             return
@@ -66,7 +68,7 @@ class Conversations(commands.Cog):
     async def _turn(self, message: discord.Message, where: Any) -> None:
         assert self.bot.user is not None
         text = identity.clean_text(message, self.bot.user)
-        if not text:
+        if not text and not message.attachments:  # files alone are a turn too
             return
         msg = identity.from_message(message, text, where=where)
         try:

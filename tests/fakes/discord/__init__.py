@@ -29,6 +29,7 @@ Where things are. FakeDiscord (server.py) holds all state and combines one mixin
     commands.py      REST: application commands; slash_command(), autocomplete()
     interactions.py  interaction callbacks (3 s rule), followups, @original webhooks; component_click()
     gateway.py       websocket: hello, heartbeat, identify, resume, member chunks, sharding, intents; dispatch()
+    cdn.py           the attachment CDN: signed links that expire, files served at cdn_base; upload()
     models.py        records (Call, FakeMessage, FakeInteraction, Violation...) and DiscordError
     constants.py     intents, permissions, message flags, interaction types
     client.py        pointed_at(), running(): discord.py glue for tests

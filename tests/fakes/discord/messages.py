@@ -36,11 +36,13 @@ class MessagesMixin:
         mentions: list[dict[str, Any]] | None = None,
         embeds: list[dict[str, Any]] | None = None,
         reply_to: int | dict[str, Any] | None = None,
+        files: dict[str, bytes] | None = None,
     ) -> dict[str, Any]:
         """A MESSAGE_CREATE payload from a user, stored as a real message (so the bot can reply/thread it).
 
         Discord derives `mentions` from `<@id>` tokens in the content; users passed in `mentions` whose token
-        is missing get it prepended, so the payload stays self-consistent."""
+        is missing get it prepended, so the payload stays self-consistent. `files` (name -> bytes) are posted
+        with the message: stored on the CDN (cdn.py), in `attachments` with signed links."""
         author = author or self.user
         for user in mentions or []:
             if f"<@{user['id']}>" not in content and f"<@!{user['id']}>" not in content:
@@ -57,7 +59,9 @@ class MessagesMixin:
                 },
                 "referenced_message": ref.data,
             }
-        msg = self._store_message(_id(channel), author, {"content": content, "embeds": embeds or []}, **extra)
+        uploads = [{"filename": name, "data": data, "content_type": None} for name, data in (files or {}).items()]
+        body = {"content": content, "embeds": embeds or []}
+        msg = self._store_message(_id(channel), author, body, files=uploads, **extra)
         return self._gateway_message(msg)
 
     # ------------------------------------------------------------------ REST: messages
@@ -182,7 +186,7 @@ class MessagesMixin:
             "content": content,
             "channel_id": str(channel_id),
             "author": author,
-            "attachments": [self._attachment(f) for f in files or []],
+            "attachments": [self._attachment(channel_id, f) for f in files or []],
             "embeds": body.get("embeds") or [],
             "mentions": [self.users[int(u)] for u in mentioned if int(u) in self.users],
             "mention_roles": [],
@@ -207,17 +211,11 @@ class MessagesMixin:
                     ch["total_message_sent"] += 1
         return self.messages[mid]
 
-    def _attachment(self, f: dict[str, Any]) -> dict[str, Any]:
-        aid = self.snowflake()
-        url = f"{self.url}/attachments/{aid}/{f['filename']}"
-        return {
-            "id": str(aid),
-            "filename": f["filename"],
-            "size": f["size"],
-            "url": url,
-            "proxy_url": url,
-            "content_type": f["content_type"],
-        }
+    def _attachment(self, channel_id: int, f: dict[str, Any]) -> dict[str, Any]:
+        """An uploaded file (multipart part, or a person's file) as Discord shows it: on the CDN, signed. Discord
+        types a file by its name when the upload does not say (discord.py sends application/octet-stream)."""
+        given = f["content_type"] if f["content_type"] != "application/octet-stream" else None
+        return self.upload(channel_id, f["filename"], f["data"], given)
 
     async def _edit(
         self, call: Call, msg: FakeMessage, body: dict[str, Any] | None, *, via: str | None = None
@@ -243,7 +241,7 @@ class MessagesMixin:
             if "attachments" in body or call.files:
                 kept = {str(a.get("id")) for a in body.get("attachments") or []}
                 msg.data["attachments"] = [a for a in msg.data["attachments"] if a["id"] in kept] + [
-                    self._attachment(f) for f in call.files
+                    self._attachment(msg.channel_id, f) for f in call.files
                 ]
             msg.data["flags"] &= ~LOADING  # editing a deferred response replaces "thinking..."
             msg.data["mentions"] = [

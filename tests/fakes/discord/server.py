@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.base import FakeServer
+from tests.fakes.discord.cdn import CdnFile, CdnMixin
 from tests.fakes.discord.channels import ChannelsMixin
 from tests.fakes.discord.commands import CommandsMixin
 from tests.fakes.discord.constants import DEFAULT_TOKEN, PRIVILEGED_INTENTS
@@ -36,6 +38,7 @@ class FakeDiscord(
     CommandsMixin,
     InteractionsMixin,
     GatewayMixin,
+    CdnMixin,
     FakeServer,
 ):
     """Discord REST + gateway on 127.0.0.1. Default world: `bot`, `user` (alice), `guild`, `channel`."""
@@ -74,6 +77,9 @@ class FakeDiscord(
         self.messages: dict[int, FakeMessage] = {}
         self.commands: dict[int, dict[str, Any]] = {}  # registered application commands by id
         self.interactions: dict[int, FakeInteraction] = {}
+        self.cdn_files: dict[tuple[int, int], CdnFile] = {}  # (channel id, attachment id) -> file
+        self.cdn_secret = secrets.token_bytes(32)
+        self.cdn_clock_offset_s = 0.0
         # -- observations
         self.api: list[Call] = []
         self.violations: list[Violation] = []
@@ -123,6 +129,7 @@ class FakeDiscord(
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._gateway)
         app.router.add_get("/resume", self._gateway)
+        app.router.add_get(r"/attachments/{channel_id:\d+}/{aid:\d+}/{name}", self._serve_cdn)
         for method, template, action in ROUTES:
             app.router.add_route(method, _route_pattern(template), self._rest_handler(template, action))
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
