@@ -36,12 +36,13 @@ def limit_bytes() -> int:
     return int(get_settings().file_max_mb * 1024 * 1024)
 
 
-def too_large(name: str) -> FileUnavailable:
-    return FileUnavailable(f"{name} is larger than {get_settings().file_max_mb:g} MB, the most a file may be here.")
+def too_large() -> FileUnavailable:
+    return FileUnavailable(f"it is larger than {get_settings().file_max_mb:g} MB, the most a file may be here")
 
 
-async def download(url: str, name: str) -> bytes:
-    """The attachment's bytes, at most the file limit; FileUnavailable with a reason a user can act on."""
+async def download(url: str) -> bytes:
+    """The attachment's bytes, at most the file limit. FileUnavailable says why not, as a clause the core puts
+    after the file's name ("X could not be downloaded: <why>.")."""
     limit = limit_bytes()
     try:
         async with (
@@ -49,22 +50,20 @@ async def download(url: str, name: str) -> bytes:
             session.get(cdn_url(url, get_settings().discord_cdn_base)) as resp,
         ):
             if resp.status in GONE:
-                raise FileUnavailable(
-                    f"Discord no longer has {name} (it was deleted, or its link expired): post it again."
-                )
+                raise FileUnavailable("Discord no longer has it (it was deleted, or its link expired); post it again")
             if resp.status != 200:
-                raise FileUnavailable(f"Discord's CDN did not send {name} (HTTP {resp.status}): try again later.")
+                raise FileUnavailable(f"Discord's file server answered HTTP {resp.status}; try again later")
             if resp.content_length is not None and resp.content_length > limit:
-                raise too_large(name)
+                raise too_large()
             data = bytearray()
             async for chunk in resp.content.iter_chunked(CHUNK):
                 data += chunk
                 if len(data) > limit:
-                    raise too_large(name)
+                    raise too_large()
             return bytes(data)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        reason = "it took too long" if isinstance(exc, TimeoutError) else "the connection failed"
-        raise FileUnavailable(f"{name} could not be downloaded from Discord ({reason}): try again.") from None
+        failed = "Discord took too long to send it" if isinstance(exc, TimeoutError) else "Discord could not be reached"
+        raise FileUnavailable(f"{failed}; try again in a moment") from None
 
 
 def incoming_files(message: discord.Message) -> tuple[IncomingFile, ...]:
@@ -74,7 +73,7 @@ def incoming_files(message: discord.Message) -> tuple[IncomingFile, ...]:
             name=a.filename,
             mime=a.content_type or "",
             size=a.size,
-            fetch=functools.partial(download, a.url, a.filename),
+            fetch=functools.partial(download, a.url),
         )
         for a in message.attachments
     )
