@@ -97,6 +97,19 @@ async def test_a_text_file_reaches_the_model_as_text_with_its_name(
     assert footers(discord_fake, dm)[0].startswith(f"-# {VISION} · ")
 
 
+async def test_a_mention_with_only_a_file_opens_a_thread_named_after_it(
+    cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
+) -> None:
+    cloud.script(None, Reply(text="It is a CSV of two scores."))
+    alice.says(vision_channel, "", mention=True, files={"scores.csv": b"name,score\nada,10\nbob,7\n"})
+    (thread,) = await discord_fake.wait_until(lambda: discord_fake.threads_of(vision_channel))
+    await replied(discord_fake, thread)
+    assert thread["name"] == "scores.csv"
+    text = text_of(last_user_content(cloud.chat_calls()))
+    assert "scores.csv" in text and "ada,10" in text
+    assert bot_messages(discord_fake, thread)[0].content.startswith("It is a CSV of two scores.")
+
+
 async def test_an_attachment_the_cdn_no_longer_has_gets_a_clear_reply(
     cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
 ) -> None:
@@ -111,6 +124,28 @@ async def test_an_attachment_the_cdn_no_longer_has_gets_a_clear_reply(
     assert "error.png" in shown and "post it again" in shown
     assert "Traceback" not in shown and "404" not in shown
     assert discord_fake.cdn_downloads() and not discord_fake.violations
+    assert cloud.chat_count == 0
+
+
+async def test_a_file_over_the_limit_is_refused_without_downloading_it(
+    cloud: FakeOpenAI,
+    vision_channel: dict[str, Any],
+    bot,
+    discord_fake: FakeDiscord,
+    alice: Person,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_FILE_MAX_MB", "0.01")  # 10,485 bytes
+    reload_settings()
+    dm = discord_fake.dm_channel(discord_fake.user)
+    posted = alice.says(dm, "Summarise this", files={"dump.txt": b"y" * 20_000})
+    await discord_fake.wait_until(lambda: bot_messages(discord_fake, dm), timeout=15)
+    await handled(bot, posted)
+
+    (told,) = bot_messages(discord_fake, dm)
+    assert "dump.txt is 20 KB" in told.content and "at most 10 KB" in told.content  # the limit, named
+    assert not discord_fake.cdn_downloads()  # Discord said how big it is: nothing to fetch
+    assert cloud.chat_count == 0
 
 
 # ---------------------------------------------------------------------- the download alone
