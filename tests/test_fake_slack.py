@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -417,6 +418,64 @@ def test_payload_shapes() -> None:
     assert shortcut["message"]["ts"] == "1700000000.000003" and shortcut["callback_id"] == "summarise"
     started = sender.assistant_thread_started(context_channel=CHANNEL)
     assert started["assistant_thread"]["context"]["channel_id"] == CHANNEL
+
+
+async def test_files_are_served_only_with_a_bearer_token_that_may_see_them(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    ws = fake.workspace()
+    other = fake.add_workspace(token="xoxb-other", team_id="T0000000009")
+    unscoped = fake.add_workspace(token="xoxb-unscoped", team_id=ws.team_id, scopes="chat:write")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+    f = fake.upload(png, "screen shot.png")
+    sender = SlackSender("http://127.0.0.1:9/unused", SECRET, fake=fake)
+    event = sender.message("what is this?", thread_ts="1700000000.000001", files=[f])
+    assert event["subtype"] == "file_share" and event["upload"] is True and event["text"] == "what is this?"
+    (obj,) = event["files"]
+    described = [obj[k] for k in ("id", "name", "mimetype", "filetype", "size")]
+    assert described == [f.id, "screen shot.png", "image/png", "png", len(png)]
+    assert obj["url_private_download"] == f"{fake.url}/files-pri/{ws.team_id}-{f.id}/download/screen%20shot.png"
+    only_files = sender.message("", files=[f])
+    assert only_files["text"] == "" and "blocks" not in only_files and only_files["subtype"] == "file_share"
+    assert sender.app_mention("", files=[f])["files"][0]["id"] == f.id
+    replies = await client.conversations_replies(channel=CHANNEL, ts=event["ts"])
+    assert [m["files"][0]["id"] for m in replies["messages"] if "files" in m] == [f.id]
+
+    async with httpx.AsyncClient() as http:
+        ok = await http.get(obj["url_private_download"], headers={"Authorization": f"Bearer {ws.token}"})
+        assert ok.status_code == 200 and ok.content == png and ok.headers["content-type"] == "image/png"
+        assert "attachment" in ok.headers["content-disposition"]
+        assert (await http.get(obj["url_private"], headers={"Authorization": f"Bearer {ws.token}"})).content == png
+        for token in (None, "xoxb-nope", other.token, unscoped.token):  # Slack sends them to its sign-in page
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            refused = await http.get(obj["url_private"], headers=headers)
+            assert refused.status_code == 302 and "?redir=%2Ffiles-pri%2F" in refused.headers["location"]
+            page = await http.get(obj["url_private"], headers=headers, follow_redirects=True)
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+            assert b"Sign in" in page.content and png not in page.content
+        assert [status for status, _ in fake.downloads(f.id)] == [200, 200, 302, 302, 302, 302, 302, 302, 302, 302]
+
+        info = await client.files_info(file=f.id)
+        assert info["file"]["url_private"] == obj["url_private"] and info["file"]["size"] == len(png)
+        with pytest.raises(SlackApiError) as scope:
+            await AsyncWebClient(token=unscoped.token, base_url=fake.api_url).files_info(file=f.id)
+        assert scope.value.response["error"] == "missing_scope" and scope.value.response["needed"] == "files:read"
+        fake.delete_file(f.id)
+        gone = await http.get(obj["url_private"], headers={"Authorization": f"Bearer {ws.token}"})
+        assert gone.status_code == 404 and png not in gone.content
+        with pytest.raises(SlackApiError) as deleted:
+            await client.files_info(file=f.id)
+        assert deleted.value.response["error"] == "file_deleted"
+        assert sender.message("", files=[f])["files"] == [{"id": f.id, "mode": "tombstone"}]
+
+    shared = fake.upload(b"a,b\n1,2\n", "data.csv", team_id=other.team_id, connect=True)  # from another org
+    (stub,) = sender.message("", files=[shared])["files"]
+    assert stub["file_access"] == "check_file_info" and "url_private" not in stub
+    full = (await client.files_info(file=shared.id))["file"]
+    assert full["mimetype"] == "text/csv" and full["filetype"] == "csv"
+    async with httpx.AsyncClient() as http:
+        got = await http.get(full["url_private_download"], headers={"Authorization": f"Bearer {ws.token}"})
+    assert got.content == b"a,b\n1,2\n"
 
 
 # ------------------------------------------------------------------------------ real bolt over HTTP

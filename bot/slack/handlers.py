@@ -20,6 +20,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import files as slack_files
 from bot.slack import interactions as act
 from bot.slack import render
 from bot.slack.inflight import tracked
@@ -76,6 +77,8 @@ def _from_other_bot(event: dict[str, Any]) -> bool:
 # A message is stored before Slack is acked (core.chat.receive, in listener middleware, which runs before bolt acks),
 # so a worker that dies right after its ack loses nothing: the crash rules answer for the reply it had claimed. What
 # the middleware found travels in the request's context, which bolt copies for the lazy listener that answers it.
+# Files posted with it travel there as Slack described them; the core downloads them when it answers the turn
+# (bot/slack/files.py), so neither the ack nor a redelivery waits for or repeats a download.
 
 RECEIVED = "switchboard_received"
 
@@ -93,6 +96,7 @@ class Arrived:
     assistant: bool = False  # a message of the assistant panel's thread
     known: bool = True  # the thread was already a conversation
     received: chat.TurnStart | None = None
+    files: tuple[slack_files.SlackFile, ...] = ()  # downloaded only when the turn is answered
 
 
 def _stored(arrived: Arrived, context: AsyncBoltContext) -> IncomingMessage:
@@ -106,6 +110,7 @@ def _stored(arrived: Arrived, context: AsyncBoltContext) -> IncomingMessage:
         text=arrived.text,
         event_id=arrived.event_id,
         is_dm=arrived.channel.startswith("D"),
+        files=slack_files.described(arrived.files),
     )
 
 
@@ -128,12 +133,14 @@ async def _mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBo
     """A mention starts a conversation in the mentioned message's thread (or is a turn of the thread it is in)."""
     if _from_other_bot(event) and not get_settings().slack_allow_bots:
         return None
+    files = slack_files.files_of(event)
     return Arrived(
         channel=event["channel"],
         thread=event.get("thread_ts") or event["ts"],
         user=event.get("user") or event.get("bot_id") or "",
-        text=strip_mention(event.get("text") or "", context.bot_user_id) or "!help",
+        text=strip_mention(event.get("text") or "", context.bot_user_id) or ("" if files else "!help"),
         event_id=body.get("event_id"),
+        files=files,
     )
 
 
@@ -171,6 +178,7 @@ async def _message(body: dict[str, Any], event: dict[str, Any], context: AsyncBo
         dm=is_dm,
         assistant=is_dm and bool(event.get("thread_ts")) and can_stream(context),
         known=known,
+        files=slack_files.files_of(event),  # a `file_share` message: files, with or without text
     )
 
 
@@ -189,7 +197,14 @@ async def on_message(context: AsyncBoltContext, client: AsyncWebClient) -> None:
 async def _answer(arrived: Arrived, context: AsyncBoltContext, client: AsyncWebClient) -> None:
     channel, thread = arrived.channel, arrived.thread
     msg = await incoming(
-        context, client, channel=channel, thread=thread, user=arrived.user, text=arrived.text, event_id=arrived.event_id
+        context,
+        client,
+        channel=channel,
+        thread=thread,
+        user=arrived.user,
+        text=arrived.text,
+        event_id=arrived.event_id,
+        files=slack_files.attachments(arrived.files, context, client),
     )
     where = place(context, client, channel, thread, arrived.user)
     if arrived.assistant:

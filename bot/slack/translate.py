@@ -12,7 +12,7 @@ from bot.slack.people import person
 from bot.slack.picker import PLATFORM
 from bot.slack.reply import Place
 from core.settings import get_settings
-from core.types import IncomingMessage
+from core.types import IncomingFile, IncomingMessage
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 STREAMING_SCOPE = "assistant:write"  # granted with the Agents & AI Apps feature, which chat streaming needs
@@ -53,8 +53,10 @@ async def incoming(
     user: str,
     text: str,
     event_id: str | None,
+    files: tuple[IncomingFile, ...] = (),
 ) -> IncomingMessage:
-    """The core's view of a Slack message: the authenticated workspace, and who wrote it (users.info, cached)."""
+    """The core's view of a Slack message: the authenticated workspace, who wrote it (users.info, cached), and the
+    files posted with it."""
     workspace = workspace_of(context)
     who = await person(client, workspace, user)
     return IncomingMessage(
@@ -68,6 +70,7 @@ async def incoming(
         user_name=who.name,
         user_is_admin=who.is_admin,
         is_dm=channel.startswith("D"),
+        files=files,
     )
 
 

@@ -2,7 +2,7 @@
 
 `FakeSlack` serves `/api/<method>` so the real `slack_sdk` clients work against it unchanged
 (`AsyncWebClient(token=..., base_url=fake.api_url)`). It keeps a message store (threads, edits with arrival
-times, streams, reactions, ephemerals, views, assistant-thread state), answers with the response shapes Slack
+times, streams, reactions, ephemerals, views, assistant-thread state, files), answers with the response shapes Slack
 documents, and can inject failures and 429s. It also hosts `response_url` endpoints.
 
 `SlackSender` builds payloads shaped like Slack's (Events API envelopes, slash commands, interactivity) and
@@ -20,6 +20,7 @@ Where things are. FakeSlack (server.py) holds all state and the method table (`_
     streaming.py     chat.startStream / appendStream / stopStream
     views.py         views.open / push / update / publish; trigger_ids
     assistant.py     assistant.threads.*
+    files.py         files people post: file objects, files.info, the private URLs (bearer token only)
     response_url.py  response_url endpoints
     state.py         workspaces, users, channels, message store; seeding and assertion helpers
     blocks.py        text and Block Kit limits (validate_blocks)

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from tests.fakes.slack.files import File
 from tests.fakes.slack.interactivity import InteractivityMixin
 from tests.fakes.slack.models import Edit, TsClock, Workspace
 from tests.fakes.slack.server import FakeSlack
@@ -192,13 +193,33 @@ class SlackSender(InteractivityMixin):
         ts: str | None,
         thread_ts: str | None,
         bot_id: str | None = None,
+        files: list[File] | None = None,
     ) -> str:
         ts = ts or self._clock.next()
         if self.fake is not None:
             self.fake.add_message(
-                channel, text, user=user, ts=ts, thread_ts=thread_ts, team_id=self.ws.team_id, bot_id=bot_id
+                channel,
+                text,
+                user=user,
+                ts=ts,
+                thread_ts=thread_ts,
+                team_id=self.ws.team_id,
+                bot_id=bot_id,
+                files=[f.id for f in files or []],
             )
         return ts
+
+    def _share(self, event: dict[str, Any], files: list[File] | None) -> None:
+        """Files posted with a message: their objects in `files` (a Slack Connect file as its stub), `upload`
+        true when they were uploaded with it. A message of only files has empty text and no blocks."""
+        if not files:
+            return
+        assert self.fake is not None, "files need a FakeSlack to serve them"
+        event["files"] = [self.fake.file_json(f, in_event=True) for f in files]
+        event["upload"] = True
+        event["display_as_bot"] = False
+        if not event.get("text"):
+            event.pop("blocks", None)
 
     def app_mention(
         self,
@@ -208,13 +229,15 @@ class SlackSender(InteractivityMixin):
         user: str | None = None,
         ts: str | None = None,
         thread_ts: str | None = None,
+        files: list[File] | None = None,
     ) -> dict[str, Any]:
-        """An `app_mention` event; `<@bot>` is prefixed to `text` unless it already mentions the bot."""
+        """An `app_mention` event; `<@bot>` is prefixed to `text` unless it already mentions the bot. `files`:
+        uploaded with it (FakeSlack.upload); Slack also sends the `message` event, subtype `file_share`."""
         channel, user = channel or self.channel_id, user or self.user_id
         mention = f"<@{self.ws.bot_user_id}>"
         if mention not in text:
-            text = f"{mention} {text}"
-        ts = self._typed(channel, text, user, ts, thread_ts)
+            text = f"{mention} {text}" if text else mention
+        ts = self._typed(channel, text, user, ts, thread_ts, files=files)
         event: dict[str, Any] = {
             "user": user,
             "type": "app_mention",
@@ -228,6 +251,7 @@ class SlackSender(InteractivityMixin):
         }
         if thread_ts:
             event["thread_ts"] = thread_ts
+        self._share(event, files)
         return event
 
     def message(
@@ -241,11 +265,14 @@ class SlackSender(InteractivityMixin):
         channel_type: str | None = None,
         bot_id: str | None = None,
         subtype: str | None = None,
+        files: list[File] | None = None,
     ) -> dict[str, Any]:
         """A `message` event. DMs: a `D...` channel gives `channel_type: im`. `bot_id` makes it a bot's post
-        (pass `bot_id=sender.ws.bot_id, user=sender.ws.bot_user_id` for the app's own message)."""
+        (pass `bot_id=sender.ws.bot_id, user=sender.ws.bot_user_id` for the app's own message). `files`: uploaded
+        with it (FakeSlack.upload), which makes it subtype `file_share`."""
         channel, user = channel or self.channel_id, user or self.user_id
-        ts = self._typed(channel, text, user, ts, thread_ts, bot_id)
+        ts = self._typed(channel, text, user, ts, thread_ts, bot_id, files)
+        subtype = subtype or ("file_share" if files else None)
         if channel_type is None:
             channel_type = {"D": "im", "G": "group"}.get(channel[0], "channel")
         event: dict[str, Any] = {
@@ -275,6 +302,7 @@ class SlackSender(InteractivityMixin):
             event["thread_ts"] = thread_ts
             event["parent_user_id"] = user
         event.update({"channel": channel, "event_ts": ts, "channel_type": channel_type})
+        self._share(event, files)
         return event
 
     def message_changed(

@@ -35,7 +35,8 @@ class Workspace:
     bot_name: str = "switchboard"
     enterprise_id: str | None = None
     scopes: str = (
-        "app_mentions:read,assistant:write,channels:history,chat:write,commands,im:history,reactions:write,users:read"
+        "app_mentions:read,assistant:write,channels:history,chat:write,commands,files:read,im:history,reactions:write,"
+        "users:read"
     )
 
     @property
@@ -153,6 +154,7 @@ class Message:
     reactions: dict[str, list[str]] = field(default_factory=dict)
     deleted: bool = False
     edited_ts: str | None = None  # set by chat.update, shown as `edited`
+    files: list[str] = field(default_factory=list)  # ids of the files shared with it (FakeSlack.files)
     # Streaming (chat.startStream): "in_progress" until chat.stopStream, then "completed".
     stream_state: str | None = None
     chunks: list[dict[str, Any]] = field(default_factory=list)

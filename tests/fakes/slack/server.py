@@ -14,6 +14,7 @@ from aiohttp import web
 
 from tests.fakes.base import FakeServer
 from tests.fakes.slack.assistant import AssistantMixin
+from tests.fakes.slack.files import File, FilesMixin
 from tests.fakes.slack.models import (
     ApiCall,
     Channel,
@@ -40,6 +41,7 @@ class FakeSlack(
     StreamingMixin,
     ViewsMixin,
     AssistantMixin,
+    FilesMixin,
     ResponseUrlMixin,
     FakeServer,
 ):
@@ -64,6 +66,8 @@ class FakeSlack(
         self.assistant_prompts: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.assistant_titles: dict[tuple[str, str], str] = {}
         self.api_calls: list[ApiCall] = []
+        self.files: dict[str, File] = {}
+        self.file_requests: list[tuple[str, int, str | None]] = []  # (file id, status, bearer token)
         self.response_url_posts: list[ResponseUrlPost] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._triggers: dict[str, tuple[float, bool]] = {}  # id -> (issued monotonic, used)
@@ -105,6 +109,8 @@ class FakeSlack(
             "assistant.threads.setStatus": self._assistant_set_status,
             "assistant.threads.setSuggestedPrompts": self._assistant_set_prompts,
             "assistant.threads.setTitle": self._assistant_set_title,
+            # files.py
+            "files.info": self._files_info,
         }
 
     # ------------------------------------------------------------------------------ setup helpers
@@ -138,6 +144,8 @@ class FakeSlack(
             self.assistant_prompts.clear()
             self.assistant_titles.clear()
             self.api_calls.clear()
+            self.files.clear()
+            self.file_requests.clear()
             self.response_url_posts.clear()
             self._faults.clear()
             self._windows.clear()
@@ -149,3 +157,5 @@ class FakeSlack(
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response_url/{rid}", self._response_url)
+        app.router.add_get("/files-pri/{key}/{rest:.*}", self._file_bytes)
+        app.router.add_get("/", self._sign_in)

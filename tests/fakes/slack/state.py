@@ -83,8 +83,10 @@ class StateMixin:
         team_id: str | None = None,
         bot_id: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
+        files: list[str] | None = None,
     ) -> Message:
-        """Seed a message as if a person (or another app) had posted it. Idempotent on (channel, ts)."""
+        """Seed a message as if a person (or another app) had posted it (`files`: ids of uploaded files it shares).
+        Idempotent on (channel, ts)."""
         with self._state:
             ch = self._channel(channel, team_id or self.workspace().team_id, create=True)
             existing = self._messages[ch.id].get(ts or "")
@@ -100,6 +102,7 @@ class StateMixin:
                 thread_ts=thread_ts,
                 bot_id=bot_id,
                 posted_at=time.monotonic(),
+                files=list(files or []),
             )
             self._messages[ch.id][msg.ts] = msg
             return msg
@@ -216,6 +219,9 @@ class StateMixin:
             out["blocks"] = msg.blocks
         if msg.metadata:
             out["metadata"] = msg.metadata
+        if msg.files:
+            out["files"] = [self.file_json(self.files[f]) for f in msg.files if f in self.files]
+            out["upload"] = False
         if msg.thread_ts:
             out["thread_ts"] = msg.thread_ts
             if msg.is_reply:
