@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from aiohttp import web
 from PIL import Image
 
 from bot.slack.files import SlackFile, download, files_of
@@ -116,6 +117,35 @@ async def test_downloads_stop_at_the_file_size_limit(at_fake: FakeSlack, monkeyp
     assert at_fake.downloads(big.id) == [(200, ws.token)]
     small = at_fake.upload(b"y" * 10_000, "small.log")
     assert await download(*posted(at_fake, small), at_fake.client(), ws.token) == b"y" * 10_000
+
+
+class ChunkedSlack(FakeSlack):
+    """Sends file bytes chunked, without a Content-Length (as a proxy in front of Slack may)."""
+
+    async def _file_bytes(self, request: web.Request) -> web.StreamResponse:
+        whole = await super()._file_bytes(request)
+        if whole.status != 200 or not isinstance(whole, web.Response) or not isinstance(whole.body, bytes):
+            return whole
+        chunked = web.StreamResponse(headers={"Content-Type": whole.content_type})
+        chunked.enable_chunked_encoding()
+        await chunked.prepare(request)
+        for start in range(0, len(whole.body), 4096):
+            await chunked.write(whole.body[start : start + 4096])
+        await chunked.write_eof()
+        return chunked
+
+
+async def test_a_download_without_a_stated_length_stops_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ChunkedSlack() as fake:
+        monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+        monkeypatch.setenv("SWITCHBOARD_FILE_MAX_MB", "0.01")
+        reload_settings()
+        ws = fake.workspace()
+        (big,) = posted(fake, fake.upload(b"x" * 50_000, "big.log"))
+        message = await refusal(replace(big, size=None), fake, ws.token)
+        assert message == "it is larger than 0.01 MB, the most a file may be here"
+        (small,) = posted(fake, fake.upload(b"y" * 10_000, "small.log"))
+        assert await download(replace(small, size=None), fake.client(), ws.token) == b"y" * 10_000
 
 
 async def test_a_file_shared_from_another_organisation_is_looked_up_first(at_fake: FakeSlack) -> None:
