@@ -10,6 +10,7 @@ still never logged: the signature lets anyone read the file for a day.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -66,8 +67,9 @@ async def download(url: str) -> bytes:
         raise FileUnavailable(f"{failed}; try again in a moment") from None
 
 
-def incoming_files(message: discord.Message) -> tuple[IncomingFile, ...]:
-    """The message's attachments, in the order they were posted; each downloads when the core asks."""
+def incoming_files(attachments: Iterable[discord.Attachment]) -> tuple[IncomingFile, ...]:
+    """A message's (or a command's) attachments, in the order they were posted; each downloads when the core
+    asks."""
     return tuple(
         IncomingFile(
             name=a.filename,
@@ -75,5 +77,5 @@ def incoming_files(message: discord.Message) -> tuple[IncomingFile, ...]:
             size=a.size,
             fetch=functools.partial(download, a.url),
         )
-        for a in message.attachments
+        for a in attachments
     )

@@ -74,15 +74,21 @@ def from_message(message: discord.Message, text: str, *, where: object | None = 
     its own channel."""
     guild_id = message.guild.id if message.guild else None
     place = place_of(where or message.channel, guild_id)
-    return incoming(place, message.author, text, str(message.id), files=incoming_files(message))
+    return incoming(place, message.author, text, str(message.id), files=incoming_files(message.attachments))
 
 
 def from_interaction(
-    interaction: discord.Interaction, text: str, *, where: object | None = None, event_id: str | None = None
+    interaction: discord.Interaction,
+    text: str,
+    *,
+    where: object | None = None,
+    event_id: str | None = None,
+    attachments: tuple[discord.Attachment, ...] = (),
 ) -> IncomingMessage:
-    """A slash command or button click, as the command text the core answers."""
+    """A slash command or button click, as the command text the core answers (with the files given to it)."""
     place = place_of(where or interaction.channel, interaction.guild_id)
-    return incoming(place, interaction.user, text, event_id or str(interaction.id))
+    files = incoming_files(attachments)
+    return incoming(place, interaction.user, text, event_id or str(interaction.id), files=files)
 
 
 def in_thread(interaction: discord.Interaction) -> bool:

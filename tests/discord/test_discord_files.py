@@ -81,6 +81,27 @@ async def test_an_image_in_a_thread_reaches_the_vision_model_and_the_reply_has_t
     assert not discord_fake.violations
 
 
+async def test_chat_command_takes_a_file_and_names_it_in_the_starter(
+    cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
+) -> None:
+    image = png(2, 2)
+    cloud.script(None, Reply(text="Two by two pixels, all red."))
+    file = discord_fake.upload(vision_channel, "tiny_chart.png", image, ephemeral=True)  # what the option uploads
+    command = alice.uses("chat", {"prompt": "Describe this chart", "file": file})
+    (thread,) = await discord_fake.wait_until(lambda: discord_fake.threads_of(vision_channel))
+    await replied(discord_fake, thread)
+
+    starter = discord_fake.original_message(command)
+    assert starter is not None and starter.content == "💬 **Alice**: Describe this chart\n📎 tiny\\_chart.png"
+    content = parts_of(last_user_content(cloud.chat_calls()))
+    assert [p["image_url"]["url"] for p in content if p["type"] == "image_url"] == [
+        "data:image/png;base64," + base64.b64encode(image).decode()
+    ]
+    (got,) = discord_fake.cdn_downloads()
+    assert got.path.startswith("/ephemeral-attachments/")
+    assert bot_messages(discord_fake, thread)[0].content.startswith("Two by two pixels, all red.")
+
+
 async def test_a_text_file_reaches_the_model_as_text_with_its_name(
     cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
 ) -> None:

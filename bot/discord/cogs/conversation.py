@@ -82,14 +82,22 @@ class Conversations(commands.Cog):
     @app_commands.describe(
         prompt="What you want to ask",
         model="The model for this conversation (default: this channel's); start typing to search",
+        file="An image or a file to ask about",
     )
     @app_commands.autocomplete(model=autocomplete.models)
-    async def chat(self, interaction: discord.Interaction, prompt: str, model: str | None = None) -> None:
+    async def chat(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        model: str | None = None,
+        file: discord.Attachment | None = None,
+    ) -> None:
         """Start a conversation in a new thread (in a thread or a DM: continue it there)."""
         await interaction.response.defer(thinking=True)
         channel = interaction.channel
-        shown = split_message(f"💬 **{interaction.user.display_name}**: {prompt}", MESSAGE_LIMIT - 1)
-        starter = shown[0] + ("…" if len(shown) > 1 else "")  # the whole prompt still goes to the model
+        attached = f"\n📎 {discord.utils.escape_markdown(file.filename)}" if file is not None else ""
+        shown = split_message(f"💬 **{interaction.user.display_name}**: {prompt}", MESSAGE_LIMIT - 1 - len(attached))
+        starter = shown[0] + ("…" if len(shown) > 1 else "") + attached  # the whole prompt still goes to the model
         original = await interaction.edit_original_response(content=starter)
         where: Any = channel
         new_thread = False
@@ -100,7 +108,8 @@ class Conversations(commands.Cog):
             except discord.Forbidden:
                 await send_private(interaction, await permission_problem(channel, "start a thread"))
                 return
-        msg = identity.from_interaction(interaction, prompt, where=where)
+        attachments = (file,) if file is not None else ()
+        msg = identity.from_interaction(interaction, prompt, where=where, attachments=attachments)
         try:
             if model and not await self._pick_model(interaction, where, model, new_thread=new_thread):
                 return

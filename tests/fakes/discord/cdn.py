@@ -2,7 +2,8 @@
 
 An attachment's `url` is on https://cdn.discordapp.com and its `proxy_url` on https://media.discordapp.net, as
 Discord gives them: `/attachments/<channel id>/<attachment id>/<filename>?ex=<hex expiry>&is=<hex issued>&hm=<hex
-signature>&`. Point a downloader at `cdn_base` (the fake's own address: same scheme-and-host swap as
+signature>&` (a file attached to a slash command's attachment option: `/ephemeral-attachments/...`, with
+`ephemeral: true`). Point a downloader at `cdn_base` (the fake's own address: same scheme-and-host swap as
 DISCORD_CDN_BASE) and the path and query are served here.
 
 As Discord's CDN does since its signed links (December 2023), a link without its parameters, with a signature
@@ -37,6 +38,7 @@ class CdnFile:
     filename: str
     data: bytes
     content_type: str
+    ephemeral: bool = False  # a slash command's attachment option: under /ephemeral-attachments/
 
 
 def content_type_of(filename: str) -> str:
@@ -61,17 +63,28 @@ class CdnMixin:
         """What DISCORD_CDN_BASE should be so that attachment URLs reach this fake."""
         return self.url
 
-    def upload(self, channel: int, filename: str, data: bytes, content_type: str | None = None) -> dict[str, Any]:
-        """Store a file on the CDN and return its attachment object, with freshly signed links."""
+    def upload(
+        self,
+        channel: int | dict[str, Any],
+        filename: str,
+        data: bytes,
+        content_type: str | None = None,
+        *,
+        ephemeral: bool = False,
+    ) -> dict[str, Any]:
+        """Store a file on the CDN and return its attachment object, with freshly signed links. `ephemeral`: the
+        file a user attaches to a slash command's attachment option (pass the object as the option's value)."""
         aid = self.snowflake()
         name = filename.replace(" ", "_")  # Discord's filenames have no spaces
-        stored = CdnFile(channel, aid, name, data, content_type or content_type_of(name))
+        cid = int(channel["id"]) if isinstance(channel, dict) else int(channel)
+        stored = CdnFile(cid, aid, name, data, content_type or content_type_of(name), ephemeral)
         with self._mu:
-            self.cdn_files[(channel, aid)] = stored
+            self.cdn_files[(cid, aid)] = stored
         return self.attachment_object(stored)
 
     def attachment_object(self, f: CdnFile) -> dict[str, Any]:
-        path = f"/attachments/{f.channel_id}/{f.attachment_id}/{f.filename}"
+        folder = "ephemeral-attachments" if f.ephemeral else "attachments"
+        path = f"/{folder}/{f.channel_id}/{f.attachment_id}/{f.filename}"
         query = self._signed_query(path)  # signed over the decoded path: clients may quote it differently
         path = quote(path)
         obj: dict[str, Any] = {
@@ -85,6 +98,8 @@ class CdnMixin:
         dims = png_size(f.data)
         if dims is not None:
             obj["width"], obj["height"] = dims
+        if f.ephemeral:
+            obj["ephemeral"] = True
         return obj
 
     def delete_attachment(self, attachment: dict[str, Any]) -> None:
@@ -99,7 +114,7 @@ class CdnMixin:
 
     def cdn_downloads(self) -> list[Any]:
         """Every request the CDN received (recorded like all requests: method, path, headers, query)."""
-        return [r for r in self.calls() if r.path.startswith("/attachments/")]
+        return [r for r in self.calls() if r.path.startswith(("/attachments/", "/ephemeral-attachments/"))]
 
     # ------------------------------------------------------------------ signing and serving
     def _cdn_now(self) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.fakes.discord.constants import (
+    _ATTACHMENT,
     _BOOLEAN,
     _CHANNEL,
     _INTEGER,
@@ -126,6 +127,8 @@ class CommandsMixin:
             kind = _INTEGER
         elif isinstance(value, float):
             kind = _NUMBER
+        elif isinstance(value, dict) and "filename" in value:
+            kind = _ATTACHMENT
         else:
             kind = _STRING
         if kind == _USER:
@@ -141,6 +144,9 @@ class CommandsMixin:
             ch = value if isinstance(value, dict) else self.channels[int(value)]
             resolved.setdefault("channels", {})[ch["id"]] = ch | {"permissions": str(BOT_PERMISSIONS)}
             value = ch["id"]
+        elif kind == _ATTACHMENT:  # an attachment object from upload(..., ephemeral=True)
+            resolved.setdefault("attachments", {})[value["id"]] = value
+            value = value["id"]
         return {"name": name, "type": kind, "value": value}
 
     # ------------------------------------------------------------------ REST: application commands

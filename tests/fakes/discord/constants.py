@@ -76,3 +76,4 @@ _ALLOWED_CALLBACKS = {
 
 # Option types inferred from Python values when no registered command says otherwise.
 _SUB_COMMAND, _SUB_GROUP, _STRING, _INTEGER, _BOOLEAN, _USER, _CHANNEL, _NUMBER = 1, 2, 3, 4, 5, 6, 7, 10
+_ATTACHMENT = 11

@@ -129,7 +129,8 @@ class FakeDiscord(
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._gateway)
         app.router.add_get("/resume", self._gateway)
-        app.router.add_get(r"/attachments/{channel_id:\d+}/{aid:\d+}/{name}", self._serve_cdn)
+        for folder in ("attachments", "ephemeral-attachments"):
+            app.router.add_get(rf"/{folder}/{{channel_id:\d+}}/{{aid:\d+}}/{{name}}", self._serve_cdn)
         for method, template, action in ROUTES:
             app.router.add_route(method, _route_pattern(template), self._rest_handler(template, action))
         app.router.add_route("*", "/{tail:.*}", self._unknown_route)
