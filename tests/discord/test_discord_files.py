@@ -198,9 +198,12 @@ async def test_download_stops_at_the_file_limit(discord_fake: FakeDiscord, monke
     channel = int(discord_fake.channel["id"])
     small = discord_fake.upload(channel, "small.txt", b"x" * 10_000)
     big = discord_fake.upload(channel, "big.txt", b"x" * 20_000)
-    assert len(await download(small["url"])) == 10_000
-    with pytest.raises(FileUnavailable, match=r"^it is larger than 0\.01 MB, the most a file may be here$"):
-        await download(big["url"])
+    too_large = r"^it is larger than 0\.01 MB, the most a file may be here$"
+    for sends_length in (True, False):  # told the size up front, or only by reading it
+        discord_fake.cdn_sends_length = sends_length
+        assert len(await download(small["url"])) == 10_000
+        with pytest.raises(FileUnavailable, match=too_large):
+            await download(big["url"])
 
 
 async def test_download_from_an_unreachable_cdn_is_unavailable(

@@ -9,7 +9,8 @@ DISCORD_CDN_BASE) and the path and query are served here.
 As Discord's CDN does since its signed links (December 2023), a link without its parameters, with a signature
 that does not match them, past its expiry (24 h after it was issued) or to a file that is gone answers 404 with
 the text "This content is no longer available." (the same answer for each: the CDN does not say which).
-`cdn_time_passes(seconds)` moves the CDN's clock, so the links already handed out expire.
+`cdn_time_passes(seconds)` moves the CDN's clock, so the links already handed out expire. Discord's CDN says how
+long a file is; `cdn_sends_length = False` sends files chunked instead, to test a client that must count.
 """
 
 from __future__ import annotations
@@ -139,4 +140,12 @@ class CdnMixin:
         live = signed and int(ex, 16) > self._cdn_now()
         if not live or stored is None or stored.filename != request.match_info["name"]:
             return web.Response(status=404, text=GONE)
-        return web.Response(body=stored.data, headers={"Content-Type": stored.content_type})
+        if self.cdn_sends_length:
+            return web.Response(body=stored.data, headers={"Content-Type": stored.content_type})
+        resp = web.StreamResponse(headers={"Content-Type": stored.content_type})
+        resp.enable_chunked_encoding()  # no Content-Length: a client learns the size by reading
+        await resp.prepare(request)
+        for start in range(0, len(stored.data), 16 * 1024):
+            await resp.write(stored.data[start : start + 16 * 1024])
+        await resp.write_eof()
+        return resp

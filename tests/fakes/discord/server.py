@@ -80,6 +80,7 @@ class FakeDiscord(
         self.cdn_files: dict[tuple[int, int], CdnFile] = {}  # (channel id, attachment id) -> file
         self.cdn_secret = secrets.token_bytes(32)
         self.cdn_clock_offset_s = 0.0
+        self.cdn_sends_length = True
         # -- observations
         self.api: list[Call] = []
         self.violations: list[Violation] = []
