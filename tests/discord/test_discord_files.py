@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,7 +72,9 @@ async def test_an_image_in_a_thread_reaches_the_vision_model_and_the_reply_has_t
     assert "What is in this picture?" in text_of(content)
     (answer,) = bot_messages(discord_fake, thread)
     assert answer.content.startswith("A red square.")
-    assert footers(discord_fake, thread)[0].startswith(f"-# {VISION} · ")
+    assert re.fullmatch(
+        rf"-# {VISION} · \d+ tokens · <?\$\d+\.\d+", footers(discord_fake, thread)[0]
+    )  # model, tokens, cost
     assert len(discord_fake.cdn_downloads()) == 1
     assert "Authorization" not in discord_fake.cdn_downloads()[0].headers  # the bot token stays with the API
 
