@@ -20,7 +20,7 @@ from core.types import FileUnavailable
 from tests.chatkit import World
 from tests.fakes.slack import FakeSlack, SlackSender, Workspace
 from tests.fakes.slack.files import File
-from tests.slackkit import SECRET, Bot, footer_of, serve, stored, wait_for
+from tests.slackkit import SECRET, Bot, footer_of, install, serve, stored, wait_for
 
 DM = "D0DM0000001"
 
@@ -201,7 +201,7 @@ async def test_an_image_posted_with_a_mention_reaches_the_vision_model(world: Wo
     assert bot.fake.downloads(shot.id) == [(200, bot.fake.workspace().token)]  # two events, one download
 
 
-async def test_a_file_share_in_a_conversation_is_a_turn_even_without_text(world: World, bot: Bot) -> None:
+async def test_a_file_alone_is_a_turn_in_a_thread_with_a_mention_and_in_a_dm(world: World, bot: Bot) -> None:
     ts = (await bot.mention("hello"))["ts"]
     await bot.finished(ts)
     notes = bot.fake.upload(b"The launch moved to Friday.\n", "notes.txt")
@@ -211,6 +211,13 @@ async def test_a_file_share_in_a_conversation_is_a_turn_even_without_text(world:
     assert footer_of(replies[-1]).startswith("local/llama-big · ")
     sent = json.dumps(world.local.chat_calls("llama-big")[-1]["messages"])
     assert "notes.txt" in sent and "The launch moved to Friday." in sent
+
+    # a mention with only a file starts a conversation about it (no help text)
+    plan = bot.fake.upload(b"Step 1: write the tests.\n", "plan.txt")
+    started = await mention_with(bot, "", [plan])
+    (reply,) = await bot.finished(started["ts"])  # a model's answer, not !help's
+    assert footer_of(reply).startswith("local/llama-big · ")
+    assert "Step 1: write the tests." in json.dumps(world.local.chat_calls("llama-big")[-1]["messages"])
 
     # a file alone in a DM starts a conversation
     todo = bot.fake.upload(b"- buy milk\n", "todo.md", mimetype="text/markdown")
@@ -251,6 +258,22 @@ async def test_a_redelivered_file_share_is_fetched_and_answered_once(world: Worl
     assert sum(1 for m in bot.replies(ts) if footer_of(m)) == 2
     assert [m.content for m in stored("user")] == ["hello", "how many apples?"]
     assert len(bot.fake.downloads(notes.id)) == 1 and world.local.chat_count == 2
+
+
+async def test_each_workspace_downloads_with_its_own_installation_token(world: World) -> None:
+    alpha = Workspace()
+    beta = Workspace(token="xoxb-beta-0002", team_id="T0000000002", team="Beta", domain="beta", bot_user_id="UB2")
+    with FakeSlack([alpha, beta]) as fake:
+        async with serve(fake, SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret-0001") as bot:
+            for ws in (alpha, beta):
+                install("111.222", ws)
+            bob = bot.person("U0BOB000001", "bob", workspace=beta)
+            report = fake.upload(b"Beta's numbers: 7.\n", "report.txt", team_id=beta.team_id, user=bob.user_id)
+            event = bob.app_mention("what are the numbers?", files=[report])
+            await bot.deliver(event, by=bob)
+            await bot.finished(event["ts"])
+            assert fake.downloads(report.id) == [(200, beta.token)]
+            assert "Beta's numbers: 7." in json.dumps(world.local.chat_calls("llama-big")[-1]["messages"])
 
 
 async def test_an_install_without_files_read_is_told_to_reinstall(world: World) -> None:
