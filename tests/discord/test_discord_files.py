@@ -19,7 +19,7 @@ from core.models.sync import refresh
 from core.providers.store import add_provider
 from core.settings import reload_settings
 from core.types import FileUnavailable
-from tests.discordkit import Person, bot_messages, footers, handled, replied
+from tests.discordkit import Person, bot_messages, footers, handled, online, replied
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.images import png
 from tests.fakes.openai import FakeOpenAI, Reply
@@ -103,6 +103,25 @@ async def test_chat_command_takes_a_file_and_names_it_in_the_starter(
     (got,) = discord_fake.cdn_downloads()
     assert got.path.startswith("/ephemeral-attachments/")
     assert bot_messages(discord_fake, thread)[0].content.startswith("Two by two pixels, all red.")
+
+
+async def test_a_later_turn_sees_the_image_after_a_restart_and_after_its_link_expired(
+    cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
+) -> None:
+    image = png(5, 5, (0, 90, 200))
+    alice.says(vision_channel, "Remember this logo", mention=True, files={"logo.png": image})
+    (thread,) = await discord_fake.wait_until(lambda: discord_fake.threads_of(vision_channel))
+    await replied(discord_fake, thread)
+    await bot.close()  # the bot restarts a day later: Discord's link to the file has expired by then
+    discord_fake.cdn_time_passes(25 * 3600)
+
+    async with online(discord_fake):
+        alice.says(thread, "What colour was the logo?")
+        await replied(discord_fake, thread, count=2)
+    sent = cloud.chat_calls()[-1]["messages"]
+    images = [p["image_url"]["url"] for m in sent for p in parts_of(m["content"]) if p["type"] == "image_url"]
+    assert images == ["data:image/png;base64," + base64.b64encode(image).decode()]  # kept with the thread
+    assert len(discord_fake.cdn_downloads()) == 1  # fetched once, when it was posted
 
 
 async def test_a_text_file_reaches_the_model_as_text_with_its_name(
