@@ -5,18 +5,39 @@ from __future__ import annotations
 import asyncio
 import getpass
 import io
+import mimetypes
 import sys
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 from core.delivery.driver import PROBLEM_KINDS, drive
 from core.delivery.surface import Tail
-from core.types import IncomingMessage, Reply
+from core.delivery.thinking import Thought
+from core.types import FileUnavailable, IncomingFile, IncomingMessage, Reply
 
 EXIT_NEEDS_CONFIRMATION = 3  # `ask`: nothing was answered, the reply waits for `!confirm`
+THINKING = "[thinking] "  # marks each line of a reasoning model's thinking
 
 
-def incoming(thread: str, text: str) -> IncomingMessage:
+def local_file(path: str) -> IncomingFile:
+    """A file on this machine, read when the turn is answered. Raises FileNotFoundError for a path that is not a
+    readable file (the CLI says so before anything is sent)."""
+    found = Path(path).expanduser()
+    if not found.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+
+    async def read() -> bytes:
+        try:
+            return await asyncio.to_thread(found.read_bytes)
+        except OSError as err:
+            raise FileUnavailable(err.strerror or "it cannot be read") from None
+
+    mime = mimetypes.guess_type(found.name)[0] or ""
+    return IncomingFile(found.name, mime, found.stat().st_size, fetch=read)
+
+
+def incoming(thread: str, text: str, files: tuple[IncomingFile, ...] = ()) -> IncomingMessage:
     user = getpass.getuser()
     return IncomingMessage(
         platform="console",
@@ -28,6 +49,7 @@ def incoming(thread: str, text: str) -> IncomingMessage:
         text=text,
         event_id=f"console-{uuid.uuid4().hex}",
         user_is_admin=True,  # whoever runs the CLI on the server operates it
+        files=files,
     )
 
 
@@ -43,6 +65,8 @@ class Terminal:
         self.out, self.err = out, err
         self._shown: dict[int, str] = {}
         self._midline = False  # the cursor is after streamed text
+        self._thought = ""  # the thinking printed so far
+        self._thinking_midline = False
 
     def _line(self, stream: TextIO, text: str) -> None:
         stream.write(("\n" if self._midline else "") + text + "\n")
@@ -84,21 +108,50 @@ class Terminal:
         if self._midline:
             self._line(self.out, "")
 
+    async def think(self, handle: int | None, thought: Thought) -> int:
+        """A reasoning model's thinking on stderr as it streams, apart from the answer (which goes to stdout): every
+        line marked, dimmed on a terminal; then how much there was."""
+        new = thought.text[len(self._thought) :] if handle is not None else thought.text
+        for i, part in enumerate(new.split("\n")):
+            if i:
+                self.err.write("\n")
+                self._thinking_midline = False
+            if part:
+                self.err.write(self._dim(part if self._thinking_midline else THINKING + part))
+                self._thinking_midline = True
+        self._thought = thought.text
+        if thought.done:
+            words = f"{thought.words:,} word{'' if thought.words == 1 else 's'}"
+            end = self._dim(f"{THINKING}(thought for {words})")
+            self.err.write(("\n" if self._thinking_midline else "") + end + "\n")
+            self._thinking_midline = False
+        self.err.flush()
+        return 1
 
-async def turn(thread: str, text: str, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Send one message and print what comes back. Returns an exit code: 0 answered, 1 an error or a refusal,
-    EXIT_NEEDS_CONFIRMATION when the reply waits for `!confirm`."""
-    outcome = await drive(incoming(thread, text), Terminal(out, err))
+    def _dim(self, text: str) -> str:
+        return f"\x1b[2m{text}\x1b[22m" if self.err.isatty() else text
+
+
+async def turn(
+    thread: str,
+    text: str,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    files: tuple[IncomingFile, ...] = (),
+) -> int:
+    """Send one message (with `files`) and print what comes back. Returns an exit code: 0 answered, 1 an error or
+    a refusal, EXIT_NEEDS_CONFIRMATION when the reply waits for `!confirm`."""
+    outcome = await drive(incoming(thread, text, files), Terminal(out, err))
     return 1 if not outcome.ok else EXIT_NEEDS_CONFIRMATION if outcome.waiting else 0
 
 
-async def ask(thread: str, text: str, model: str | None = None) -> int:
+async def ask(thread: str, text: str, model: str | None = None, files: tuple[IncomingFile, ...] = ()) -> int:
     if model:
         quiet, why = io.StringIO(), io.StringIO()
         if await turn(thread, f"!model {model}", out=quiet, err=why):
             sys.stderr.write(why.getvalue())
             return 1
-    code = await turn(thread, text)
+    code = await turn(thread, text, files=files)
     if code == EXIT_NEEDS_CONFIRMATION:
         sys.stderr.write(
             f"Nothing was answered yet: the reply waits for confirmation. Run "
@@ -107,11 +160,35 @@ async def ask(thread: str, text: str, model: str | None = None) -> int:
     return code
 
 
-async def chat(thread: str, model: str | None = None) -> int:
-    print(f"Switchboard chat — thread '{thread}'. `!help` lists commands; Ctrl-D quits, Ctrl-C stops a reply.")
+ATTACH = "!attach"
+
+
+def _attach(line: str, waiting: list[IncomingFile]) -> None:
+    """`!attach PATH`: the file goes with the next message sent."""
+    path = line.strip()[len(ATTACH) :].strip()
+    if not path:
+        names = ", ".join(f.name for f in waiting) or "none"
+        print(f"`!attach PATH` sends a file with your next message. Waiting to be sent: {names}.")
+        return
+    try:
+        waiting.append(local_file(path))
+    except FileNotFoundError as err:
+        print(f"Not attached: {err}.")
+        return
+    print(f"[{waiting[-1].name} goes with your next message]")
+
+
+async def chat(thread: str, model: str | None = None, files: tuple[IncomingFile, ...] = ()) -> int:
+    print(
+        f"Switchboard chat — thread '{thread}'. `!help` lists commands, `!attach PATH` sends a file with your next "
+        "message; Ctrl-D quits, Ctrl-C stops a reply."
+    )
     if model:
         await turn(thread, f"!model {model}")
     await turn(thread, "!model")
+    waiting = list(files)
+    if waiting:
+        print(f"[{', '.join(f.name for f in waiting)} go with your first message]")
     while True:
         try:
             line = await asyncio.to_thread(input, "you> ")
@@ -120,9 +197,13 @@ async def chat(thread: str, model: str | None = None) -> int:
             return 0
         if line.strip() in ("/quit", "/exit"):
             return 0
-        if not line.strip():
+        if line.strip().startswith(ATTACH):
+            _attach(line, waiting)
             continue
-        task = asyncio.ensure_future(turn(thread, line))
+        if not line.strip() and not waiting:
+            continue
+        sending, waiting = tuple(waiting), []
+        task = asyncio.ensure_future(turn(thread, line, files=sending))
         try:
             await asyncio.shield(task)
         except (KeyboardInterrupt, asyncio.CancelledError):

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from core import attachments as files
 from core import commands
 from core.budgets.gate import budgeter_for
 from core.config.chains import chain_for
@@ -22,14 +23,14 @@ from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
-from core.routing.policy import choose_model, local_suggestions
+from core.routing.policy import choose_model, local_suggestions, vision_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
 from core.threads import conversations, order, recovery
 from core.threads.conversations import TurnStart as TurnStart  # what `receive` stored: adapters take it from here
-from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, TurnResult
+from core.types import Accepted, Delta, Done, Event, HistoryTurn, IncomingMessage, Notice, Reply, Thinking, TurnResult
 
 log = logging.getLogger(__name__)
 SAVE_PARTIAL_EVERY_S = 2.0
@@ -42,9 +43,9 @@ async def receive(msg: IncomingMessage) -> TurnStart | None:
     `handle` stores first, done ahead, so a process that dies after telling loses nothing (the crash rules answer
     for its claimed reply). Hand the result to `handle`. None: nothing to store ahead."""
     text = msg.text.strip()
-    if not text or len(text) > get_settings().max_message_chars:
+    if (not text and not msg.files) or len(text) > get_settings().max_message_chars:
         return None
-    if commands.parse(text) is None:
+    if not text or commands.parse(text) is None:
         return await threads.receive_turn(msg)
     return await threads.receive_turn(msg, role="command", claim_reply=False) if msg.thread else None
 
@@ -53,7 +54,7 @@ async def handle(msg: IncomingMessage, received: TurnStart | None = None) -> Asy
     """Answer one incoming message: a command's reply, or a model's streamed reply ending in Done. `received`:
     what `receive` stored for this delivery of it (None: store it now)."""
     text = msg.text.strip()
-    if not text:
+    if not text and not msg.files:
         return
     limit = get_settings().max_message_chars
     if len(text) > limit:
@@ -65,7 +66,7 @@ async def handle(msg: IncomingMessage, received: TurnStart | None = None) -> Asy
             kind="error",
         )
         return
-    parsed = commands.parse(text)
+    parsed = commands.parse(text) if text else None
     # aclosing: when the adapter stops reading, the inner generators must finish (and store) right away
     answer = _command(msg, *parsed, received) if parsed is not None else _turn(msg, received)
     async with aclosing(answer) as events:
@@ -133,7 +134,7 @@ async def _pending_notice(conv: conversations.ConversationRef) -> Notice | None:
 async def _retry(msg: IncomingMessage, conv: conversations.ConversationRef) -> AsyncGenerator[Event, None]:
     """Answer the thread's last message again (after a reply was cut off, interrupted or failed)."""
     history = await threads.history(conv.id)
-    if not any(role == "user" for role, _ in history):
+    if not any(turn.role == "user" for turn in history):
         yield Reply("There is nothing to answer again in this thread yet.", kind="info", ephemeral=True)
         return
     reply_id = await threads.claim_reply(conv.id, msg.event_id, msg.user)
@@ -149,6 +150,14 @@ async def _turn(msg: IncomingMessage, received: TurnStart | None) -> AsyncGenera
     if start.reply_id is None:
         return  # duplicate delivery: stored nothing, answer nothing
     yield Accepted()
+    if msg.files and start.user_message_id is not None:
+        try:
+            await files.take_in(msg.files, start.user_message_id, start.conversation.id)
+        except files.FileRefused as refused:  # kept nothing, sent nothing: the message stays, unanswered
+            await threads.drop_reply(start.reply_id)
+            order.turn_ended(start.conversation.id)
+            yield Reply(str(refused), kind="error")
+            return
     notice = await _pending_notice(start.conversation)  # e.g. the previous reply was interrupted: say so first
     if notice is not None:
         yield notice
@@ -166,6 +175,7 @@ def _spec(
     policy: Policy,
     confirmed: bool,
     reply_id: int,
+    needs_vision: bool = False,
 ) -> RouteSpec:
     key = ScopeKey(msg.platform, msg.workspace, msg.channel)
     chain = chain_for(snap.chains, model.name, key)
@@ -188,6 +198,7 @@ def _spec(
         system_prompt=conv.system_prompt,
         variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
         budgeter=budgeter,
+        needs_vision=needs_vision,
     )
 
 
@@ -198,7 +209,7 @@ async def _answer(
     *,
     created: bool,
     confirmed: bool = False,
-    history: list[tuple[str, str]] | None = None,
+    history: list[HistoryTurn] | None = None,
     behind: bool = True,
 ) -> AsyncGenerator[Event, None]:
     """Answer the thread's latest message into the claimed reply row, after the thread's earlier turns
@@ -221,7 +232,7 @@ async def _answer_now(
     reply_id: int,
     created: bool,
     confirmed: bool,
-    history: list[tuple[str, str]] | None,
+    history: list[HistoryTurn] | None,
 ) -> AsyncGenerator[Event, None]:
     snap = await current_async()
     choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel))
@@ -231,13 +242,21 @@ async def _answer_now(
         return
     model = choice.model
     pin = model.name if conv.current_model is None else None  # a thread keeps the model it started with
-    spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id)
     if history is None:
-        history = [("user", msg.text)] if created else await threads.history(conv.id, before=reply_id)
-    while history and history[-1][0] == "assistant":  # a retry answers the last message again
+        fresh = created and not msg.files  # a new thread's history is this message (its files: read them back)
+        history = [HistoryTurn("user", msg.text)] if fresh else await threads.history(conv.id, before=reply_id)
+    while history and history[-1].role == "assistant":  # a retry answers the last message again
         history.pop()
+    needs_vision = bool(history) and files.has_images(history[-1])
+    if needs_vision and not model.supports_vision:  # never sent blind: the image is what was asked about
+        await threads.drop_reply(reply_id)
+        yield Reply(_no_vision_text(snap, model, choice.policy), kind="refusal")
+        return
+    spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id, needs_vision)
     writing = model
     streamed: list[str] = []
+    thoughts: list[str] = []  # kept with an interrupted reply, like its text
+    show_thinking = choice.policy.show_reasoning  # off: stored and counted all the same, only not shown
     finished = False
     shown_as: str | None = None  # the status of a reply stored but not yet released (see below)
     last_save = time.monotonic()
@@ -250,6 +269,11 @@ async def _answer_now(
                     if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
                         last_save = time.monotonic()
                         await threads.save_partial(reply_id, "".join(streamed))
+                    continue
+                if isinstance(event, Thinking):
+                    thoughts.append(event.text)
+                    if show_thinking:
+                        yield event
                     continue
                 if isinstance(event, Notice):
                     yield event
@@ -329,8 +353,20 @@ async def _answer_now(
                     status="interrupted",
                     text="".join(streamed),
                     error="the reply was interrupted before it finished",
+                    reasoning="".join(thoughts),
                 ),
             )
+
+
+def _no_vision_text(snap: Snapshot, model: ModelInfo, policy: Policy) -> str:
+    able = vision_suggestions(snap, policy)
+    where = (
+        f" Models here that can: {', '.join(f'`{n}`' for n in able)}. Switch with `!model NAME`, then send `!retry`."
+        if able
+        else " No model that can see images is available here; an admin can add one (for example an Ollama vision "
+        "model such as llava)."
+    )
+    return f"{model.name} cannot see images, so your message was not sent to it.{where}"
 
 
 def _failure_text(result: TurnResult) -> str:

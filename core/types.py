@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 from core.formatting import PullState
 from core.storage.storable import storable_text
@@ -39,6 +39,31 @@ class IncomingFile:
 
 class FileUnavailable(Exception):
     """An adapter could not download a file (gone, no access, too large to send): the message says why."""
+
+
+FileKind = Literal["image", "text", "document"]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file kept with a user message: what a model is given of it (core.threads.files)."""
+
+    id: int
+    name: str
+    mime: str
+    kind: FileKind
+    size: int
+    sha256: str | None  # its bytes in the blob store; None once retention removed them
+    text: str | None = None  # a text file's text, or a PDF's
+    pages: int | None = None
+
+
+class HistoryTurn(NamedTuple):
+    """One turn of a thread's history as a model is given it."""
+
+    role: str
+    content: str
+    files: tuple[StoredFile, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from core.models.registry import ModelInfo, resolve_model
 from core.routing.policy import allowed_here, local_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, route
 from core.threads import aio as threads
-from core.types import Comparison, Event, Notice, Reply, TurnResult
+from core.types import Comparison, Event, HistoryTurn, Notice, Reply, TurnResult
 
 
 async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:
@@ -31,7 +31,7 @@ async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:
         ),
     )
     outcome: RouteOutcome | None = None
-    async for event in route(spec, [("user", prompt)], ctx.snap):
+    async for event in route(spec, [HistoryTurn("user", prompt)], ctx.snap):
         if isinstance(event, RouteOutcome):
             outcome = event
     assert outcome is not None

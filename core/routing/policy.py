@@ -66,6 +66,13 @@ def local_suggestions(snap: Snapshot, policy: Policy) -> list[str]:
     return [name for name in suggestions(snap, policy) if (m := snap.model(name)) is not None and m.is_local]
 
 
+def vision_suggestions(snap: Snapshot, policy: Policy, most: int = 5) -> list[str]:
+    """Models this scope allows that can see images, free local ones first: where an image turn points the user."""
+    able = [m for m in snap.models if m.supports_vision and _unusable(snap, m, m.name, policy) is None]
+    able.sort(key=lambda m: (not m.is_local, m.is_paid, m.name))
+    return [m.name for m in able[:most]]
+
+
 def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> ModelChoice:
     """Thread's model, then channel, workspace and global defaults; with nothing set, a free local model
     (an installed Ollama model first)."""

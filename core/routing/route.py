@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from core import attachments as files
+from core.attachments import ImagePart
 from core.config.prompts import pick_template, render
 from core.models.registry import ModelInfo
 from core.providers import llm
@@ -25,7 +27,7 @@ from core.providers.store import mark_unhealthy, provider_config
 from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
 from core.settings import get_settings
 from core.snapshot import Snapshot
-from core.types import Delta, Notice, Reply, TurnResult
+from core.types import Delta, HistoryTurn, Notice, Reply, Thinking, TurnResult
 
 DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
 PER_MESSAGE_OVERHEAD = 4
@@ -63,6 +65,7 @@ class RouteSpec:
     system_prompt: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
     budgeter: BudgetGate | None = None  # None: no budget or confirmation applies
+    needs_vision: bool = False  # the turn brings images: only models that can see them may answer it
 
 
 # ---------------------------------------------------------------- the gateway, rebuilt on config change
@@ -141,25 +144,35 @@ def system_prompt_for(spec: RouteSpec, snap: Snapshot, model: ModelInfo) -> str 
 
 
 def build_messages(
-    model: ModelInfo, history: list[tuple[str, str]], system_prompt: str | None
+    model: ModelInfo,
+    history: list[HistoryTurn],
+    system_prompt: str | None,
+    images: dict[int, ImagePart] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped)."""
+    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped). A
+    turn's files are part of it (core.threads.files): text files and PDFs in its text, images as image parts for
+    a vision model (`images`: those loaded for this request), each counted with its turn."""
     window = model.context_window or DEFAULT_WINDOW
     budget = window - max_output_for(model) - 16
     head: list[dict[str, Any]] = []
     if system_prompt:
         head = [{"role": "system", "content": system_prompt}]
         budget -= _tokens(model.litellm_name, system_prompt)
+    given = [files.content(t, images or {}, model.supports_vision) if t.files else (t.content, 0) for t in history]
+    texts = [_text_of(content) for content, _ in given]
     # Every token covers at least one byte, so when the bytes fit, the tokens fit: no need to count them.
-    if sum(len(c.encode()) + PER_MESSAGE_OVERHEAD for _, c in history) <= budget:
-        return head + [{"role": r, "content": c} for r, c in history], 0
+    if (
+        sum(len(t.encode()) + PER_MESSAGE_OVERHEAD + extra for t, (_, extra) in zip(texts, given, strict=True))
+        <= budget
+    ):
+        return head + [{"role": t.role, "content": c} for t, (c, _) in zip(history, given, strict=True)], 0
     kept: list[dict[str, Any]] = []
-    for role, content in reversed(history):
-        cost = _tokens(model.litellm_name, content)
+    for turn, text, (content, extra) in reversed(list(zip(history, texts, given, strict=True))):
+        cost = _tokens(model.litellm_name, text) + extra
         if cost > budget:
             break
         budget -= cost
-        kept.append({"role": role, "content": content})
+        kept.append({"role": turn.role, "content": content})
     if not kept and history:
         raise LLMError(
             "context_window",
@@ -167,6 +180,27 @@ def build_messages(
         )
     kept.reverse()
     return head + kept, len(history) - len(kept)
+
+
+def prompt_tokens_of(litellm_name: str, messages: list[dict[str, Any]]) -> int:
+    """The prompt's tokens by litellm's counter for its text, plus each image's stated estimate
+    (core.attachments.image_tokens: litellm counts a data-URL image at the low-detail 85 tokens, which would
+    under-reserve a screenshot by a factor of ten or more)."""
+    images = 0
+    texts: list[dict[str, Any]] = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            images += sum(files.data_url_tokens(str(p["image_url"]["url"])) for p in content if "image_url" in p)
+            m = {**m, "content": _text_of(content)}
+        texts.append(m)
+    return llm.count_tokens(litellm_name, texts) + images
+
+
+def _text_of(content: str | list[dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(str(p.get("text", "")) for p in content)
 
 
 # ---------------------------------------------------------------- output within what is held
@@ -212,6 +246,8 @@ class _OutputFit:
 def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], need_window: int) -> bool:
     if not m.usable or m.provider in skip:
         return False
+    if spec.needs_vision and not m.supports_vision:
+        return False  # a turn with images is never moved to a model that cannot see them
     if m.is_paid and not spec.target.is_paid and not spec.allow_paid:
         return False  # a free thread only moves to a paid model where the chain says so
     provider = snap.providers.get(m.provider)
@@ -221,8 +257,8 @@ def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], nee
 
 
 async def route(
-    spec: RouteSpec, history: list[tuple[str, str]], snap: Snapshot
-) -> AsyncGenerator[Delta | Notice | Writing | RouteOutcome, None]:
+    spec: RouteSpec, history: list[HistoryTurn], snap: Snapshot
+) -> AsyncGenerator[Delta | Thinking | Notice | Writing | RouteOutcome, None]:
     """Stream the reply of the first model in [target, *chain] that answers; ends with one RouteOutcome.
 
     Each attempt runs inside its budget gate (`spec.budgeter`, see core.routing.budget): admitted first
@@ -235,6 +271,8 @@ async def route(
     gw = cached[1] if cached is not None and cached[0] == snap.version else await asyncio.to_thread(gateway, snap)
     gate = spec.budgeter or UNBUDGETED
     started = time.perf_counter()
+    has_images = any(f.kind == "image" for t in history for f in t.files)
+    images = await asyncio.to_thread(files.load_images, history) if has_images else {}
     failures: list[Attempt] = []
     skipped: list[str] = []
     skip: set[str] = set()
@@ -246,25 +284,27 @@ async def route(
             continue
         attempt_started = time.perf_counter()
         text: list[str] = []
+        thoughts: list[str] = []  # a reasoning model's thinking: shown apart, stored, never part of `text`
         ttft: float | None = None
         end: StreamEnd | None = None
         messages: list[dict[str, Any]] = []
         failed: LLMError | None = None
         outcome: RouteOutcome | None = None
         try:
-            messages, dropped = build_messages(model, history, system_prompt_for(spec, snap, model))
+            messages, dropped = build_messages(model, history, system_prompt_for(spec, snap, model), images)
         except LLMError as err:
             failed = err
         else:
             max_out = max_output_for(model)
             # only a budget needs the prompt's tokens (to estimate the reply's cost)
-            prompt_tokens = llm.count_tokens(model.litellm_name, messages) if spec.budgeter is not None else 0
+            prompt_tokens = prompt_tokens_of(model.litellm_name, messages) if spec.budgeter is not None else 0
 
             def cut() -> TurnResult:
                 """What the attempt used when it is cut short: charged for what was really streamed. Called only
                 while this iteration's gate closes, so it reads this attempt's text and ttft as they are then."""
-                streamed = "".join(text)  # noqa: B023
-                return _result(model, spec, snap, messages, streamed, None, started, ttft, failures, "interrupted")  # noqa: B023
+                streamed, thought = "".join(text), "".join(thoughts)  # noqa: B023
+                used = (model, spec, snap, messages, streamed, None, started, ttft, failures)  # noqa: B023
+                return _result(*used, "interrupted", reasoning=thought)
 
             async with gate.attempt(model, prompt_tokens, max_out, primary=index == 0, if_cut=cut) as hold:
                 if hold.refusal is not None:
@@ -284,12 +324,21 @@ async def route(
                                 if isinstance(piece, StreamEnd):
                                     end = piece
                                     continue
+                                # Thinking is billed as output tokens and a provider's max_tokens covers it too
+                                # (OpenAI's reasoning models, DeepSeek), so it fills the same hold as the answer:
+                                # counted apart, a model could think past what its reservation covers, uncharged.
+                                # The price: a model that thinks at length may stop ("length") before it answers.
+                                thinking = isinstance(piece, llm.ReasoningPiece)
                                 shown, stop = await fit.take(piece)
                                 if shown:
-                                    if ttft is None:
+                                    if ttft is None:  # the model's first token, thought or answer
                                         ttft = (time.perf_counter() - started) * 1000
-                                    text.append(shown)
-                                    yield Delta(shown)
+                                    if thinking:
+                                        thoughts.append(shown)
+                                        yield Thinking(shown)
+                                    else:
+                                        text.append(shown)
+                                        yield Delta(shown)
                                 if stop is not None:  # past what may be streamed: stop reading (closes the stream)
                                     end = StreamEnd(None, None, stop, None)
                                     break
@@ -307,13 +356,17 @@ async def route(
                                 failures,
                                 "partial",
                                 error=err.message,
+                                reasoning="".join(thoughts),
                             )
                             hold.record(partial)
                             outcome = RouteOutcome(partial, failures, dropped)
                         else:
                             failed = err  # nothing recorded: leaving the gate releases the reservation
                     else:
-                        result = _result(model, spec, snap, messages, "".join(text), end, started, ttft, failures, "ok")
+                        answer, thought = "".join(text), "".join(thoughts)
+                        result = _result(
+                            model, spec, snap, messages, answer, end, started, ttft, failures, "ok", reasoning=thought
+                        )
                         hold.record(result)
                         outcome = RouteOutcome(result, failures, dropped)
                     if outcome is not None:
@@ -365,6 +418,7 @@ def _result(
     failures: list[Attempt],
     status: str,
     error: str | None = None,
+    reasoning: str = "",
 ) -> TurnResult:
     served = model
     via = None
@@ -372,11 +426,18 @@ def _result(
         member = snap.model(end.served_by if end else None)
         if member is not None:
             served, via = member, model.name
-    prompt = end.prompt_tokens if end and end.prompt_tokens else llm.count_tokens(served.litellm_name, messages)
+    prompt = end.prompt_tokens if end and end.prompt_tokens else prompt_tokens_of(served.litellm_name, messages)
+    reasoning_tokens = (
+        end.reasoning_tokens
+        if end and end.reasoning_tokens is not None
+        else (llm.count_text_tokens(served.litellm_name, reasoning) if reasoning else None)
+    )
+    # A provider's completion_tokens already include the thinking (OpenAI's usage: reasoning_tokens are a part of
+    # them, in completion_tokens_details), so they are not added again; only a count of our own adds them.
     completion = (
         end.completion_tokens
         if end and end.completion_tokens is not None
-        else (llm.count_text_tokens(served.litellm_name, text) if text else 0)
+        else (llm.count_text_tokens(served.litellm_name, text) if text else 0) + (reasoning_tokens or 0)
     )
     cost = llm.cost_usd(served.litellm_name, prompt, completion, served.input_usd_per_mtok, served.output_usd_per_mtok)
     first_failure = failures[0] if failures else None
@@ -396,4 +457,6 @@ def _result(
         fallback_from=first_failure.model if first_failure else None,
         fallback_reason=llm.error_label(first_failure.error.kind) if first_failure else None,
         via=via,
+        reasoning=reasoning,
+        reasoning_tokens=reasoning_tokens,
     )

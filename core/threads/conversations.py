@@ -18,10 +18,11 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
+from core.attachments import files_of
 from core.settings import get_settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import PENDING_REPLY, Conversation, Message, utcnow
-from core.types import IncomingMessage, TurnResult
+from core.types import HistoryTurn, IncomingMessage, TurnResult
 
 HISTORY_ROLES = ("user", "assistant")
 REPLY_COLUMNS = (
@@ -39,6 +40,8 @@ REPLY_COLUMNS = (
     "latency_ms",
     "ttft_ms",
     "finish_reason",
+    "reasoning",
+    "reasoning_tokens",
 )
 
 
@@ -274,6 +277,8 @@ def _reply_values(result: TurnResult, role: str) -> dict[str, object]:
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
         "finish_reason": result.finish_reason,
+        "reasoning": result.reasoning or None,  # stored for the admin and counted, never sent back as history
+        "reasoning_tokens": result.reasoning_tokens,
     }
 
 
@@ -431,26 +436,30 @@ def drop_reply(reply_id: int) -> None:
             s.delete(row)
 
 
-def history(conversation_id: int, limit: int = 200, *, before: int | None = None) -> list[tuple[str, str]]:
-    """(role, content) of the thread's turns, oldest first; failed attempts and commands left out. Of two
-    answers in a row (a cut-off reply, then its `!retry`), only the later one is kept. `before`: only rows
-    older than that message id."""
-    query = select(Message.role, Message.content).where(
+def history(conversation_id: int, limit: int = 200, *, before: int | None = None) -> list[HistoryTurn]:
+    """The thread's turns, oldest first, each user message with the files kept with it (core.threads.files);
+    failed attempts and commands left out. Of two answers in a row (a cut-off reply, then its `!retry`), only the
+    later one is kept. `before`: only rows older than that message id."""
+    query = select(Message.id, Message.role, Message.content).where(
         Message.conversation_id == conversation_id,
         col(Message.role).in_(HISTORY_ROLES),
         col(Message.status).in_(("ok", "partial", "interrupted")),
-        Message.content != "",
+        or_(col(Message.content) != "", col(Message.role) == "user"),  # a user message may be files alone
     )
     if before is not None:
         query = query.where(col(Message.id) < before)
     with session() as s:
         rows = s.exec(query.order_by(col(Message.id).desc()).limit(limit)).all()
-    turns: list[tuple[str, str]] = []
-    for role, content in reversed(rows):
-        if turns and role == "assistant" and turns[-1][0] == "assistant":
-            turns[-1] = (role, content)
+    attached = files_of([int(i or 0) for i, role, _ in rows if role == "user"])
+    turns: list[HistoryTurn] = []
+    for message_id, role, content in reversed(rows):
+        turn = HistoryTurn(role, content, attached.get(int(message_id or 0), ()))
+        if not turn.content and not turn.files:
+            continue  # files that were refused: nothing of it reached a model
+        if turns and role == "assistant" and turns[-1].role == "assistant":
+            turns[-1] = turn
         else:
-            turns.append((role, content))
+            turns.append(turn)
     return turns
 
 
@@ -560,7 +569,8 @@ def interrupt_reply(reply_id: int, result: TurnResult, notice: str) -> bool:
     """Mark a dead process's pending reply interrupted with what it cost, and add a notice to its thread's (one
     process may have left several replies of a thread: each is told). False when another process did it first
     (only one may charge it)."""
-    values = {k: v for k, v in _reply_values(result, "assistant").items() if k not in ("role", "content")}
+    kept = ("role", "content", "reasoning", "reasoning_tokens")  # as the dead process stored them
+    values = {k: v for k, v in _reply_values(result, "assistant").items() if k not in kept}
     told = Conversation.pending_notice
     with session(write=True) as s:
         taken = s.exec(

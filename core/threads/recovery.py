@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from core.attachments import with_files
 from core.budgets import ledger
 from core.budgets.gate import check_thresholds
 from core.budgets.store import MICROS, list_budgets
@@ -74,7 +75,8 @@ def _priced(reply: conversations.StaleReply, model: ModelInfo | None) -> TurnRes
     if model is None:  # nothing was sent to a model, or the model is gone from the registry: no price to use
         return TurnResult(model=reply.model, provider=None, status="interrupted", error=error)
     history = conversations.history(reply.conversation_id, before=reply.id)
-    prompt = llm.count_tokens(model.litellm_name, [{"role": r, "content": c} for r, c in history])
+    # text files are counted with their turn; images are not (their bytes are not loaded for an estimate)
+    prompt = llm.count_tokens(model.litellm_name, [{"role": t.role, "content": with_files(t)} for t in history])
     completion = llm.count_text_tokens(model.litellm_name, reply.content) if reply.content else 0
     cost = llm.cost_usd(model.litellm_name, prompt, completion, model.input_usd_per_mtok, model.output_usd_per_mtok)
     return TurnResult(
