@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from tests.fakes.discord import FakeDiscord, pointed_at, running
 from tests.fakes.discord.cdn import CDN_HOST
-from tests.fakes.images import png
+from tests.fileskit import png
 
 MODELS = [f"gpt-{i}" for i in range(40)] + ["claude-sonnet", "llama3.2"]
 READY = 0.05  # guild_ready_timeout: discord.py waits this long after the last GUILD_CREATE for on_ready

@@ -21,8 +21,8 @@ from core.settings import reload_settings
 from core.types import FileUnavailable
 from tests.discordkit import Person, bot_messages, footers, handled, online, replied
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.images import png
 from tests.fakes.openai import FakeOpenAI, Reply
+from tests.fileskit import png
 
 VISION = "oa/gpt-4o-mini"  # litellm knows it sees images
 
