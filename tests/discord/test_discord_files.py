@@ -124,6 +124,28 @@ async def test_a_later_turn_sees_the_image_after_a_restart_and_after_its_link_ex
     assert len(discord_fake.cdn_downloads()) == 1  # fetched once, when it was posted
 
 
+async def test_an_image_for_a_model_that_cannot_see_is_refused_then_retried_on_one_that_can(
+    cloud: FakeOpenAI, bot, discord_fake: FakeDiscord, llm: FakeOpenAI, alice: Person
+) -> None:
+    image = png(3, 3)
+    alice.says(discord_fake.channel, "Read this receipt", mention=True, files={"receipt.png": image})
+    (thread,) = await discord_fake.wait_until(lambda: discord_fake.threads_of(discord_fake.channel))
+    await discord_fake.wait_until(lambda: bot_messages(discord_fake, thread), timeout=15)
+    (refusal,) = bot_messages(discord_fake, thread)
+    assert "cannot see images, so your message was not sent to it" in refusal.content
+    assert f"`{VISION}`" in refusal.content and llm.chat_count == 0 and cloud.chat_count == 0
+
+    alice.says(thread, f"!model {VISION}")
+    await discord_fake.wait_until(lambda: "now uses" in bot_messages(discord_fake, thread)[-1].content)
+    alice.says(thread, "!retry")
+    await replied(discord_fake, thread)
+    content = parts_of(last_user_content(cloud.chat_calls()))
+    assert [p["image_url"]["url"] for p in content if p["type"] == "image_url"] == [
+        "data:image/png;base64," + base64.b64encode(image).decode()
+    ]
+    assert len(discord_fake.cdn_downloads()) == 1 and not discord_fake.violations
+
+
 async def test_a_text_file_reaches_the_model_as_text_with_its_name(
     cloud: FakeOpenAI, vision_channel: dict[str, Any], bot, discord_fake: FakeDiscord, alice: Person
 ) -> None:
