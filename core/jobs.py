@@ -72,6 +72,15 @@ async def conversation_upkeep() -> None:
     await asyncio.to_thread(stats.update_stats)
 
 
+async def file_retention() -> None:
+    """Forget files posted longer ago than SWITCHBOARD_FILE_RETENTION_DAYS (their names stay in the history)."""
+    from core.attachments import expire
+
+    forgotten = await asyncio.to_thread(expire)
+    if forgotten:
+        log.info("files: %d posted more than %s days ago were forgotten", forgotten, get_settings().file_retention_days)
+
+
 @dataclass(frozen=True)
 class Job:
     """A periodic job: its body, how often it runs and how long after start it first runs."""
@@ -94,6 +103,8 @@ def schedule() -> list[Job]:
         # a reply is stale once unrenewed for stale_reply_minutes: look a few times within that, at most every minute
         Job("conversation_upkeep", conversation_upkeep, upkeep, first_after_s=min(20.0, upkeep)),
     ]
+    if s.file_retention_days > 0:
+        jobs.append(Job("file_retention", file_retention, 3600, first_after_s=60))
     if s.ollama_update_check_hours > 0:
         every = s.ollama_update_check_hours * 3600
         jobs.append(Job("ollama_check_updates", ollama.check_updates_and_alert, every, first_after_s=300))

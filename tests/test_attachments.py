@@ -21,7 +21,7 @@ from core.budgets import add_budget
 from core.chat import handle
 from core.config.chains import save_chain
 from core.storage.db import session
-from core.storage.tables import Attachment
+from core.storage.tables import Attachment, Blob
 from core.types import IncomingFile
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, ServerError
@@ -173,7 +173,7 @@ async def test_a_file_the_platform_would_not_give_is_explained(world: World) -> 
 
 
 async def test_an_image_posted_earlier_is_seen_by_a_later_turn_in_another_process(
-    world: World, sb_env: dict[str, str]
+    any_db: str, world: World, sb_env: dict[str, str]
 ) -> None:
     thread = Thread(platform="console", workspace="local", channel="terminal", thread="T-files")
     await thread.say("!model oa/gpt-4o")
@@ -195,6 +195,16 @@ async def test_an_image_posted_earlier_is_seen_by_a_later_turn_in_another_proces
     last = world.cloud.chat_calls("gpt-4o")[-1]
     assert images_sent(last) == [("image/png", len(SCREENSHOT))]
     assert user_texts(last)[0] == "here is the error dialog" and user_texts(last)[-1] == "What did the dialog say?"
+    # where the bytes are: a folder beside SQLite; the database that several workers share on PostgreSQL
+    with session() as s:
+        in_database = s.exec(select(Blob)).all()
+    folder = Path(sb_env["SWITCHBOARD_DATA_DIR"]) / "files"
+    kept_files = [f for f in folder.rglob("*") if f.is_file()]
+    if any_db == "postgres":
+        assert [b.size for b in in_database] == [len(SCREENSHOT)] and not kept_files
+    else:
+        assert not in_database and [f.stat().st_size for f in kept_files] == [len(SCREENSHOT)]
+        assert folder.stat().st_mode & 0o777 == 0o700 and kept_files[0].stat().st_mode & 0o777 == 0o600
 
 
 async def test_the_console_sends_a_file_with_ask(world: World, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from core.ollama import list_jobs
 from core.storage.db import session
 from core.storage.tables import Message
 from tests.chatkit import Thread
-from tests.fakes.ollama import FakeOllama
+from tests.fakes.ollama import FakeOllama, default_library
 from tests.ollamakit import local_ollama, slow_pulls
 
 __all__ = ["local_ollama"]
@@ -124,3 +124,42 @@ async def test_with_no_default_a_new_thread_takes_ollama_over_other_local_server
     assert said.footer.endswith("chosen as the free local default (no default is set here; `!model NAME` switches)")
     again = await Thread(thread="T-default").say("and again")
     assert again.done is not None and "free local default" not in again.footer  # said once, on the first reply
+
+
+async def test_an_image_reaches_an_ollama_vision_model_and_not_one_without_vision(local_ollama: FakeOllama) -> None:
+    import base64
+    import dataclasses
+
+    from core.chat import handle
+    from core.types import IncomingFile
+    from tests.chatkit import Said
+    from tests.fileskit import png
+
+    local_ollama.library["llava:7b"] = default_library()["llava:7b"]
+    local_ollama.install("llava:7b")
+    await refresh()  # the registry learns llava's "vision" capability from /api/show
+    image = png(640, 480)
+    thread = Thread(thread="T-vision")
+
+    async def send(text: str) -> Said:
+        said = Said()
+        msg = dataclasses.replace(thread.message(text), files=(IncomingFile("cat.png", "image/png", data=image),))
+        async for event in handle(msg):
+            said.events.append(event)
+        return said
+
+    await thread.say("!model local/llama3.2:1b")
+    refused = await send("what animal is this?")
+    assert refused.replies[0].text.startswith("local/llama3.2:1b cannot see images")
+    assert "`local/llava:7b`" in refused.replies[0].text
+    assert local_ollama.calls("/api/chat", "POST") == []
+
+    await thread.say("!model local/llava:7b")
+    said = await send("and now?")
+    assert said.done is not None and said.done.result.model == "local/llava:7b"
+    sent = local_ollama.calls("/api/chat", "POST")[-1].json()
+    # litellm's ollama_chat/ provider sends an image as Ollama takes it: base64 in the message's `images`
+    # (the message refused above is in the history too, with its image: it was kept, only not sent then)
+    first, asked = [m for m in sent["messages"] if m.get("images")]
+    assert [base64.b64decode(i) for i in asked["images"]] == [image] and asked["content"] == "and now?"
+    assert first["content"] == "what animal is this?"

@@ -37,7 +37,10 @@ def test_scheduler_runs_each_job_on_its_configured_interval(monkeypatch) -> None
     sched = build_scheduler(Leadership())
     jobs = {j.id: j for j in sched.get_jobs()}
     assert jobs["refresh_registry"].trigger.interval.total_seconds() == 7 * 60
-    assert "check_health" in jobs
+    assert "check_health" in jobs and "file_retention" in jobs
+    monkeypatch.setenv("SWITCHBOARD_FILE_RETENTION_DAYS", "0")  # files kept for good: no job
+    get_settings.cache_clear()
+    assert "file_retention" not in {j.id for j in build_scheduler(Leadership()).get_jobs()}
 
 
 def test_switchboard_up_serves_the_admin_and_refreshes_the_registry(sb_env) -> None:  # type: ignore[no-untyped-def]
