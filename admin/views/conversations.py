@@ -15,6 +15,7 @@ from core.reports.threads import (
     reply_facts,
     scopes_seen,
     thread_messages,
+    thread_summary,
     transcript_json,
     transcript_markdown,
 )
@@ -39,6 +40,14 @@ def _count(n: int | None) -> str:
     return fmt.MISSING if n is None else f"{n:,}"
 
 
+def reasoning_expander(m: MessageRow) -> None:
+    """A reply's reasoning (what the model thought before answering), collapsed above the reply."""
+    words = len((m.reasoning or "").split())
+    tokens = f", {m.reasoning_tokens:,} tokens" if m.reasoning_tokens else ""
+    with st.expander(f"Reasoning ({words:,} words{tokens})", icon=":material/psychology:"):
+        st.text(m.reasoning)
+
+
 def transcript(messages: list[MessageRow]) -> None:
     """The thread as it read in the chat: each user message, then the reply with what it took to write."""
     if not messages:
@@ -49,6 +58,8 @@ def transcript(messages: list[MessageRow]) -> None:
         with st.chat_message("user" if user else "assistant", avatar=":material/person:" if user else None):
             who = m.user_id or "user" if user else m.role
             st.caption(f"{who} · {fmt.timestamp(m.created_at)}")
+            if m.reasoning:
+                reasoning_expander(m)
             if m.content:
                 st.markdown(m.content)
             if not user:
@@ -131,8 +142,22 @@ def thread_detail(t: ThreadSummary) -> None:
         messages_table(messages)
 
 
+def linked_thread() -> ThreadSummary | None:
+    """The thread a link opened (`?thread=ID`, as the request log links it), if it exists."""
+    wanted = st.query_params.get("thread", "")
+    return thread_summary(int(wanted)) if wanted.isdigit() else None
+
+
 def render() -> None:
     st.title("Conversations")
+    if "thread" in st.query_params:
+        linked = linked_thread()
+        st.page_link("views/conversations.py", label="All conversations", icon=":material/arrow_back:")
+        if linked is None:
+            st.warning("That thread is not stored (any more). Pick one from all conversations.")
+        else:
+            thread_detail(linked)
+        return
     seen = scopes_seen()
     platforms = sorted({s.platform for s in seen})
     c1, c2, c3 = st.columns(3)

@@ -137,12 +137,15 @@ def filtered_models(models: list[ModelInfo]) -> list[ModelInfo]:
     text = c1.text_input("Search", placeholder="name or alias, fuzzy", key="models-search")
     provider = c2.selectbox("Provider", ["all", *providers], key="models-provider")
     where = c3.selectbox("Where", ["anywhere", "local", "cloud"], key="models-where")
-    c4, c5, c6, c7, c8 = st.columns(5)
-    tools = c4.checkbox("Tools", key="models-tools")
-    vision = c5.checkbox("Vision", key="models-vision")
-    usable = c6.checkbox("Usable only", key="models-usable")
-    max_price = c7.number_input("Max input $/Mtok", min_value=0.0, value=None, key="models-max-price")
-    min_context = c8.number_input("Min context", min_value=0, value=None, step=1000, key="models-min-context")
+    # a row that wraps on a narrow window (five columns cut "Usable only" at 800 px)
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
+    tools = row.checkbox("Tools", key="models-tools", width="content")
+    vision = row.checkbox("Vision", key="models-vision", width="content")
+    usable = row.checkbox("Usable only", key="models-usable", width="content")
+    max_price = row.number_input("Max input $/Mtok", min_value=0.0, value=None, key="models-max-price", width=200)
+    min_context = row.number_input(
+        "Min context", min_value=0, value=None, step=1000, key="models-min-context", width=200
+    )
     chosen = ModelFilter(
         text=text.split(),
         provider=None if provider == "all" else provider,

@@ -1,6 +1,7 @@
 """Performance: latency p50/p95, time to first token, tokens/s and error rate per model over time (measured from
 stored replies), the registry's current rolling figures that routing uses, and a per-request log filtered by
-model, status and time range."""
+model, status and time range, whose rows open to the request in full (the message it answered, the reply, the error,
+the fallback) with a link to its thread."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from core.reports.performance import (
     LOG_STATUSES,
     MAX_LOG_ROWS,
     PerfPoint,
+    RequestRow,
     logged_models,
     performance_series,
+    request_detail,
     request_log,
 )
 from core.reports.spend import day_range, local_today
+from core.reports.threads import plural
 from core.storage.tables import utcnow
 
 WINDOWS = {  # label: (how far back, bucket size, bucket name)
@@ -168,7 +172,7 @@ def request_log_section() -> None:
     if not rows:
         st.info("No requests match these filters.")
         return
-    st.dataframe(
+    chosen = st.dataframe(
         [
             {
                 "time": fmt.timestamp(r.at),
@@ -187,6 +191,8 @@ def request_log_section() -> None:
         ],
         hide_index=True,
         key="request-log",
+        on_select="rerun",
+        selection_mode="single-row",
         column_config={
             "error": st.column_config.TextColumn("error", width="large"),
             "model": st.column_config.TextColumn("model", pinned=True),
@@ -194,13 +200,61 @@ def request_log_section() -> None:
     )
     failed = [r for r in rows if r.error]
     more = " (the newest shown: narrow the filters to see older ones)" if len(rows) == size else ""
-    st.caption(f"{len(rows)} requests, {len(failed)} with an error{more}.")
+    st.caption(f"{plural(len(rows), 'request')}, {len(failed)} with an error{more}. Select a row to open it.")
+    picked = chosen.selection.rows
+    if picked and picked[0] < len(rows):
+        request_panel(rows[picked[0]])
     if failed:
         with st.expander(f"Errors in full ({len(failed)})"):
             st.table(
                 pd.DataFrame(
                     [{"time": fmt.timestamp(r.at), "model": r.model, "error": r.error} for r in failed[:50]]
                 ).set_index("time")
+            )
+
+
+def request_panel(row: RequestRow) -> None:
+    """One request in full: its figures, what went wrong, the message it answered, the reply, and its thread."""
+    detail = request_detail(row.id)
+    if detail is None:
+        st.info("That request is no longer stored (its thread may have been deleted).")
+        return
+    r = detail.reply
+    with st.container(border=True, key="request-detail"):
+        st.markdown(f"**Request #{r.id}** · {fmt.timestamp(r.created_at)}")
+        figures = st.container(horizontal=True, gap="large")  # wraps on a narrow window instead of cutting figures
+        figures.metric("Model", r.model or fmt.MISSING, width="content")
+        figures.metric("Provider", r.provider or fmt.MISSING, width="content")
+        figures.metric("Status", r.status, width="content")
+        figures.metric("Latency", fmt.latency(r.latency_ms), width="content")
+        figures.metric("First token", fmt.latency(r.ttft_ms), width="content")
+        figures.metric("Tokens in / out", f"{r.prompt_tokens or 0:,} / {r.completion_tokens or 0:,}", width="content")
+        figures.metric("Cost", fmt.money(r.cost_usd, unknown="unknown"), width="content")
+        if r.fallback_from:
+            reason = f": {r.fallback_reason}" if r.fallback_reason else ""
+            st.warning(f"Answered after a fallback from {r.fallback_from}{reason}", icon=":material/alt_route:")
+        if r.error:
+            st.error(r.error, icon=":material/error:")
+        if r.finish_reason:
+            st.caption(f"Finish reason: {r.finish_reason}")
+        if detail.answered is not None:
+            st.markdown("**The message it answered**")
+            who = detail.answered.user_id or "user"
+            st.caption(f"{who} · {fmt.timestamp(detail.answered.created_at)}")
+            st.text(detail.answered.content)
+        st.markdown("**The reply**")
+        if r.content:
+            with st.container(height=260 if len(r.content) > 1200 else "content"):
+                st.markdown(r.content)
+        else:
+            st.caption("Nothing was written.")
+        if detail.thread is not None:
+            title = detail.thread.title or detail.thread.thread
+            st.page_link(
+                "views/conversations.py",
+                label=f"Open its thread: {title if len(title) <= 60 else title[:59] + '…'}",
+                icon=":material/forum:",
+                query_params={"thread": str(detail.thread.id)},
             )
 
 

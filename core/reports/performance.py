@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from core.models.stats import percentile
-from core.reports.threads import REPLY_ROLES
+from core.reports.threads import REPLY_ROLES, MessageRow, ThreadSummary, message_row, thread_summary
 from core.storage.db import session
 from core.storage.tables import Message, aware, utcnow
 
@@ -184,3 +184,32 @@ def logged_models(since: datetime | None = None) -> list[str]:
         query = query.where(col(Message.created_at) >= since)
     with session() as s:
         return sorted(str(m) for m in s.execute(query.distinct()).scalars().all())
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    """One request opened from the log: the reply as stored, the message it answered, and its thread."""
+
+    reply: MessageRow
+    answered: MessageRow | None  # the user's message before it in its thread (None: not stored, or a command)
+    thread: ThreadSummary | None
+
+
+def request_detail(reply_id: int) -> RequestDetail | None:
+    """The request log's row `reply_id` in full, or None when it is not a reply (any more)."""
+    with session() as s:
+        reply = s.get(Message, reply_id)
+        if reply is None or reply.role not in REPLY_ROLES:
+            return None
+        asked = s.execute(
+            select(Message)
+            .where(
+                col(Message.conversation_id) == reply.conversation_id,
+                col(Message.role) == "user",
+                col(Message.id) < reply_id,
+            )
+            .order_by(col(Message.id).desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        rows = message_row(reply), message_row(asked) if asked is not None else None
+    return RequestDetail(rows[0], rows[1], thread_summary(reply.conversation_id))

@@ -79,6 +79,8 @@ class MessageRow:
     fallback_from: str | None
     fallback_reason: str | None
     finish_reason: str | None
+    reasoning: str | None = None  # a reasoning model's thinking, shown apart from the reply
+    reasoning_tokens: int | None = None  # of completion_tokens
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,11 @@ def _thread_filters(
     text: str | None,
     model: str | None,
     active_within: timedelta | None,
+    conversation_id: int | None = None,
 ) -> list[Any]:
     where: list[Any] = []
+    if conversation_id is not None:
+        where.append(col(Conversation.id) == conversation_id)
     if platform:
         where.append(col(Conversation.platform) == platform)
     if workspace:
@@ -128,6 +133,7 @@ def list_threads(
     text: str | None = None,
     model: str | None = None,
     active_within: timedelta | None = None,
+    conversation_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> ThreadPage:
@@ -150,7 +156,7 @@ def list_threads(
         .group_by(col(Message.conversation_id))
         .subquery()
     )
-    where = _thread_filters(platform, workspace, channel, text, model, active_within)
+    where = _thread_filters(platform, workspace, channel, text, model, active_within, conversation_id)
     query = (
         select(Conversation, stats)
         .join(stats, stats.c.cid == col(Conversation.id), isouter=True)
@@ -219,6 +225,36 @@ def count_active_threads(within: timedelta) -> int:
         )
 
 
+def thread_summary(conversation_id: int) -> ThreadSummary | None:
+    """One thread with its figures (a link to it), or None when there is no such thread."""
+    page = list_threads(conversation_id=conversation_id, limit=1)
+    return page.threads[0] if page.threads else None
+
+
+def message_row(m: Message) -> MessageRow:
+    return MessageRow(
+        id=m.id or 0,
+        created_at=aware(m.created_at),
+        role=m.role,
+        user_id=m.user_id,
+        content=m.content,
+        model=m.model,
+        provider=m.provider,
+        status=m.status,
+        error=m.error,
+        prompt_tokens=m.prompt_tokens,
+        completion_tokens=m.completion_tokens,
+        cost_usd=m.cost_usd,
+        latency_ms=m.latency_ms,
+        ttft_ms=m.ttft_ms,
+        fallback_from=m.fallback_from,
+        fallback_reason=m.fallback_reason,
+        finish_reason=m.finish_reason,
+        reasoning=m.reasoning,
+        reasoning_tokens=m.reasoning_tokens,
+    )
+
+
 def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
     """A thread's messages, oldest first (the newest `limit`)."""
     with session() as s:
@@ -229,28 +265,7 @@ def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
             .limit(limit)
         ).scalars()
         messages = list(rows)
-    return [
-        MessageRow(
-            id=m.id or 0,
-            created_at=aware(m.created_at),
-            role=m.role,
-            user_id=m.user_id,
-            content=m.content,
-            model=m.model,
-            provider=m.provider,
-            status=m.status,
-            error=m.error,
-            prompt_tokens=m.prompt_tokens,
-            completion_tokens=m.completion_tokens,
-            cost_usd=m.cost_usd,
-            latency_ms=m.latency_ms,
-            ttft_ms=m.ttft_ms,
-            fallback_from=m.fallback_from,
-            fallback_reason=m.fallback_reason,
-            finish_reason=m.finish_reason,
-        )
-        for m in reversed(messages)
-    ]
+    return [message_row(m) for m in reversed(messages)]
 
 
 def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
@@ -277,7 +292,8 @@ def reply_facts(m: MessageRow) -> str:
     """One line under a reply: model, tokens, cost, latency, fallback, and what went wrong if anything."""
     parts = [m.model or "model unknown"]
     if m.prompt_tokens is not None or m.completion_tokens is not None:
-        parts.append(f"{m.prompt_tokens or 0:,} in / {m.completion_tokens or 0:,} out tokens")
+        thought = f" ({m.reasoning_tokens:,} of them reasoning)" if m.reasoning_tokens else ""
+        parts.append(f"{m.prompt_tokens or 0:,} in / {m.completion_tokens or 0:,} out tokens{thought}")
     if m.status in ANSWERED or m.cost_usd is not None:
         parts.append(fmt.money(m.cost_usd))
     if m.latency_ms:
@@ -307,6 +323,8 @@ def transcript_markdown(t: ThreadSummary, messages: list[MessageRow]) -> str:
         else:
             lines.append(f"## {m.role} · {fmt.timestamp(m.created_at)}")
             lines.append(f"*{reply_facts(m)}*")
+        if m.reasoning:  # collapsed where Markdown renders HTML, as the conversation view shows it
+            lines += ["", "<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>"]
         lines += ["", m.content or ("(no text)" if m.status == "ok" else f"({m.status})"), ""]
     return "\n".join(lines).rstrip() + "\n"
 

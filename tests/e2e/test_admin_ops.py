@@ -1,8 +1,9 @@
 """End to end, in a real headless Chromium against the real `switchboard admin`: the operations pages. An admin
-acknowledges one alert and resolves another on the Overview (who and when shown), sets the Slack alert channel on
-Budgets & alerts and sends a test alert that the loopback fake Slack receives, reads the budget table, filters the
-Performance page's request log and sees charts draw points for a one-point series; every page at 1400 and 800 px
-wide, with a screenshot each under test-artifacts/screenshots/ops/.
+acknowledges one alert and resolves another on the Overview (who and when shown), sets the Slack and Discord alert
+channels on Budgets & alerts and sends a test alert that the loopback fake Slack and fake Discord receive, reads
+the budget table, filters the Performance page's request log, opens a request in full and follows it to its
+thread, and sees charts draw points for a one-point series; every page at 1400 and 800 px wide, with a screenshot
+each under test-artifacts/screenshots/ops/.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.types import TurnResult
 from tests.adminkit import PASSWORD
 from tests.conftest import Cli
 from tests.e2e.browserkit import SCREENSHOTS, AdminServer, chromium, require_chromium
+from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 from tests.test_admin_browse import turn
 
@@ -117,7 +119,7 @@ def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> 
     settle(page)
 
 
-def budgets(page: Page, shots: Shots, slack: FakeSlack) -> None:
+def budgets(page: Page, shots: Shots, slack: FakeSlack, discord: FakeDiscord) -> None:
     table = page.get_by_test_id("stDataFrame").filter(has_text="in flight").first
     expect(table).to_contain_text("Monthly budget for everything", timeout=WAIT_MS)
     for header in ("spent", "limit", "period", "resets"):
@@ -130,16 +132,26 @@ def budgets(page: Page, shots: Shots, slack: FakeSlack) -> None:
     expect(page.get_by_text(f"Slack alerts go to {CHANNEL}.")).to_be_visible(timeout=WAIT_MS)
     assert stored_destinations() == {"Slack": CHANNEL}
     settle(page)
+    channel = str(discord.channel["id"])
+    form = page.get_by_test_id("stForm").filter(has_text="Discord channel")
+    form.get_by_label("Discord channel", exact=True).fill(channel)
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(f"Discord alerts go to {channel}.")).to_be_visible(timeout=WAIT_MS)
+    assert stored_destinations() == {"Slack": CHANNEL, "Discord": channel}
+    settle(page)
     page.get_by_role("button", name="Send a test alert").click()
     expect(page.get_by_text(f"Test alert sent to slack:{CHANNEL}.")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(f"Test alert sent to discord:{channel}.")).to_be_visible(timeout=WAIT_MS)
     (sent,) = slack.messages(CHANNEL)
     assert "Test alert from the Switchboard admin" in sent.text
+    (posted,) = discord.messages_in(int(channel))
+    assert "Test alert from the Switchboard admin" in posted.content
     log = page.get_by_test_id("stTable").filter(has_text="delivery")
     expect(log).to_contain_text("then test the connection again.")  # in full, wrapped
     expect(log).to_contain_text("Rotated the key")
 
 
-def performance(page: Page) -> None:
+def performance(page: Page, shots: Shots) -> None:
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts).to_have_count(5, timeout=WAIT_MS)
     # each series has one point (one hour): the chart draws a symbol for it, not an empty line
@@ -153,10 +165,27 @@ def performance(page: Page) -> None:
     status.press("Enter")
     page.keyboard.press("Escape")
     settle(page)
-    expect(page.get_by_text("1 requests, 1 with an error.")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("1 request, 1 with an error.", exact=False)).to_be_visible(timeout=WAIT_MS)
     log = page.get_by_test_id("stDataFrame").filter(has_text="first token").first
     expect(log).to_contain_text("rate limited")
     expect(log).not_to_contain_text("$0.0123")
+
+    # the row opens to the request in full, and from there to its thread
+    log.click(position={"x": 18, "y": 35 + 35 // 2})  # the row's selection box, left of its first cell
+    detail = page.locator(".st-key-request-detail")
+    expect(detail).to_contain_text("OpenAI answered 429: rate limited.", timeout=WAIT_MS)
+    expect(detail).to_contain_text("The message it answered")
+    expect(detail).to_contain_text("and now?")
+    settle(page)
+    shots.shot("request-opened")
+    detail.get_by_role("link", name=re.compile("Open its thread")).click()
+    expect(page.get_by_role("heading", name="Conversations", exact=True)).to_be_visible(timeout=WAIT_MS)
+    assert "thread=" in page.url
+    transcript = page.get_by_test_id("stChatMessage")
+    expect(transcript.filter(has_text="and now?").first).to_be_visible(timeout=WAIT_MS)
+    expect(transcript.filter(has_text="rate limited").first).to_be_visible()
+    settle(page)
+    shots.shot("request-thread")
 
 
 @pytest.mark.browser
@@ -166,8 +195,14 @@ def test_admin_operations_in_a_real_browser(cli: Cli, sb_env: dict[str, str], tm
     made = cli.subprocess("admin", "set-password", input=f"{PASSWORD}\n")
     assert made.returncode == 0, made.stderr
     budget_alert, health_alert = seed()
-    with FakeSlack() as slack:
-        env = {**sb_env, "SLACK_BOT_TOKEN": slack.workspace().token, "SLACK_API_URL": slack.api_url}
+    with FakeSlack() as slack, FakeDiscord() as discord:
+        env = {
+            **sb_env,
+            "SLACK_BOT_TOKEN": slack.workspace().token,
+            "SLACK_API_URL": slack.api_url,
+            "DISCORD_BOT_TOKEN": discord.token,
+            "DISCORD_API_BASE": discord.api_base,
+        }
         with AdminServer(env, tmp_path, tmp_path / "admin.log") as server, chromium() as browser:
             page = browser.new_page()
             page.set_default_timeout(WAIT_MS)
@@ -179,9 +214,9 @@ def test_admin_operations_in_a_real_browser(cli: Cli, sb_env: dict[str, str], tm
             settle(page)
             overview(page, shots, budget_alert, health_alert)
             go(page, "Budgets & alerts")
-            budgets(page, shots, slack)
+            budgets(page, shots, slack, discord)
             go(page, "Performance")
-            performance(page)
+            performance(page, shots)
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 1000})
                 for title, slug in (
