@@ -15,6 +15,8 @@ from core.storage.tables import ScopeSetting
 
 PLATFORMS = ["slack", "discord", "console"]
 NO_MODEL = "(none)"
+# a reasoning model's thinking: shown apart from the answer, or not (it is stored and counted either way)
+REASONING = {"inherit": None, "show": True, "hide": False}
 
 
 def scope_label(key: ScopeKey) -> str:
@@ -71,6 +73,7 @@ def scopes_table(rows: dict[ScopeKey, ScopeSetting]) -> None:
                 "allowed models": ", ".join(r.allowed_models) if r.allowed_models is not None else "any",
                 "local only": r.local_only,
                 "confirm replies over": fmt.money(r.confirm_over_usd, unknown="inherited"),
+                "reasoning": next(k for k, v in REASONING.items() if v == r.show_reasoning),
                 "updated": fmt.ago(r.updated_at),
                 "by": r.updated_by or "",
             }
@@ -88,6 +91,7 @@ def save_policy(
     local_only: bool,
     confirm_over: float | None,
     by: str,
+    show_reasoning: bool | None = None,
 ) -> None:
     """Check the whole policy, then write it in one transaction (nothing is half-saved)."""
     default_name = model_names([default])[0] if default else None
@@ -104,6 +108,7 @@ def save_policy(
         allowed_models=allowed_names,
         local_only=local_only,
         confirm_over_usd=confirm_over,
+        show_reasoning=show_reasoning,
         by=by,
     )
 
@@ -139,6 +144,14 @@ def defaults_tab(models: list[ModelInfo]) -> None:
             value=row.confirm_over_usd if row else None,
             help="Empty: inherit from the wider scope or SWITCHBOARD_CONFIRM_OVER_USD.",
         )
+        shown = row.show_reasoning if row else None
+        reasoning = st.selectbox(
+            "Show reasoning",
+            list(REASONING),
+            index=list(REASONING.values()).index(shown),
+            help="A reasoning model's thinking, shown apart from its answer. Inherit: from the wider scope or "
+            "SWITCHBOARD_SHOW_REASONING. Hidden thinking is still stored (the conversation view shows it) and counted.",
+        )
         submitted = st.form_submit_button("Save scope")
     if not submitted:
         return
@@ -154,6 +167,7 @@ def defaults_tab(models: list[ModelInfo]) -> None:
             local_only,
             confirm,
             by=auth.who(),
+            show_reasoning=REASONING[reasoning],
         )
         ui.flash(f"Saved the policy of {scope_label(target)}.")
         st.rerun()

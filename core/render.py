@@ -12,7 +12,8 @@ def render_footer(r: TurnResult) -> str:
     if r.model is None:
         return "no reply" + (f" · {r.error}" if r.error else "")
     name = f"{r.model} (via {r.via})" if r.via else r.model
-    parts = [name, tokens(r.total_tokens), money(r.cost_usd, local=r.is_local)]
+    thought = [f"{r.reasoning_tokens:,} of them reasoning"] if r.reasoning_tokens else []  # already counted in
+    parts = [name, tokens(r.total_tokens), *thought, money(r.cost_usd, local=r.is_local)]
     if r.fallback_from:
         parts.append(f"fallback from {r.fallback_from}: {r.fallback_reason}")
     if r.status == "partial":

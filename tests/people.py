@@ -39,6 +39,7 @@ from bot.console import Terminal, incoming
 from bot.discord.app import SwitchboardBot
 from core.delivery.driver import drive
 from core.delivery.surface import Tail
+from core.delivery.thinking import Thought
 from core.settings import reload_settings
 from core.types import Reply
 from tests.chatkit import World
@@ -49,7 +50,7 @@ from tests.fakes.slack import FakeSlack, Message, SlackSender
 from tests.slackkit import CHANNEL, Bot, footer_of, serve
 
 SURFACES = ("slack", "discord", "console")
-Kind = Literal["answer", "reply", "notice"]
+Kind = Literal["answer", "reply", "notice", "thinking"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Shown:
     """One thing that appeared for the person: a message (or a piece of one long answer), as it reads now."""
 
     kind: Kind  # answer: the model's streamed reply | reply: a command's answer, a refusal, an error | notice
+    # | thinking: a reasoning model's thinking, shown apart from its answer
     text: str  # as the surface shows it (Slack mrkdwn, Discord Markdown, the terminal's text), tail excluded
     private: bool = False  # only this person sees it (Slack ephemeral, a Discord ephemeral message)
     footer: str = ""  # under an answer: model · tokens · cost (· fallback)
@@ -76,6 +78,11 @@ class Seen:
     @property
     def answers(self) -> list[Shown]:
         return [s for s in self.shown if s.kind == "answer"]
+
+    @property
+    def thinking(self) -> str:
+        """A reasoning model's thinking as it was shown apart from the answer ('' when none was)."""
+        return "\n".join(s.text for s in self.shown if s.kind == "thinking")
 
     @property
     def answer(self) -> str:
@@ -241,6 +248,9 @@ class SlackPlace(Place):
         blocks = m.blocks or []
         markdown = [b["text"] for b in blocks if b.get("type") == "markdown"]
         buttons = _slack_buttons(blocks)
+        texts = [str(e.get("text", "")) for b in blocks if b.get("type") == "context" for e in b.get("elements", [])]
+        if texts and texts[0].startswith(":thought_balloon: "):  # a reasoning model's thinking, above its answer
+            return Shown("thinking", "\n".join(texts))
         if markdown or m.stream_state is not None:  # a model's reply: streamed, or posted and edited
             footer = footer_of(m)
             notes = [
@@ -352,6 +362,8 @@ class DiscordPlace(Place):
         return Seen(self.surface, shown, delivery)
 
     def _shown(self, m: FakeMessage) -> Shown:
+        if m.content.startswith("-# 💭 "):  # a reasoning model's thinking, above its answer: all subtext
+            return Shown("thinking", "\n".join(line.removeprefix("-# ") for line in m.content.splitlines()))
         body, notes, footer = _discord_parts(m.content)
         embeds = [p for e in m.data["embeds"] for p in (e.get("title"), e.get("description")) if p]
         text = "\n".join(p for p in [body, *embeds] if p)
@@ -430,6 +442,16 @@ class WatchedTerminal(Terminal):
         if tail is not None:
             piece = dataclasses.replace(piece, footer=tail.footer or "", notes=tail.notices)
         self.shown[i] = dataclasses.replace(piece, text=text, versions=versions)
+
+    async def think(self, handle: int | None, thought: Thought) -> int:
+        before = len(self.err.getvalue())
+        handle = await super().think(handle, thought)
+        printed = self.err.getvalue()[before:]
+        if not any(s.kind == "thinking" for s in self.shown):
+            self.shown.append(Shown("thinking", ""))
+        i = next(i for i, s in enumerate(self.shown) if s.kind == "thinking")
+        self.shown[i] = dataclasses.replace(self.shown[i], text=self.shown[i].text + printed)
+        return handle
 
     @property
     def printed(self) -> str:

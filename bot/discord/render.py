@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import discord
 
 from core.delivery.split import split
+from core.delivery.thinking import Thought
 from core.formatting import latency, money, tokens
 from core.menus.listing import group_heading, model_line
 from core.types import Choice, Comparison, ModelListing, Reply
@@ -44,6 +45,20 @@ def footer_line(footer: str) -> str:
 
 def notice_line(text: str) -> str:
     return f"-# ℹ️ {text}"
+
+
+THINKING_ICON = "💭"
+THINKING_LIMIT = 1_800  # of a message's 2,000 characters: the latest thinking, under a line saying how much
+
+
+def thinking_text(thought: Thought) -> str:
+    """A reasoning model's thinking as a message of its own, all in small subtext: a line saying how much there
+    is, then its latest part."""
+    lines, cut = thought.tail(THINKING_LIMIT, prefix="-# ")
+    size = f"{thought.words:,} word{'' if thought.words == 1 else 's'}"
+    latest = ", the latest of it below" if cut else ""
+    head = f"Thought for {size}{latest}" if thought.done else f"*Thinking…* ({size})"
+    return "\n".join([f"-# {THINKING_ICON} {head}", *lines])
 
 
 def thread_name(text: str, fallback: str = "Chat with Switchboard") -> str:

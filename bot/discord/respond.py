@@ -16,9 +16,18 @@ import discord
 
 from bot.discord import identity
 from bot.discord.permissions import permission_problem
-from bot.discord.render import BUTTON_STYLES, MESSAGE_LIMIT, Outgoing, footer_line, notice_line, render_reply
+from bot.discord.render import (
+    BUTTON_STYLES,
+    MESSAGE_LIMIT,
+    Outgoing,
+    footer_line,
+    notice_line,
+    render_reply,
+    thinking_text,
+)
 from core.delivery.driver import drive
 from core.delivery.surface import Silent, Tail
+from core.delivery.thinking import Thought
 from core.types import Choice, IncomingMessage, Reply
 
 log = logging.getLogger("switchboard.discord")
@@ -158,6 +167,14 @@ class ChannelSurface:
 
     async def abort(self, handles: list[discord.Message]) -> None:
         return None  # an edited message keeps what it showed
+
+    async def think(self, handle: discord.Message | None, thought: Thought) -> discord.Message:
+        """A reasoning model's thinking as a message of its own above the answer (render.thinking_text), edited
+        as it grows (the driver keeps edits `interval` apart)."""
+        if handle is None:
+            return await self.channel.send(thinking_text(thought))
+        await handle.edit(content=thinking_text(thought))
+        return handle
 
 
 async def converse(msg: IncomingMessage, channel: discord.abc.Messageable) -> None:

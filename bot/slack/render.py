@@ -12,6 +12,7 @@ from typing import Any
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
 from core.delivery.split import split
+from core.delivery.thinking import Thought
 from core.menus.pickers import Pick
 from core.types import Choice, Reply
 
@@ -136,6 +137,24 @@ def reply_messages(reply: Reply, thread: str) -> list[tuple[str, list[Block]]]:
 def notice_message(text: str) -> tuple[str, list[Block]]:
     converted = mrkdwn(text)
     return converted, [{"type": "context", "elements": [{"type": "mrkdwn", "text": clip(converted, SECTION_LIMIT)}]}]
+
+
+THINKING_ICON = ":thought_balloon:"
+THINKING_LIMIT = 1_500  # of the thinking itself: its latest part, in small grey text above the answer
+
+
+def thinking_message(thought: Thought) -> tuple[str, list[Block]]:
+    """A reasoning model's thinking as a message of its own: a line saying how much there is, then its latest part
+    as plain text (never formatted: it is the model's scratch work, not its answer)."""
+    lines, cut = thought.tail(THINKING_LIMIT)
+    size = f"{thought.words:,} word{'' if thought.words == 1 else 's'}"
+    latest = ", the latest of it below" if cut else ""
+    head = f"{THINKING_ICON} Thought for {size}{latest}" if thought.done else f"{THINKING_ICON} _Thinking…_ ({size})"
+    blocks: list[Block] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": head}]}]
+    if lines:
+        body = "\n".join(lines)
+        blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": body, "emoji": False}]})
+    return clip(head, TEXT_LIMIT), blocks
 
 
 def chose_blocks(blocks: Sequence[Block], user: str, label: str) -> list[Block]:

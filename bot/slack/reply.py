@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import pacing, render
 from bot.slack.errors import report, retry_after, slack_error
 from core.delivery.surface import Gone, Later, Tail
+from core.delivery.thinking import Thought
 from core.types import Reply
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,29 @@ class Place:
         except SlackApiError as exc:
             await self._gone("chat.update", exc)
         handle.shown = text
+
+    async def think(self, handle: str | None, thought: Thought) -> str:
+        """A reasoning model's thinking as a message of its own above the answer (render.thinking_message), posted,
+        then edited with chat.update: as progress (skipped while progress edits fill their share of Slack's limit;
+        a later edit shows it), and once done (waiting for room). Returns the message's ts."""
+        text, blocks = render.thinking_message(thought)
+        method = "chat.postMessage" if handle is None else "chat.update"
+        try:
+            if handle is None:
+                with await pacing.slot(self.workspace, "chat.postMessage", self.channel):
+                    posted = await self.client.chat_postMessage(
+                        channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
+                    )
+                return self._posted(_Message(str(posted["ts"]), None, text)).ts
+            done = thought.done
+            room = await pacing.slot(self.workspace, "chat.update") if done else self._progress_room("chat.update")
+            if room is not None:
+                with room:
+                    await self.client.chat_update(channel=self.channel, ts=handle, text=text, blocks=blocks)
+            return handle
+        except SlackApiError as exc:
+            await self._gone(method, exc)  # raises Later or Gone
+            raise
 
     async def abort(self, handles: list[_Message]) -> None:
         """An open Slack stream is ended, marked as cut off (an edited message keeps what it showed)."""

@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from core.config.version import bump_config_version
 from core.errors import UserError
+from core.settings import get_settings
 from core.storage.db import session
 from core.storage.tables import ScopeSetting, utcnow
 
@@ -49,6 +50,8 @@ class Policy:
     local_only: bool
     local_only_from: str | None
     confirm_over_usd: float | None
+    show_reasoning: bool = True  # a reasoning model's thinking is shown (apart from the answer)
+    show_reasoning_from: str | None = None  # the scope that set it; None: SWITCHBOARD_SHOW_REASONING
 
 
 def load_all() -> dict[ScopeKey, ScopeSetting]:
@@ -62,6 +65,8 @@ def effective_policy(key: ScopeKey, rows: dict[ScopeKey, ScopeSetting], global_d
     allowed: frozenset[str] | None = None
     local_only = False
     confirm: float | None = None
+    show_reasoning: bool | None = None
+    show_from: str | None = None
     for k in key.parents():
         row = rows.get(k)
         if row is None:
@@ -74,9 +79,15 @@ def effective_policy(key: ScopeKey, rows: dict[ScopeKey, ScopeSetting], global_d
             local_only, local_from = True, k.label
         if confirm is None and row.confirm_over_usd is not None:
             confirm = row.confirm_over_usd
+        if show_reasoning is None and row.show_reasoning is not None:
+            show_reasoning, show_from = row.show_reasoning, k.label
     if default is None and global_default:
         default, default_from = global_default, "global"
-    return Policy(default, default_from, allowed, allowed_from, local_only, local_from, confirm)
+    if show_reasoning is None:
+        show_reasoning = get_settings().show_reasoning
+    return Policy(
+        default, default_from, allowed, allowed_from, local_only, local_from, confirm, show_reasoning, show_from
+    )
 
 
 def update_scope(
@@ -86,9 +97,10 @@ def update_scope(
     allowed_models: list[str] | object | None = _UNSET,
     local_only: bool | None = None,
     confirm_over_usd: float | object | None = _UNSET,
+    show_reasoning: bool | object | None = _UNSET,
     by: str | None = None,
 ) -> None:
-    """Set parts of a scope's policy; what is not passed stays as it is."""
+    """Set parts of a scope's policy; what is not passed stays as it is (`show_reasoning=None`: inherit)."""
     if isinstance(confirm_over_usd, (int, float)) and confirm_over_usd < 0:
         raise UserError("The confirmation threshold must be zero or more USD.")
     with session(write=True) as s:
@@ -107,6 +119,8 @@ def update_scope(
             row.local_only = local_only
         if confirm_over_usd is not _UNSET:
             row.confirm_over_usd = float(confirm_over_usd) if isinstance(confirm_over_usd, (int, float)) else None
+        if show_reasoning is not _UNSET:
+            row.show_reasoning = show_reasoning if isinstance(show_reasoning, bool) else None
         row.updated_at, row.updated_by = utcnow(), by
         s.add(row)
         bump_config_version(s)

@@ -3,6 +3,8 @@
 What each event becomes:
 - Accepted: the surface shows "typing…" (only a first delivery that goes to a model gets one).
 - Delta: the reply streams into the surface (core.delivery.stream: pacing, splitting).
+- Thinking: a reasoning model's thinking, in a message of its own above the answer (core.delivery.thinking),
+  finished as done when the answer starts.
 - Notice: before the reply starts, a message of its own; once it streams, a line in the reply's tail.
 - Reply: shown at once, unless a reply is streaming: then it waits under the finished reply, so what a command
   or an error says never lands between the pieces of a reply.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from core.chat import handle
 from core.delivery.stream import EMPTY_REPLY, ReplyStream
 from core.delivery.surface import Surface, Tail
+from core.delivery.thinking import ThinkingStream
 from core.threads.conversations import TurnStart
 from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, Thinking, TurnResult
 
@@ -73,6 +76,7 @@ class _Turn:
     def __init__(self, surface: Surface) -> None:
         self.surface = surface
         self.stream: ReplyStream | None = None
+        self.thinking: ThinkingStream | None = None
         self.held: list[Reply] = []
 
     async def show(self, event: Event) -> None:
@@ -80,10 +84,14 @@ class _Turn:
             await self.surface.typing()
         elif isinstance(event, Delta):
             if self.stream is None:
+                if self.thinking is not None:
+                    await self.thinking.wrap_up()  # the thinking stays above the answer
                 self.stream = ReplyStream(self.surface)
             self.stream.add(event.text)
         elif isinstance(event, Thinking):
-            pass  # TODO(issue 18, reasoning): shown apart from the answer
+            if self.thinking is None:
+                self.thinking = ThinkingStream(self.surface)
+            self.thinking.add(event.text)
         elif isinstance(event, Notice):
             if self.stream is None:
                 await self.surface.notice(event.text)
@@ -108,17 +116,24 @@ class _Turn:
 
     async def _finish(self, tail: Tail) -> None:
         stream, self.stream = self.stream, None
+        thinking, self.thinking = self.thinking, None
+        if thinking is not None:
+            await thinking.wrap_up()  # above the answer, even one that had no text until now
         if stream is not None:
             await stream.finish(tail)
+        if thinking is not None:
+            await thinking.close()
         held, self.held = self.held, []
         for reply in held:
             await self.surface.show(reply)
 
     async def end(self) -> None:
         """The core is done: a reply it left open (no Done) still shows everything that came."""
-        if self.stream is not None or self.held:
+        if self.stream is not None or self.thinking is not None or self.held:
             await self._finish(Tail(None, self.stream.notices if self.stream else ()))
 
     async def abort(self) -> None:
+        if self.thinking is not None:
+            await self.thinking.abort()
         if self.stream is not None:
             await self.stream.abort()

@@ -8,9 +8,12 @@ driver decides what to write and when.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.types import Choice, Reply
+
+if TYPE_CHECKING:
+    from core.delivery.thinking import Thought
 
 
 class Later(Exception):
@@ -83,6 +86,11 @@ class Surface(Protocol):
     async def abort(self, handles: list[Any]) -> None:
         """The turn ended without finishing (cancelled, crashed): close what is open, marked as cut off."""
 
+    async def think(self, handle: Any, thought: Thought) -> Any:
+        """Show a reasoning model's thinking apart from the answer (core.delivery.thinking): a message of its own
+        when `handle` is None, else that one updated; at most as much of it as the platform takes
+        (`thought.tail`). Returns the handle to update next time."""
+
 
 class Silent:
     """A surface that shows nothing: for callers that only read the outcome (a command whose replies decide
@@ -112,4 +120,7 @@ class Silent:
         return None
 
     async def abort(self, handles: list[Any]) -> None:
+        return None
+
+    async def think(self, handle: Any, thought: Thought) -> None:
         return None

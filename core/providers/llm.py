@@ -161,6 +161,19 @@ class StreamEnd:
     completion_tokens: int | None
     finish_reason: str | None
     served_by: str | None
+    reasoning_tokens: int | None = None  # of completion_tokens, where the usage says (completion_tokens_details)
+
+
+class ReasoningPiece(str):
+    """A piece of a reasoning model's thinking (litellm's `reasoning_content` on a delta), not of its answer."""
+
+    __slots__ = ()
+
+
+def _reasoning_tokens(usage: Any) -> int | None:
+    details = getattr(usage, "completion_tokens_details", None)
+    value = getattr(details, "reasoning_tokens", None) if details is not None else None
+    return value if isinstance(value, int) else None
 
 
 _LABELS = {
@@ -340,7 +353,8 @@ class Gateway:
     async def stream(
         self, name: str, messages: list[dict[str, Any]], *, max_tokens: int | None
     ) -> AsyncGenerator[str | StreamEnd, None]:
-        """Text deltas of `name`'s reply, then one StreamEnd. Failures raise LLMError (with any partial text)."""
+        """Text deltas of `name`'s reply (its thinking as ReasoningPiece, apart), then one StreamEnd. Failures raise
+        LLMError (with any partial text)."""
         router = self._virtual.get(name) or self._main
         if router is None or not self.has(name):
             raise LLMError("not_found", f"{name} is not configured for routing")
@@ -367,6 +381,9 @@ class Gateway:
                     choices = getattr(chunk, "choices", None) or []
                     if choices:
                         delta = getattr(choices[0], "delta", None)
+                        thought = getattr(delta, "reasoning_content", None) if delta is not None else None
+                        if thought:
+                            yield ReasoningPiece(thought)
                         piece = getattr(delta, "content", None) if delta is not None else None
                         if piece:
                             text.append(piece)
@@ -390,6 +407,7 @@ class Gateway:
             completion_tokens=getattr(usage, "completion_tokens", None) if usage else None,
             finish_reason=finish,
             served_by=served,
+            reasoning_tokens=_reasoning_tokens(usage) if usage else None,
         )
 
 
