@@ -10,6 +10,7 @@ from core.reports.threads import (
     MessageRow,
     ThreadPage,
     ThreadSummary,
+    file_facts,
     list_threads,
     plural,
     reply_facts,
@@ -19,6 +20,7 @@ from core.reports.threads import (
     transcript_json,
     transcript_markdown,
 )
+from core.storage import blobs
 
 PAGE_SIZE = 25
 ALL = "all"
@@ -48,6 +50,18 @@ def reasoning_expander(m: MessageRow) -> None:
         st.text(m.reasoning)
 
 
+def attachments(m: MessageRow) -> None:
+    """A message's files: images as thumbnails, the others (and images no longer kept) as a line each."""
+    row = st.container(horizontal=True, wrap=True, gap="small")
+    for f in m.files:
+        data = blobs.get(f.sha256) if f.kind == "image" and f.sha256 else None
+        if data is not None:
+            row.image(data, caption=file_facts(f), width=200)
+        else:
+            icon = ":material/image:" if f.kind == "image" else ":material/description:"
+            row.caption(f"{icon} {file_facts(f)}")
+
+
 def transcript(messages: list[MessageRow]) -> None:
     """The thread as it read in the chat: each user message, then the reply with what it took to write."""
     if not messages:
@@ -62,6 +76,8 @@ def transcript(messages: list[MessageRow]) -> None:
                 reasoning_expander(m)
             if m.content:
                 st.markdown(m.content)
+            if m.files:
+                attachments(m)
             if not user:
                 facts = reply_facts(m)
                 if m.status == "error":

@@ -14,8 +14,10 @@ from sqlalchemy import Integer, and_, case, cast, exists, func, or_, select
 from sqlmodel import col
 
 from core import formatting as fmt
+from core.attachments import files_of
 from core.storage.db import session
 from core.storage.tables import Conversation, Message, aware, utcnow
+from core.types import StoredFile
 
 REPLY_ROLES = ("assistant", "compare")
 COMMAND = re.compile(r"^\s*[!/][A-Za-z]")  # `!model gpt-4o`, `/reset`: a chat command, not a question
@@ -81,6 +83,14 @@ class MessageRow:
     finish_reason: str | None
     reasoning: str | None = None  # a reasoning model's thinking, shown apart from the reply
     reasoning_tokens: int | None = None  # of completion_tokens
+    files: tuple[StoredFile, ...] = ()  # posted with a user message
+
+
+def file_facts(f: StoredFile) -> str:
+    """A file as a line under its message: name, kind, size, and whether it is still kept."""
+    kind = {"image": "image", "document": f"PDF, {plural(f.pages or 0, 'page')}", "text": "text"}[f.kind]
+    kept = "" if f.sha256 is not None or f.text is not None else " · no longer kept"
+    return f"{f.name} · {kind} · {fmt.size(f.size)}{kept}"
 
 
 @dataclass(frozen=True)
@@ -231,7 +241,7 @@ def thread_summary(conversation_id: int) -> ThreadSummary | None:
     return page.threads[0] if page.threads else None
 
 
-def message_row(m: Message) -> MessageRow:
+def message_row(m: Message, files: tuple[StoredFile, ...] = ()) -> MessageRow:
     return MessageRow(
         id=m.id or 0,
         created_at=aware(m.created_at),
@@ -252,6 +262,7 @@ def message_row(m: Message) -> MessageRow:
         finish_reason=m.finish_reason,
         reasoning=m.reasoning,
         reasoning_tokens=m.reasoning_tokens,
+        files=files,
     )
 
 
@@ -265,7 +276,8 @@ def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
             .limit(limit)
         ).scalars()
         messages = list(rows)
-    return [message_row(m) for m in reversed(messages)]
+    attached = files_of([m.id for m in messages if m.id is not None and m.role == "user"])
+    return [message_row(m, attached.get(m.id or 0, ())) for m in reversed(messages)]
 
 
 def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
@@ -323,6 +335,7 @@ def transcript_markdown(t: ThreadSummary, messages: list[MessageRow]) -> str:
         else:
             lines.append(f"## {m.role} · {fmt.timestamp(m.created_at)}")
             lines.append(f"*{reply_facts(m)}*")
+        lines += [f"- Attached: {file_facts(f)}" for f in m.files]
         if m.reasoning:  # collapsed where Markdown renders HTML, as the conversation view shows it
             lines += ["", "<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>"]
         lines += ["", m.content or ("(no text)" if m.status == "ok" else f"({m.status})"), ""]
@@ -335,8 +348,23 @@ def transcript_json(t: ThreadSummary, messages: list[MessageRow]) -> str:
     def plain(value: object) -> object:
         return value.isoformat() if isinstance(value, datetime) else value
 
+    def message(m: MessageRow) -> dict[str, object]:
+        fields = {k: plain(v) for k, v in asdict(m).items() if k != "files"}
+        fields["files"] = [
+            {
+                "name": f.name,
+                "type": f.mime,
+                "kind": f.kind,
+                "size": f.size,
+                "pages": f.pages,
+                "kept": f.sha256 is not None,
+            }
+            for f in m.files
+        ]
+        return fields
+
     doc = {
         "thread": {k: plain(v) for k, v in asdict(t).items()},
-        "messages": [{k: plain(v) for k, v in asdict(m).items()} for m in messages],
+        "messages": [message(m) for m in messages],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

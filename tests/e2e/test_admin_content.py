@@ -18,17 +18,22 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from sqlmodel import select
 
+from core import attachments
 from core.admins import set_password
 from core.models.registry import get_model
 from core.models.sync import refresh
 from core.ollama import list_jobs
 from core.providers.store import add_provider, get_provider
-from core.types import TurnResult
+from core.storage.db import session
+from core.storage.tables import Message
+from core.types import IncomingFile, TurnResult
 from tests.adminkit import PASSWORD, USERNAME
 from tests.e2e.browserkit import SCREENSHOTS, AdminServer, Screens, chromium, require_chromium
 from tests.fakes.ollama import FakeOllama, LibraryModel
 from tests.fakes.openai import FakeOpenAI
+from tests.fileskit import pdf, png
 from tests.ollamakit import local_ollama
 from tests.test_admin_browse import turn
 
@@ -198,6 +203,10 @@ def transcript_opened_and_exported(s: Session) -> None:
     expect(s.page.get_by_text("1 thread", exact=True)).to_be_visible(timeout=WAIT_MS)
     transcript = s.page.get_by_test_id("stChatMessage")
     expect(transcript.filter(has_text="What is a vector index?").first).to_be_visible(timeout=WAIT_MS)
+    asked = transcript.filter(has_text="What is a vector index?").first
+    expect(asked.get_by_test_id("stImage")).to_have_count(1)  # the diagram, as a thumbnail
+    expect(asked).to_contain_text("diagram.png · image · ")
+    expect(asked).to_contain_text("spec.pdf · PDF, 1 page · ")
     reply = transcript.filter(has_text="A map of embeddings.")
     expect(reply).to_contain_text("local/a · 1,200 in / 30 out tokens · $0.0021 · 850 ms, first token 120 ms")
     expect(reply).to_contain_text("fallback from oa/gpt-4o (rate limited (429))")
@@ -212,6 +221,11 @@ def transcript_opened_and_exported(s: Session) -> None:
     assert doc["thread"]["title"] == "What is a vector index?"
     assert [m["role"] for m in doc["messages"]] == ["user", "assistant", "user", "assistant"]
     assert doc["messages"][-1]["fallback_from"] == "oa/gpt-4o"
+    assert [(f["name"], f["kind"], f["kept"]) for f in doc["messages"][-2]["files"]] == [
+        ("diagram.png", "image", True),
+        ("spec.pdf", "document", True),
+    ]
+    assert "- Attached: diagram.png · image · " in md
     s.settle()
     s.screens.shot("conversations-transcript", reply)
 
@@ -244,6 +258,11 @@ def seed(cloud: FakeOpenAI) -> None:
                    fallback_reason="rate limited (429)", prompt_tokens=1200, completion_tokens=30, cost_usd=0.0021,
                    latency_ms=850, ttft_ms=120),
     )  # fmt: skip
+    # the question came with a diagram and a spec, kept with it as the chat core keeps them
+    with session() as s:
+        asked = s.exec(select(Message).where(Message.content == "What is a vector index?")).one()
+    files = (IncomingFile("diagram.png", "image/png", data=png(320, 200)), IncomingFile("spec.pdf", data=pdf("HNSW")))
+    asyncio.run(attachments.take_in(files, asked.id or 0, asked.conversation_id))
 
 
 STEPS: list[Callable[[Session], None]] = [
