@@ -263,17 +263,17 @@ async def _answer_now(
     try:
         async with aclosing(route(spec, history, snap)) as routed:
             async for event in routed:
-                if isinstance(event, Delta):
-                    streamed.append(event.text)
-                    yield event
+                if isinstance(event, Delta | Thinking):
+                    if isinstance(event, Delta):
+                        streamed.append(event.text)
+                        yield event
+                    else:
+                        thoughts.append(event.text)
+                        if show_thinking:
+                            yield event
                     if time.monotonic() - last_save > SAVE_PARTIAL_EVERY_S:
                         last_save = time.monotonic()
-                        await threads.save_partial(reply_id, "".join(streamed))
-                    continue
-                if isinstance(event, Thinking):
-                    thoughts.append(event.text)
-                    if show_thinking:
-                        yield event
+                        await threads.save_partial(reply_id, "".join(streamed), "".join(thoughts))
                     continue
                 if isinstance(event, Notice):
                     yield event

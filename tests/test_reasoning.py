@@ -8,6 +8,7 @@ before the answer's, usage with `completion_tokens_details.reasoning_tokens`), r
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -19,7 +20,8 @@ from core.providers import llm
 from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
-from core.threads.conversations import history
+from core.threads.conversations import history, save_attempt, save_partial, start_turn
+from core.threads.recovery import recover_stale_replies
 from core.types import Thinking
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply, message_text, split_tokens
@@ -160,6 +162,25 @@ async def test_each_workspace_or_channel_chooses_whether_thinking_is_shown(world
     assert (policy.show_reasoning, policy.show_reasoning_from) == (False, "workspace W1")
     update_scope(ScopeKey("console", "W1", ""), show_reasoning=None)  # back to inheriting: the setting's default
     assert effective_policy(ScopeKey("console", "W1", "C1"), load_all()).show_reasoning is True
+
+
+async def test_thinking_saved_before_a_crash_is_priced_by_the_crash_rules(world: World) -> None:
+    start = start_turn(Thread().message("What is the capital of France?"))
+    assert start.reply_id is not None
+    save_attempt(start.reply_id, "oa/gpt-4o", "oa")
+    save_partial(start.reply_id, "Paris", THOUGHT)  # what chat saves every 2 s; then the process dies
+
+    assert recover_stale_replies(timedelta(seconds=-1)) == 1
+    row = last_reply()
+    thought_tokens = llm.count_text_tokens("openai/gpt-4o", THOUGHT)
+    assert (row.status, row.content, row.reasoning, row.reasoning_tokens) == (
+        "interrupted",
+        "Paris",
+        THOUGHT,
+        thought_tokens,
+    )
+    assert row.completion_tokens == llm.count_text_tokens("openai/gpt-4o", "Paris") + thought_tokens
+    assert row.prompt_tokens and row.cost_usd == pytest.approx((row.prompt_tokens + row.completion_tokens) / 10_000)
 
 
 # ---------------------------------------------------------------- the bounded tail

@@ -128,7 +128,11 @@ class _Statements:
             sa_update(m).where(m.c.id == bindparam("reply_id")).values({k: bindparam(f"v_{k}") for k in REPLY_COLUMNS})
         )
         self.touch = sa_update(c).where(c.c.id == bindparam("conv_id")).values(updated_at=bindparam("now"))
-        self.save_partial = sa_update(m).where(m.c.id == bindparam("reply_id")).values(content=bindparam("text"))
+        self.save_partial = (
+            sa_update(m)
+            .where(m.c.id == bindparam("reply_id"))
+            .values(content=bindparam("text"), reasoning=bindparam("reasoning"))
+        )
         self.save_attempt = (
             sa_update(m)
             .where(m.c.id == bindparam("reply_id"))
@@ -353,10 +357,11 @@ def claim_reply(conversation_id: int, event_id: str | None, user: str) -> int | 
         return _claim(conn, conversation_id, event_id, user, utcnow())
 
 
-def save_partial(reply_id: int, text: str) -> None:
-    """Keep what has streamed so far, so a crash mid-reply loses nothing already shown."""
+def save_partial(reply_id: int, text: str, reasoning: str = "") -> None:
+    """Keep what has streamed so far (and the thinking before it), so a crash mid-reply loses nothing already
+    shown and the crash rules can price all of it."""
     with connection(write=True) as conn:
-        conn.execute(_sql(conn).save_partial, {"reply_id": reply_id, "text": text})
+        conn.execute(_sql(conn).save_partial, {"reply_id": reply_id, "text": text, "reasoning": reasoning or None})
 
 
 def record_message(conversation_id: int, result: TurnResult, *, role: str, user: str | None = None) -> int:
@@ -522,6 +527,7 @@ class StaleReply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None
+    reasoning: str | None = None  # the thinking saved with it (see save_partial): output tokens too
 
 
 def stale_replies(older_than: timedelta) -> list[StaleReply]:
@@ -537,6 +543,7 @@ def stale_replies(older_than: timedelta) -> list[StaleReply]:
         m.c.prompt_tokens,
         m.c.completion_tokens,
         m.c.cost_usd,
+        m.c.reasoning,
     ).where(
         PENDING_REPLY,
         m.c.created_at < cutoff,  # ix_message_pending_since: not a scan of history
@@ -569,8 +576,12 @@ def interrupt_reply(reply_id: int, result: TurnResult, notice: str) -> bool:
     """Mark a dead process's pending reply interrupted with what it cost, and add a notice to its thread's (one
     process may have left several replies of a thread: each is told). False when another process did it first
     (only one may charge it)."""
-    kept = ("role", "content", "reasoning", "reasoning_tokens")  # as the dead process stored them
-    values = {k: v for k, v in _reply_values(result, "assistant").items() if k not in kept}
+    kept = ("role", "content", "reasoning")  # as the dead process stored them
+    values = {
+        k: v
+        for k, v in _reply_values(result, "assistant").items()
+        if k not in kept and not (k == "reasoning_tokens" and v is None)  # nor a count it stored
+    }
     told = Conversation.pending_notice
     with session(write=True) as s:
         taken = s.exec(

@@ -78,6 +78,8 @@ def _priced(reply: conversations.StaleReply, model: ModelInfo | None) -> TurnRes
     # text files are counted with their turn; images are not (their bytes are not loaded for an estimate)
     prompt = llm.count_tokens(model.litellm_name, [{"role": t.role, "content": with_files(t)} for t in history])
     completion = llm.count_text_tokens(model.litellm_name, reply.content) if reply.content else 0
+    thought = llm.count_text_tokens(model.litellm_name, reply.reasoning) if reply.reasoning else None
+    completion += thought or 0  # a reasoning model's thinking is output it was paid for too
     cost = llm.cost_usd(model.litellm_name, prompt, completion, model.input_usd_per_mtok, model.output_usd_per_mtok)
     return TurnResult(
         model=model.name,
@@ -88,6 +90,7 @@ def _priced(reply: conversations.StaleReply, model: ModelInfo | None) -> TurnRes
         cost_usd=cost,
         error=error,
         is_local=model.is_local,
+        reasoning_tokens=thought,
     )
 
 
