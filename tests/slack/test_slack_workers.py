@@ -13,6 +13,7 @@ import pytest
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.fakes.openai import FakeOpenAI, Reply
 from tests.fakes.slack import FakeSlack, SlackSender
+from tests.fileskit import images_sent, png, user_texts
 from tests.helpers import closed_port
 from tests.slack.test_slack_processes import stop, switchboard_slack
 from tests.slackkit import CHANNEL, SECRET, footer_of, wait_for
@@ -85,3 +86,53 @@ async def test_two_workers_answer_a_redelivered_event_once_and_a_threads_turns_i
     assert len(calls) == 2  # the redelivered event reached no model
     history = [(m["role"], m["content"]) for m in calls[1]["messages"] if m["role"] != "system"]
     assert history == [("user", "first question"), ("assistant", FIRST_ANSWER), ("user", "second question")]
+
+
+@pytest.mark.parametrize("any_db", ["postgres"], indirect=True)
+async def test_an_image_posted_to_one_worker_is_seen_by_the_next_turn_on_the_other(
+    world: World, sb_env: dict[str, str]
+) -> None:
+    image = png(800, 600)
+    ports = closed_port(), closed_port()
+    with FakeSlack() as fake:
+        base = {
+            **sb_env,
+            "SLACK_API_URL": fake.api_url,
+            "SLACK_BOT_TOKEN": fake.workspace().token,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SWITCHBOARD_SLACK_MODE": "http",
+            "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
+        }
+        async with (
+            switchboard_slack({**base, "PORT": str(ports[0])}) as first,
+            switchboard_slack({**base, "PORT": str(ports[1])}) as second,
+        ):
+            for port, proc in ((ports[0], first), (ports[1], second)):
+                await wait_for(lambda p=port, w=proc: _healthy(p, w), timeout=60, what=f"worker on {port}")
+            to_first = SlackSender(f"http://127.0.0.1:{ports[0]}/slack/events", SECRET, fake=fake)
+            to_second = SlackSender(f"http://127.0.0.1:{ports[1]}/slack/events", SECRET, fake=fake)
+
+            start = to_first.app_mention("!model oa/gpt-4o")
+            assert (await to_first.send_event(start)).status == 200
+            await wait_for(lambda: fake.bot_messages(CHANNEL, start["ts"]) or None, timeout=60, what="the switch")
+            shot = fake.upload(image, "error dialog.png")
+            posted = to_first.message("what does this dialog say?", thread_ts=start["ts"], files=[shot])
+            assert (await to_first.send_event(posted)).status == 200
+
+            def answers(count: int) -> list[str] | None:
+                done = [m.text for m in fake.bot_messages(CHANNEL, start["ts"]) if footer_of(m)]
+                return done if len(done) >= count else None
+
+            await wait_for(lambda: answers(1), timeout=60, what="the answer about the image")
+            later = to_second.message("and how do I fix it?", thread_ts=start["ts"])
+            assert (await to_second.send_event(later)).status == 200
+            await wait_for(lambda: answers(2), timeout=60, what="the later answer")
+            for proc in (first, second):
+                _, err = await stop(proc)
+                assert "Traceback" not in err
+
+    # the second worker read the image the first one kept, from the database they share
+    first_call, second_call = world.cloud.chat_calls("gpt-4o")
+    assert images_sent(first_call) == images_sent(second_call) == [("image/png", len(image))]
+    assert user_texts(second_call)[-1] == "and how do I fix it?"
+    assert fake.downloads(shot.id) == [(200, fake.workspace().token)]  # downloaded once, by the first worker
