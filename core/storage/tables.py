@@ -132,6 +132,8 @@ class ScopeSetting(SQLModel, table=True):
     local_only: bool = False
     confirm_over_usd: float | None = None
     show_reasoning: bool | None = None  # None: as the scope above (else SWITCHBOARD_SHOW_REASONING)
+    instructions: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # a system prompt layer
+    thread_instructions: bool | None = None  # may a thread set its own (`!system TEXT`)? None: as the scope above
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: str | None = Field(default=None, max_length=64)
 
@@ -150,6 +152,47 @@ class FallbackChain(SQLModel, table=True):
     content_policy_rule: str | None = Field(default=None, max_length=20)  # "fallback" | "stop"
     enabled: bool = True
     updated_at: datetime = Field(default_factory=utcnow)
+    strategy: str = Field(default="in_order", max_length=20)  # in_order | fastest | cheapest
+    max_error_rate: float | None = None  # skip a model whose recent error rate is above this (0-1)
+    max_p95_ms: float | None = None  # skip a model whose recent p95 latency is above this
+
+
+class UserPreference(SQLModel, table=True):
+    """A person's own settings in one workspace (`!prefs`): the model their new threads start on."""
+
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    workspace: str = Field(max_length=64)
+    user_id: str = Field(max_length=64)
+    default_model: str | None = Field(default=None, max_length=300)
+    follow_last: bool = False  # "start where I left off": new threads start on the model they used last
+    last_model: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RateLimit(SQLModel, table=True):
+    """Requests and tokens per minute for a user, channel, workspace, provider or everything."""
+
+    __table_args__ = (UniqueConstraint("scope_kind", "scope_value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope_kind: str = Field(max_length=20)  # global | workspace | channel | user | provider
+    scope_value: str = Field(default="", max_length=300)
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = Field(default=None, sa_type=BigInteger)
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RateWindow(SQLModel, table=True):
+    """What one rate limit counted in one minute; updated only by atomic conditional UPDATEs."""
+
+    __table_args__ = (UniqueConstraint("limit_id", "window_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    limit_id: int = Field(foreign_key="ratelimit.id")
+    window_start: datetime
+    requests: int = 0
+    tokens: int = Field(default=0, sa_type=BigInteger)
 
 
 class VirtualModel(SQLModel, table=True):
