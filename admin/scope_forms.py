@@ -1,5 +1,5 @@
 """Models page editors that depend on a scope (global, a workspace, a channel): default model, allowlist,
-local-only and the paid-reply confirmation threshold; and fallback chains."""
+local-only, the paid-reply confirmation threshold and instructions; and fallback chains."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import streamlit as st
 from admin import auth, ui
 from core import formatting as fmt
 from core.config.chains import ChainView, delete_chain, list_chains, save_chain
-from core.config.scopes import ScopeKey, load_all, update_scope
+from core.config.scopes import MAX_INSTRUCTIONS_CHARS, ScopeKey, load_all, update_scope
 from core.errors import UserError
 from core.models.registry import ModelInfo, require_model
 from core.storage.tables import ScopeSetting
@@ -17,6 +17,8 @@ PLATFORMS = ["slack", "discord", "console"]
 NO_MODEL = "(none)"
 # a reasoning model's thinking: shown apart from the answer, or not (it is stored and counted either way)
 REASONING = {"inherit": None, "show": True, "hide": False}
+# may a thread set its own instructions (`!system TEXT`)? inherit: from the wider scope, else allowed
+THREAD_OWN = {"inherit": None, "allow": True, "forbid": False}
 
 
 def scope_label(key: ScopeKey) -> str:
@@ -74,6 +76,8 @@ def scopes_table(rows: dict[ScopeKey, ScopeSetting]) -> None:
                 "local only": r.local_only,
                 "confirm replies over": fmt.money(r.confirm_over_usd, unknown="inherited"),
                 "reasoning": next(k for k, v in REASONING.items() if v == r.show_reasoning),
+                "instructions": (r.instructions or "")[:60],
+                "thread's own": next(k for k, v in THREAD_OWN.items() if v == r.thread_instructions),
                 "updated": fmt.ago(r.updated_at),
                 "by": r.updated_by or "",
             }
@@ -92,6 +96,8 @@ def save_policy(
     confirm_over: float | None,
     by: str,
     show_reasoning: bool | None = None,
+    instructions: str | None = None,
+    thread_instructions: bool | None = None,
 ) -> None:
     """Check the whole policy, then write it in one transaction (nothing is half-saved)."""
     default_name = model_names([default])[0] if default else None
@@ -109,6 +115,8 @@ def save_policy(
         local_only=local_only,
         confirm_over_usd=confirm_over,
         show_reasoning=show_reasoning,
+        instructions=instructions,
+        thread_instructions=thread_instructions,
         by=by,
     )
 
@@ -152,6 +160,21 @@ def defaults_tab(models: list[ModelInfo]) -> None:
             help="A reasoning model's thinking, shown apart from its answer. Inherit: from the wider scope or "
             "SWITCHBOARD_SHOW_REASONING. Hidden thinking is still stored (the conversation view shows it) and counted.",
         )
+        instructions = st.text_area(
+            "Instructions",
+            value=(row.instructions or "") if row else "",
+            max_chars=MAX_INSTRUCTIONS_CHARS,
+            help="Sent to the model with every message of every thread here. Layered: global, workspace, then "
+            "channel, then a preset's or the thread's own, then the model's template. `!system` in a thread shows "
+            "them. May use {date}, {platform}, {user}, {model} and {channel}.",
+        )
+        own = row.thread_instructions if row else None
+        thread_own = st.selectbox(
+            "Threads may set their own instructions",
+            list(THREAD_OWN),
+            index=list(THREAD_OWN.values()).index(own),
+            help="`!system TEXT` in a thread. Inherit: from the wider scope; allowed when no scope says.",
+        )
         submitted = st.form_submit_button("Save scope")
     if not submitted:
         return
@@ -168,6 +191,8 @@ def defaults_tab(models: list[ModelInfo]) -> None:
             confirm,
             by=auth.who(),
             show_reasoning=REASONING[reasoning],
+            instructions=instructions,
+            thread_instructions=THREAD_OWN[thread_own],
         )
         ui.flash(f"Saved the policy of {scope_label(target)}.")
         st.rerun()

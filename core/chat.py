@@ -17,14 +17,15 @@ from contextlib import aclosing
 from core import attachments as files
 from core import commands
 from core.budgets.gate import budgeter_for
+from core.commands.system import applied_note
 from core.config.chains import chain_for
-from core.config.scopes import Policy, ScopeKey
+from core.config.scopes import Policy, ScopeKey, effective_instructions
 from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing.policy import choose_model, local_suggestions, vision_suggestions
-from core.routing.route import RouteOutcome, RouteSpec, Writing, route
+from core.routing.route import RouteOutcome, RouteSpec, Writing, route, template_for
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
@@ -195,7 +196,7 @@ def _spec(
         allow_paid=bool(chain and chain.allow_paid),
         content_policy_rule=(chain.content_policy_rule if chain and chain.content_policy_rule else None)
         or settings.content_policy_rule,
-        system_prompt=conv.system_prompt,
+        instructions=effective_instructions(key, snap.scope_rows).for_thread(conv.system_prompt, conv.preset),
         variables=(("platform", msg.platform), ("user", msg.user_name or msg.user), ("channel", msg.channel)),
         budgeter=budgeter,
         needs_vision=needs_vision,
@@ -248,6 +249,7 @@ async def _answer_now(
     while history and history[-1].role == "assistant":  # a retry answers the last message again
         history.pop()
     needs_vision = bool(history) and files.has_images(history[-1])
+    first_reply = not any(turn.role == "assistant" for turn in history)
     if needs_vision and not model.supports_vision:  # never sent blind: the image is what was asked about
         await threads.drop_reply(reply_id)
         yield Reply(_no_vision_text(snap, model, choice.policy), kind="refusal")
@@ -291,6 +293,9 @@ async def _answer_now(
                         await threads.drop_reply(reply_id)
                     yield outcome.refusal
                     return
+                # said once, with no flag to store: every later reply of the thread has this one before it
+                if first_reply and outcome.result.status != "error" and spec.instructions:
+                    yield Notice(applied_note(spec.instructions, template_for(snap, writing)))
                 if outcome.dropped_turns and not conv.trim_notified:
                     await threads.mark_trim_notified(conv.id)
                     yield Notice(

@@ -14,7 +14,7 @@ chains_app = typer.Typer(help="Fallback chains.", no_args_is_help=True)
 templates_app = typer.Typer(help="System prompt templates per model family or name pattern.", no_args_is_help=True)
 virtual_app = typer.Typer(help="Virtual models routed by litellm among members (e.g. auto-fast).", no_args_is_help=True)
 defaults_app = typer.Typer(
-    help="Default model, allowlist and local-only per workspace or channel.", no_args_is_help=True
+    help="Default model, allowlist, local-only and instructions per workspace or channel.", no_args_is_help=True
 )
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -231,8 +231,16 @@ def defaults_set(
     confirm_over: Annotated[
         float | None, typer.Option("--confirm-over-usd", help="Ask before a reply estimated above this.")
     ] = None,
+    instructions: Annotated[
+        str | None, typer.Option("--instructions", help="Sent to the model in every thread here ('' clears).")
+    ] = None,
+    thread_instructions: Annotated[
+        str | None,
+        typer.Option("--thread-instructions", help="May threads set their own (`!system`): allow | forbid | inherit."),
+    ] = None,
 ) -> None:
-    """Set a scope's default model (admins may set paid ones), allowlist and local-only flag."""
+    """Set a scope's default model (admins may set paid ones), allowlist, local-only flag and instructions
+    (layered: global, workspace, channel, then a preset's or the thread's own, then the model's template)."""
     from core.config.scopes import update_scope
 
     kwargs: dict[str, object] = {}
@@ -244,7 +252,17 @@ def defaults_set(
         kwargs["local_only"] = local_only
     if confirm_over is not None:
         kwargs["confirm_over_usd"] = confirm_over
+    if instructions is not None:
+        kwargs["instructions"] = instructions
+    if thread_instructions is not None:
+        choices = {"allow": True, "forbid": False, "inherit": None}
+        if thread_instructions not in choices:
+            fail(f"Bad --thread-instructions '{thread_instructions}': use allow, forbid or inherit.")
+        kwargs["thread_instructions"] = choices[thread_instructions]
     if not kwargs:
-        fail("Nothing to set: pass --model, --allow, --local-only/--any-model or --confirm-over-usd.")
+        fail(
+            "Nothing to set: pass --model, --allow, --local-only/--any-model, --confirm-over-usd, --instructions "
+            "or --thread-instructions."
+        )
     update_scope(_scope(scope, platform), by="cli", **kwargs)  # type: ignore[arg-type]
     typer.echo(f"Updated {scope}.")

@@ -28,6 +28,33 @@ class PresetView:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """One part of a thread's system prompt and where it came from (see `layered`)."""
+
+    kind: str  # global | workspace | channel | preset | thread | template
+    name: str  # the workspace or channel id, the preset's or template's name; "" for global and thread
+    text: str
+
+    @property
+    def source(self) -> str:
+        """Where it came from, as people read it: "workspace T1", "preset code", "this thread"."""
+        if self.kind == "thread":
+            return "this thread"
+        return f"{self.kind} {self.name}".strip()
+
+
+# What the model reads above each section when several layers apply: the scope's ids would mean nothing to it
+_HEADINGS = {
+    "global": "Instructions for every workspace",
+    "workspace": "Workspace instructions",
+    "channel": "Channel instructions",
+    "preset": "Preset instructions",
+    "thread": "This thread's instructions",
+    "template": "Model instructions",
+}
+
+
+@dataclass(frozen=True)
 class TemplateView:
     name: str
     pattern: str
@@ -139,3 +166,13 @@ def render(text: str, **values: str) -> str:
     now = datetime.now(UTC)
     values = {"date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M UTC"), **values}
     return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def layered(layers: list[Layer]) -> str | None:
+    """One system prompt from its layers, in the order given. One layer is sent as written; several go as
+    sections, each headed by what it is, so the layering is explicit to the model and to anyone reading the
+    request. None when there is nothing to say."""
+    kept = [layer for layer in layers if layer.text.strip()]
+    if len(kept) <= 1:
+        return kept[0].text if kept else None
+    return "\n\n".join(f"## {_HEADINGS.get(layer.kind, layer.kind)}\n{layer.text.strip()}" for layer in kept)

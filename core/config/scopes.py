@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
+from core.config.prompts import Layer
 from core.config.version import bump_config_version
 from core.errors import UserError
 from core.settings import get_settings
@@ -13,6 +14,10 @@ from core.storage.db import session
 from core.storage.tables import ScopeSetting, utcnow
 
 _UNSET: object = object()
+MAX_INSTRUCTIONS_CHARS = 4000  # a system prompt layer: long enough for a house style, short of eating the window
+# Nothing set anywhere: a thread may set its own instructions. Like a preset, they change only that thread, and
+# they come after the workspace's and channel's, which stay in force; an admin forbids it per scope.
+THREAD_INSTRUCTIONS_DEFAULT = True
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,25 @@ class Policy:
     show_reasoning_from: str | None = None  # the scope that set it; None: SWITCHBOARD_SHOW_REASONING
 
 
+@dataclass(frozen=True)
+class Instructions:
+    """What a channel's threads are told (global, then workspace, then channel: the widest first), and whether a
+    thread may set its own, with the scope that decided (None: THREAD_INSTRUCTIONS_DEFAULT)."""
+
+    layers: tuple[Layer, ...]
+    thread_may_set: bool
+    thread_may_set_from: str | None
+
+    def for_thread(self, system_prompt: str | None, preset: str | None) -> tuple[Layer, ...]:
+        """The layers a thread's turn is sent, its preset's or its own instructions after the scope's. A thread's
+        own (no preset) are left out where threads may no longer set them: an admin's "no" holds at once."""
+        if not system_prompt:
+            return self.layers
+        if preset:
+            return (*self.layers, Layer("preset", preset, system_prompt))
+        return (*self.layers, Layer("thread", "", system_prompt)) if self.thread_may_set else self.layers
+
+
 def load_all() -> dict[ScopeKey, ScopeSetting]:
     with session() as s:
         return {ScopeKey(r.platform, r.workspace, r.channel): r for r in s.exec(select(ScopeSetting)).all()}
@@ -90,6 +114,35 @@ def effective_policy(key: ScopeKey, rows: dict[ScopeKey, ScopeSetting], global_d
     )
 
 
+def effective_instructions(key: ScopeKey, rows: dict[ScopeKey, ScopeSetting]) -> Instructions:
+    """Every scope's instructions, widest first (they add up); whether threads may set their own: the narrowest
+    scope that says."""
+    layers = []
+    for k in reversed(key.parents()):
+        row = rows.get(k)
+        if row is not None and row.instructions:
+            kind = "channel" if k.channel else "workspace" if k.workspace else "global"
+            layers.append(Layer(kind, k.channel or k.workspace, row.instructions))
+    may, may_from = THREAD_INSTRUCTIONS_DEFAULT, None
+    for k in key.parents():
+        row = rows.get(k)
+        if row is not None and row.thread_instructions is not None:
+            may, may_from = row.thread_instructions, k.label
+            break
+    return Instructions(tuple(layers), may, may_from)
+
+
+def check_instructions(text: str | None) -> str | None:
+    """Instructions as they are stored: trimmed, None when blank; a UserError when too long."""
+    text = (text or "").strip()
+    if len(text) > MAX_INSTRUCTIONS_CHARS:
+        raise UserError(
+            f"Instructions are limited to {MAX_INSTRUCTIONS_CHARS:,} characters; these have {len(text):,}. "
+            "Shorten them (they are sent with every message of every thread they apply to)."
+        )
+    return text or None
+
+
 def update_scope(
     key: ScopeKey,
     *,
@@ -98,11 +151,16 @@ def update_scope(
     local_only: bool | None = None,
     confirm_over_usd: float | object | None = _UNSET,
     show_reasoning: bool | object | None = _UNSET,
+    instructions: str | object | None = _UNSET,
+    thread_instructions: bool | object | None = _UNSET,
     by: str | None = None,
 ) -> None:
-    """Set parts of a scope's policy; what is not passed stays as it is (`show_reasoning=None`: inherit)."""
+    """Set parts of a scope's policy; what is not passed stays as it is (`show_reasoning=None` and
+    `thread_instructions=None`: inherit; `instructions=None` or blank: none at this scope)."""
     if isinstance(confirm_over_usd, (int, float)) and confirm_over_usd < 0:
         raise UserError("The confirmation threshold must be zero or more USD.")
+    if instructions is not _UNSET:
+        instructions = check_instructions(instructions if isinstance(instructions, str) else None)
     with session(write=True) as s:
         row = s.exec(
             select(ScopeSetting).where(
@@ -121,6 +179,10 @@ def update_scope(
             row.confirm_over_usd = float(confirm_over_usd) if isinstance(confirm_over_usd, (int, float)) else None
         if show_reasoning is not _UNSET:
             row.show_reasoning = show_reasoning if isinstance(show_reasoning, bool) else None
+        if instructions is not _UNSET:
+            row.instructions = instructions if isinstance(instructions, str) else None
+        if thread_instructions is not _UNSET:
+            row.thread_instructions = thread_instructions if isinstance(thread_instructions, bool) else None
         row.updated_at, row.updated_by = utcnow(), by
         s.add(row)
         bump_config_version(s)

@@ -19,7 +19,7 @@ from typing import Any
 
 from core import attachments as files
 from core.attachments import ImagePart
-from core.config.prompts import pick_template, render
+from core.config.prompts import Layer, TemplateView, layered, pick_template, render
 from core.models.registry import ModelInfo
 from core.providers import llm
 from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
@@ -62,7 +62,7 @@ class RouteSpec:
     chain: tuple[ModelInfo, ...] = ()
     allow_paid: bool = False
     content_policy_rule: str = "stop"
-    system_prompt: str | None = None
+    instructions: tuple[Layer, ...] = ()  # scope, then preset or thread (core.config.scopes.Instructions.for_thread)
     variables: tuple[tuple[str, str], ...] = ()
     budgeter: BudgetGate | None = None  # None: no budget or confirmation applies
     needs_vision: bool = False  # the turn brings images: only models that can see them may answer it
@@ -136,11 +136,23 @@ def max_output_for(model: ModelInfo) -> int:
     return max(16, min(wanted, model.max_output or wanted, window // 2))
 
 
+def template_for(snap: Snapshot, model: ModelInfo) -> TemplateView | None:
+    """The prompt template of `model` (by its name, id, family or litellm name)."""
+    return pick_template(snap.templates, model.name, model.model_id, model.family, model.litellm_name)
+
+
 def system_prompt_for(spec: RouteSpec, snap: Snapshot, model: ModelInfo) -> str | None:
+    """The layers in order: workspace (after a global one), channel, the preset's or the thread's own, then the
+    model's template, joined as headed sections (core.config.prompts.layered).
+
+    Widest first, so each narrower layer reads as refining what came before it: a channel's topic within the
+    workspace's house rules, a person's request for their thread within both. The template comes last because it
+    is about the model, not the place: how to talk to this family, which a fallback to another model changes while
+    everything above it stays the same."""
     values = dict(spec.variables, model=model.name, provider=model.provider)
-    template = pick_template(snap.templates, model.name, model.model_id, model.family, model.litellm_name)
-    parts = [render(p, **values) for p in (template.system_prompt if template else None, spec.system_prompt) if p]
-    return "\n\n".join(parts) or None
+    template = template_for(snap, model)
+    layers = [*spec.instructions, *([Layer("template", template.name, template.system_prompt)] if template else [])]
+    return layered([Layer(x.kind, x.name, render(x.text, **values)) for x in layers])
 
 
 def build_messages(

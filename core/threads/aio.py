@@ -40,6 +40,7 @@ earlier_reply_pending = off_loop(store.earlier_reply_pending)
 record_message = off_loop(store.record_message)
 set_thread_model = off_loop(store.set_thread_model)
 apply_preset = off_loop(store.apply_preset)
+set_thread_instructions = off_loop(store.set_thread_instructions)
 find_conversation = off_loop(store.find_conversation)
 
 

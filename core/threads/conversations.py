@@ -511,6 +511,17 @@ def apply_preset(conversation_id: int, preset: str, model: str, system_prompt: s
         )
 
 
+def set_thread_instructions(conversation_id: int, text: str | None) -> None:
+    """The thread's own instructions (`!system`): they take the place of a preset's, which no longer applies
+    (the thread keeps its model). None clears them."""
+    with session(write=True) as s:
+        s.exec(
+            update(Conversation)
+            .where(col(Conversation.id) == conversation_id)
+            .values(system_prompt=text, preset=None, updated_at=utcnow())
+        )
+
+
 def mark_trim_notified(conversation_id: int) -> None:
     with session(write=True) as s:
         s.exec(update(Conversation).where(col(Conversation.id) == conversation_id).values(trim_notified=True))
