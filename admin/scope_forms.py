@@ -7,7 +7,7 @@ import streamlit as st
 
 from admin import auth, ui
 from core import formatting as fmt
-from core.config.chains import ChainView, delete_chain, list_chains, save_chain
+from core.config.chains import CHAIN_STRATEGIES, ChainView, delete_chain, list_chains, save_chain
 from core.config.scopes import MAX_INSTRUCTIONS_CHARS, ScopeKey, load_all, update_scope
 from core.errors import UserError
 from core.models.registry import ModelInfo, require_model
@@ -217,12 +217,20 @@ def chains_table(chains: list[ChainView]) -> None:
                 "then try": " → ".join(c.models),
                 "paid fallbacks": c.allow_paid,
                 "content policy": c.content_policy_rule or "default",
+                "strategy": CHAIN_STRATEGIES.get(c.strategy, c.strategy),
+                "try last above": _thresholds(c),
                 "enabled": c.enabled,
             }
             for c in chains
         ],
         hide_index=True,
     )
+
+
+def _thresholds(c: ChainView) -> str:
+    over = [f"{c.max_error_rate:.0%} errors"] if c.max_error_rate is not None else []
+    over += [f"p95 {fmt.latency(c.max_p95_ms)}"] if c.max_p95_ms is not None else []
+    return ", ".join(over) or "-"
 
 
 def chains_tab(models: list[ModelInfo]) -> None:
@@ -252,6 +260,28 @@ def chains_tab(models: list[ModelInfo]) -> None:
         current_rule = next((k for k, v in RULES.items() if chain and v == chain.content_policy_rule), rule_labels[0])
         rule = c2.selectbox("On a content-policy refusal", rule_labels, index=rule_labels.index(current_rule))
         enabled = c3.checkbox("Enabled", value=chain.enabled if chain else True)
+        s1, s2, s3 = st.columns(3)
+        strategies = list(CHAIN_STRATEGIES)
+        strategy = s1.selectbox(
+            "After the thread's own model, try",
+            strategies,
+            index=strategies.index(chain.strategy) if chain and chain.strategy in strategies else 0,
+            format_func=lambda k: CHAIN_STRATEGIES[k],
+            help="Fastest and cheapest use the figures measured from recent replies (the Performance page).",
+        )
+        error_pct = s2.number_input(
+            "Try last above this error rate (%)",
+            min_value=0.0,
+            max_value=100.0,
+            value=chain.max_error_rate * 100 if chain and chain.max_error_rate is not None else None,
+            help="Empty: no limit. Counted over a model's recent replies, once it has a few.",
+        )
+        p95_ms = s3.number_input(
+            "Try last above this p95 latency (ms)",
+            min_value=1.0,
+            value=chain.max_p95_ms if chain and chain.max_p95_ms is not None else None,
+            help="Empty: no limit.",
+        )
         submitted = st.form_submit_button("Save chain")
     if submitted:
         with ui.user_errors():
@@ -263,6 +293,9 @@ def chains_tab(models: list[ModelInfo]) -> None:
                 allow_paid=allow_paid,
                 content_policy_rule=RULES[rule],
                 enabled=enabled,
+                strategy=strategy,
+                max_error_rate=None if error_pct is None else error_pct / 100,
+                max_p95_ms=p95_ms,
             )
             ui.flash(f"Saved fallback chain '{chain.name if chain else name.strip()}'.")
             st.rerun()

@@ -16,6 +16,8 @@ def render_footer(r: TurnResult) -> str:
     parts = [name, tokens(r.total_tokens), *thought, money(r.cost_usd, local=r.is_local)]
     if r.fallback_from:
         parts.append(f"fallback from {r.fallback_from}: {r.fallback_reason}")
+    if r.route_note:
+        parts.append(r.route_note)
     if r.status == "partial":
         parts.append(f"cut off ({r.error})" if r.error else "cut off")
     elif r.status == "interrupted":

@@ -109,6 +109,7 @@ class TurnResult:
     via: str | None = None  # the virtual model the user picked, when a member answered
     reasoning: str = ""  # what a reasoning model streamed as its thinking (not part of `text`, never history)
     reasoning_tokens: int | None = None  # of completion_tokens, where the provider says
+    route_note: str | None = None  # how the chain's strategy chose the fallback, or skipped models (footer only)
 
     def __post_init__(self) -> None:
         _make_storable(self)  # a provider's reply or error may carry NUL: shown and stored as U+FFFD
@@ -257,10 +258,11 @@ class UsageReport:
 
 @dataclass(frozen=True)
 class ModelChosen:
-    """A model was set: for a thread (`!model`, `!preset`) or as a channel's default."""
+    """A model was set: for a thread (`!model`, `!preset`), as a channel's default, or as a person's own default
+    for their new threads (`!model NAME --mine`)."""
 
     model: str
-    scope: Literal["thread", "channel"]
+    scope: Literal["thread", "channel", "personal"]
     preset: str | None = None
 
 
@@ -269,7 +271,7 @@ class CurrentModel:
     """`!model` without a name: the model used here and where that choice comes from."""
 
     model: str
-    source: str  # thread | channel | workspace | global | local
+    source: str  # thread | personal | last | channel | workspace | global | local
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,17 @@ def chain_add(
     content_policy: Annotated[
         str | None, typer.Option("--content-policy", help="On a content-policy refusal: fallback | stop.")
     ] = None,
+    strategy: Annotated[
+        str,
+        typer.Option("--strategy", help="Order after the thread's model: in_order | fastest | cheapest (measured)."),
+    ] = "in_order",
+    max_error_rate: Annotated[
+        float | None,
+        typer.Option("--max-error-rate", help="Try last a model whose recent error rate is above this (0-1)."),
+    ] = None,
+    max_p95_ms: Annotated[
+        float | None, typer.Option("--max-p95-ms", help="Try last a model whose recent p95 latency is above this.")
+    ] = None,
 ) -> None:
     """Create or replace a fallback chain."""
     from core.config.chains import save_chain
@@ -102,6 +113,9 @@ def chain_add(
         for_model=target,
         allow_paid=allow_paid,
         content_policy_rule=content_policy,
+        strategy=strategy,
+        max_error_rate=max_error_rate,
+        max_p95_ms=max_p95_ms,
     )
     typer.echo(f"Chain '{name}' saved.")
 
@@ -124,11 +138,21 @@ def chain_list(as_json: JSON = False) -> None:
                     c.for_model or "any",
                     " > ".join(c.models),
                     "yes" if c.allow_paid else "no",
+                    c.strategy,
+                    _thresholds(c.max_error_rate, c.max_p95_ms),
                 )
                 for c in rows
             ],
-            ["NAME", "SCOPE", "FOR", "CHAIN", "PAID OK"],
+            ["NAME", "SCOPE", "FOR", "CHAIN", "PAID OK", "STRATEGY", "TRY LAST WHEN"],
         )
+
+
+def _thresholds(max_error_rate: float | None, max_p95_ms: float | None) -> str:
+    from core.formatting import latency
+
+    over = [f"errors > {max_error_rate:.0%}"] if max_error_rate is not None else []
+    over += [f"p95 > {latency(max_p95_ms)}"] if max_p95_ms is not None else []
+    return ", ".join(over) or "-"
 
 
 @chains_app.command("remove")

@@ -21,6 +21,12 @@ STRATEGIES = {
     "least-busy": "least-busy",
     "shuffle": "simple-shuffle",
 }
+# The order a fallback chain tries its models in (core.routing.strategy reads our own measured figures)
+CHAIN_STRATEGIES = {
+    "in_order": "in the order listed",
+    "fastest": "fastest first (by measured time to first token)",
+    "cheapest": "cheapest first (by price per token)",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class ChainView:
     allow_paid: bool
     content_policy_rule: str | None
     enabled: bool
+    strategy: str = "in_order"  # see CHAIN_STRATEGIES
+    max_error_rate: float | None = None  # hold back a model whose recent error rate is above this (0-1)
+    max_p95_ms: float | None = None  # hold back a model whose recent p95 latency is above this
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ def list_chains() -> list[ChainView]:
             r.allow_paid,
             r.content_policy_rule,
             r.enabled,
+            r.strategy or "in_order",
+            r.max_error_rate,
+            r.max_p95_ms,
         )
         for r in rows
     ]
@@ -68,8 +80,12 @@ def save_chain(
     allow_paid: bool = False,
     content_policy_rule: str | None = None,
     enabled: bool = True,
+    strategy: str = "in_order",
+    max_error_rate: float | None = None,
+    max_p95_ms: float | None = None,
 ) -> None:
-    """Create or replace a chain. Model names are checked against the registry by the caller."""
+    """Create or replace a chain. Model names are checked against the registry by the caller. `strategy` orders
+    the models tried after the thread's own; the thresholds hold back a model whose recent figures are over them."""
     if not NAME_RE.match(name):
         raise UserError(f"'{name}' is not a valid chain name: lowercase letters, digits, '-', '_' and '.'.")
     if not models:
@@ -78,11 +94,19 @@ def save_chain(
         raise UserError("A fallback chain lists each model once.")
     if content_policy_rule not in (None, "fallback", "stop"):
         raise UserError("The content-policy rule is 'fallback' or 'stop'.")
+    strategy = strategy.replace("-", "_")
+    if strategy not in CHAIN_STRATEGIES:
+        raise UserError(f"Unknown chain strategy '{strategy}'. Use one of: {', '.join(CHAIN_STRATEGIES)}.")
+    if max_error_rate is not None and not 0 <= max_error_rate <= 1:
+        raise UserError("The error-rate threshold is a fraction from 0 to 1, e.g. 0.2 for 20%.")
+    if max_p95_ms is not None and not 0 < max_p95_ms <= 3_600_000:
+        raise UserError("The p95 threshold is a positive number of milliseconds, e.g. 8000.")
     with session(write=True) as s:
         row = s.exec(select(FallbackChain).where(FallbackChain.name == name)).first() or FallbackChain(name=name)
         row.platform, row.workspace, row.channel = scope.platform, scope.workspace, scope.channel
         row.for_model, row.models, row.allow_paid = for_model or None, list(models), allow_paid
         row.content_policy_rule, row.enabled, row.updated_at = content_policy_rule, enabled, utcnow()
+        row.strategy, row.max_error_rate, row.max_p95_ms = strategy, max_error_rate, max_p95_ms
         s.add(row)
         bump_config_version(s)
 

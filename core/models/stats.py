@@ -3,12 +3,35 @@ replies, kept in the Model table's stats columns (the registry shows them; nothi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import col, select
 
 from core.storage.db import session
 from core.storage.tables import Message, Model, utcnow
 
 STATS_WINDOW = 200
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A model's rolling figures as routing reads them (core.routing.strategy): over its last `samples` replies."""
+
+    samples: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    ttft_p50_ms: float | None
+    error_rate: float | None
+
+
+def measured() -> dict[str, Measured]:
+    """Every measured model's figures by name, in one query (the snapshot reloads them every half minute)."""
+    with session() as s:
+        rows = s.exec(select(Model).where(Model.stats_samples > 0)).all()
+        return {
+            r.name: Measured(r.stats_samples, r.latency_p50_ms, r.latency_p95_ms, r.ttft_p50_ms, r.error_rate)
+            for r in rows
+        }
 
 
 def percentile(values: list[float], pct: float) -> float | None:

@@ -25,6 +25,7 @@ from core.providers import llm
 from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
 from core.providers.store import mark_unhealthy, provider_config
 from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
+from core.routing.strategy import footer_note
 from core.settings import get_settings
 from core.snapshot import Snapshot
 from core.types import Delta, HistoryTurn, Notice, Reply, Thinking, TurnResult
@@ -66,6 +67,8 @@ class RouteSpec:
     variables: tuple[tuple[str, str], ...] = ()
     budgeter: BudgetGate | None = None  # None: no budget or confirmation applies
     needs_vision: bool = False  # the turn brings images: only models that can see them may answer it
+    chain_why: tuple[tuple[str, str], ...] = ()  # how the chain's strategy placed each model (core.routing.strategy)
+    held_back: tuple[tuple[str, str], ...] = ()  # chain models over its thresholds (last in `chain`), and why
 
 
 # ---------------------------------------------------------------- the gateway, rebuilt on config change
@@ -468,6 +471,9 @@ def _result(
         is_local=served.is_local,
         fallback_from=first_failure.model if first_failure else None,
         fallback_reason=llm.error_label(first_failure.error.kind) if first_failure else None,
+        route_note=footer_note(spec.chain_why, spec.held_back, model.name, {a.model for a in failures})
+        if first_failure and model.name != spec.target.name
+        else None,
         via=via,
         reasoning=reasoning,
         reasoning_tokens=reasoning_tokens,
