@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from core.budgets.rates import RateLimitView, list_rate_limits
 from core.budgets.store import BudgetView, list_budgets
 from core.config import chains as chain_store
 from core.config import prompts, scopes
 from core.config.version import config_version
-from core.models import registry
+from core.models import registry, stats
 from core.models.registry import ModelInfo
 from core.providers.store import ProviderView, list_providers
 from core.storage.tables import ScopeSetting
 
 CHECK_EVERY_S = 1.0
+MEASURED_EVERY_S = 30.0  # measured figures move with every reply, not with config: reloaded on their own clock
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class Snapshot:
     virtual: dict[str, chain_store.VirtualModelView]
     presets: dict[str, prompts.PresetView]
     budgets: list[BudgetView] = field(default_factory=list)
+    rate_limits: list[RateLimitView] = field(default_factory=list)  # the enabled ones
     by_name: dict[str, ModelInfo] = field(default_factory=dict)
+    measured: dict[str, stats.Measured] = field(default_factory=dict)  # by model name: what chain strategies read
 
     def model(self, name: str | None) -> ModelInfo | None:
         return self.by_name.get(name) if name else None
@@ -97,18 +101,21 @@ def _load(version: int) -> Snapshot:
         virtual=virtual,
         presets={p.name: p for p in prompts.list_presets()},
         budgets=list_budgets(),
+        rate_limits=[r for r in list_rate_limits() if r.enabled],
         by_name=by_name,
+        measured=stats.measured(),
     )
 
 
 _lock = threading.Lock()
 _current: Snapshot | None = None
 _checked_at = 0.0
+_measured_at = 0.0
 
 
 def current(max_age_s: float = CHECK_EVERY_S) -> Snapshot:
     """The snapshot, re-checking the config version at most every `max_age_s` seconds."""
-    global _current, _checked_at
+    global _current, _checked_at, _measured_at
     now = time.monotonic()
     snap = _current
     if snap is not None and now - _checked_at < max_age_s:
@@ -118,7 +125,9 @@ def current(max_age_s: float = CHECK_EVERY_S) -> Snapshot:
             return _current
         version = config_version()
         if _current is None or _current.version != version:
-            _current = _load(version)
+            _current, _measured_at = _load(version), time.monotonic()
+        elif time.monotonic() - _measured_at > MEASURED_EVERY_S:
+            _current, _measured_at = replace(_current, measured=stats.measured()), time.monotonic()
         _checked_at = time.monotonic()
         return _current
 
