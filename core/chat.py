@@ -19,12 +19,13 @@ from core import commands
 from core.budgets.gate import budgeter_for
 from core.commands.system import applied_note
 from core.config.chains import chain_for
+from core.config.people import Person, preference_async
 from core.config.scopes import Policy, ScopeKey, effective_instructions
 from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
-from core.routing.policy import choose_model, local_suggestions, vision_suggestions
+from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
 from core.routing.route import RouteOutcome, RouteSpec, Writing, route, template_for
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
@@ -236,7 +237,11 @@ async def _answer_now(
     history: list[HistoryTurn] | None,
 ) -> AsyncGenerator[Event, None]:
     snap = await current_async()
-    choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel))
+    person = Person(msg.platform, msg.workspace, msg.user)
+    mine = None if conv.current_model else await preference_async(person)  # a new thread starts on its asker's own
+    choice = choose_model(snap, conv.current_model, ScopeKey(msg.platform, msg.workspace, msg.channel), mine)
+    if choice.note:  # their own model was skipped: admin policy wins, but never silently
+        yield Notice(choice.note)
     if choice.model is None:
         await threads.drop_reply(reply_id)
         yield Reply(choice.refusal or "No model is available here.", kind="refusal")
@@ -318,7 +323,10 @@ async def _answer_now(
                 # so that never shows above this one. A process that dies before the release leaves this cost for the
                 # crash rules to charge (if the gate had not) and the thread to be told.
                 result = outcome.result
-                await threads.finish_turn(conv.id, reply_id, result, failed_attempts, msg.user, pin, shown=False)
+                used = (person, model.name) if result.status != "error" else None  # for "start where I left off"
+                await threads.finish_turn(
+                    conv.id, reply_id, result, failed_attempts, msg.user, pin, shown=False, last_used=used
+                )
                 finished, shown_as = True, result.status
                 _refresh_stats_soon(outcome)
                 if result.status == "error":
@@ -326,6 +334,8 @@ async def _answer_now(
                 footer = render_footer(result)
                 if pin and choice.source == "local" and result.model == model.name:
                     footer += " · chosen as the free local default (no default is set here; `!model NAME` switches)"
+                elif pin and choice.source in ("personal", "last") and result.model == model.name:
+                    footer += f" · {source_label(choice.source)} (`!prefs` shows your settings)"
                 yield Done(result, footer)
         if shown_as is not None:  # shown, and charged as the route ended
             await threads.release_reply(reply_id, shown_as)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from admin import prompt_forms, scope_forms, ui
+from admin import people_table, prompt_forms, scope_forms, ui
 from core import formatting as fmt
 from core.errors import UserError
 from core.menus.listing import ModelFilter, filter_models
@@ -253,6 +253,8 @@ def render() -> None:
         registry_tab(models)
     with defaults:
         scope_forms.defaults_tab(models)
+        st.divider()
+        people_table.people_section(models)
     with chains:
         scope_forms.chains_tab(models)
     with prompts:

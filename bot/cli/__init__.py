@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import admin, budgets, chat, config, models, ollama, providers, system
+from bot.cli import admin, budgets, chat, config, models, ollama, prefs, providers, system
 from bot.cli.output import needs_secret_store
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ app.add_typer(config.templates_app, name="templates")
 app.add_typer(config.virtual_app, name="virtual")
 app.add_typer(config.defaults_app, name="defaults")
 app.add_typer(budgets.app, name="budgets")
+app.add_typer(prefs.app, name="prefs")
 app.command("usage")(needs_secret_store(budgets.usage))
 
 

@@ -7,7 +7,9 @@ import math
 from collections.abc import AsyncIterator
 
 from core import snapshot
+from core.commands import prefs
 from core.commands.base import Context, command
+from core.commands.lookup import describe, find_model, price_note
 from core.config.scopes import update_scope
 from core.menus.listing import (
     FILTER_HELP,
@@ -17,67 +19,44 @@ from core.menus.listing import (
     listed,
     model_line,
     parse_filter,
-    summary,
 )
-from core.models.registry import ModelInfo, resolve_model
 from core.providers.kinds import get_kind
-from core.routing.policy import allowed_here, choose_model, may_set_default, suggestions
+from core.routing.policy import allowed_here, choose_model, may_set_default, source_label, suggestions
 from core.settings import get_settings
 from core.threads import aio as threads
 from core.types import Choice, CurrentModel, Event, ModelChosen, ModelGroup, ModelListing, Reply
 
 
-def describe(m: ModelInfo) -> str:
-    return summary(listed(m, current=False))
-
-
 @command(
     "model",
-    "!model [NAME]",
-    "Show this thread's model, or switch it (in a channel: set the channel default).",
+    "!model [NAME] [--mine]",
+    "Show this thread's model, or switch it (in a channel: set the channel default). "
+    "With `--mine`: show or set your own default for new threads.",
 )
 async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
+    words = args.split()
+    if prefs.MINE in words:
+        yield await prefs.my_default(ctx, " ".join(w for w in words if w != prefs.MINE))
+        return
     if not args:
-        yield _show_current(ctx)
+        yield await _show_current(ctx)
         return
-    res = resolve_model(args, ctx.snap.models)
-    if res.model is None:
-        if res.candidates:
-            names = [c.name for c in res.candidates[:10]]
-            yield Reply(
-                f"'{args}' matches several models: " + ", ".join(f"`{n}`" for n in names) + ". Which one?",
-                kind="choices",
-                ephemeral=True,
-                choices=tuple(Choice(n, f"!model {n}") for n in names),
-            )
-            return
-        near = list(res.suggestions)  # only close names (core.models.matching): never unrelated ones
-        hint = f" Did you mean {', '.join(f'`{n}`' for n in near[:3])}?" if near else " No model has a close name."
-        yield Reply(
-            f"There is no model called '{args}'.{hint} `!models` lists them all.",
-            kind="error",
-            ephemeral=True,
-            choices=tuple(Choice(n, f"!model {n}") for n in near[:3]),
-        )
+    m = find_model(ctx, args)
+    if isinstance(m, Reply):
+        yield m
         return
-    m = res.model
     refusal = m.unusable_reason or allowed_here(m, ctx.policy)
     if refusal:
         alternatives = suggestions(ctx.snap, ctx.policy, near=args)
         hint = f" Try {', '.join(f'`{a}`' for a in alternatives)}." if alternatives else ""
         yield Reply(f"Can't use {m.name}: {refusal}.{hint}", kind="refusal", ephemeral=True)
         return
-    price_note = ""
-    if not m.is_local and not m.price_known:
-        price_note = " Its price is unknown, so its cost can't be shown or budgeted until an admin sets it."
-    elif m.is_paid:
-        price_note = " It is a paid model: replies cost money (shown under each reply)."
     if ctx.in_thread:
         assert ctx.conversation is not None
         await threads.set_thread_model(ctx.conversation.id, m.name)
         yield Reply(
             f"This thread now uses **{m.name}** ({describe(m)}). Earlier replies keep the model that wrote them."
-            + price_note,
+            + price_note(m),
             kind="model_set",
             data=ModelChosen(m.name, "thread"),
         )
@@ -90,25 +69,26 @@ async def model_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     snapshot.invalidate()
     yield Reply(
         f"New threads in this channel will use **{m.name}** ({describe(m)}). Existing threads keep their model."
-        + price_note,
+        + price_note(m),
         kind="model_set",
         data=ModelChosen(m.name, "channel"),
     )
 
 
-def _show_current(ctx: Context) -> Reply:
+async def _show_current(ctx: Context) -> Reply:
     current = ctx.conversation.current_model if ctx.conversation else None
-    choice = choose_model(ctx.snap, current if ctx.in_thread else None, ctx.key)
-    where = "This thread" if ctx.in_thread else "New threads in this channel"
+    current = current if ctx.in_thread else None
+    mine = await prefs.preference_of(ctx)
+    choice = choose_model(ctx.snap, current, ctx.key, mine)
+    yours = choice.source in ("personal", "last")
+    where = "This thread" if ctx.in_thread else "Your new threads here" if yours else "New threads in this channel"
     how = "`!model NAME` switches it" if ctx.in_thread else "`/model NAME` sets the channel default"
     if choice.model is None:
         return Reply(choice.refusal or "No model is available here.", kind="refusal", ephemeral=True)
-    source = {
-        "thread": "this thread's model",
-        "local": "the first local model, as nothing else is set",
-    }.get(choice.source, f"the {choice.source} default")
+    also = prefs.start_line(ctx, mine) if current else (f" {choice.note}" if choice.note else "")
     return Reply(
-        f"{where} uses **{choice.model.name}** ({source}; {describe(choice.model)}). {how}; `!models` lists models.",
+        f"{where} uses **{choice.model.name}** ({source_label(choice.source)}; {describe(choice.model)}). "
+        f"{how}; `!models` lists models.{also}",
         kind="model_info",
         data=CurrentModel(choice.model.name, choice.source),
         ephemeral=not ctx.in_thread,
@@ -130,8 +110,9 @@ async def models_command(ctx: Context, args: str) -> AsyncIterator[Event]:
         yield Reply(str(exc), kind="error", ephemeral=True)
         return
     policy = ctx.policy
-    current = ctx.conversation.current_model if ctx.conversation else None
-    choice = choose_model(ctx.snap, current if ctx.in_thread else None, ctx.key)
+    current = ctx.conversation.current_model if ctx.conversation and ctx.in_thread else None
+    mine = None if current else await prefs.preference_of(ctx)  # marks the model your new thread would start on
+    choice = choose_model(ctx.snap, current, ctx.key, mine)
     found = filter_models([m for m in ctx.snap.models if m.enabled and m.provider_enabled], f, policy)
     found.sort(key=lambda m: (m.provider, not m.usable, m.name))
     size = get_settings().models_page_size

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from core.config.people import Preference
 from core.config.scopes import Policy, ScopeKey, effective_policy
 from core.models.registry import ModelInfo, resolve_model
 from core.settings import get_settings
@@ -16,9 +17,21 @@ class ModelChoice:
     scope's policy it was chosen under (the turn's budget gate needs it too: resolved once per turn)."""
 
     model: ModelInfo | None
-    source: str  # thread | channel | workspace | global | local
+    source: str  # thread | personal | last | channel … | workspace … | global | local (see source_label)
     policy: Policy
     refusal: str | None = None
+    note: str | None = None  # the person's own model was skipped, and why (policy wins, never silently)
+
+
+def source_label(source: str) -> str:
+    """Where a model choice came from, as a user reads it."""
+    fixed = {
+        "thread": "this thread's model",
+        "personal": "your default",
+        "last": "the model you used last",
+        "local": "the first local model, as nothing else is set",
+    }
+    return fixed.get(source, f"the {source} default")
 
 
 def scope_key(platform: str, workspace: str, channel: str) -> ScopeKey:
@@ -73,10 +86,34 @@ def vision_suggestions(snap: Snapshot, policy: Policy, most: int = 5) -> list[st
     return [m.name for m in able[:most]]
 
 
-def choose_model(snap: Snapshot, current_model: str | None, key: ScopeKey) -> ModelChoice:
-    """Thread's model, then channel, workspace and global defaults; with nothing set, a free local model
-    (an installed Ollama model first)."""
+def choose_model(
+    snap: Snapshot, current_model: str | None, key: ScopeKey, mine: Preference | None = None
+) -> ModelChoice:
+    """The resolution order (README "In a thread"): the thread's model; for a new thread, its starter's own
+    model (`mine`: their last one with "start where I left off", else their default); then the channel,
+    workspace and global defaults; with nothing set, a free local model (an installed Ollama model first).
+    Admin policy wins over a person's model: one it forbids is skipped, and the choice's note says so."""
     policy = policy_for(snap, key)
+    if current_model or mine is None or not mine.start_models:
+        return _choose(snap, current_model, policy)
+    skipped = ""
+    for name, source in mine.start_models:
+        model = snap.model(name)
+        why = _unusable(snap, model, name, policy)
+        if why is None and model is not None:
+            choice = ModelChoice(model, source, policy)
+            break
+        whose = "Your default" if source == "personal" else "The model you used last"
+        skipped = skipped or f"{whose}, {name}, can't be used here: {why}"
+    else:
+        choice = _choose(snap, None, policy)
+    if not skipped:
+        return choice
+    instead = f"; this thread starts on {choice.model.name} ({source_label(choice.source)})" if choice.model else ""
+    return replace(choice, note=f"{skipped}{instead}.")
+
+
+def _choose(snap: Snapshot, current_model: str | None, policy: Policy) -> ModelChoice:
     picks: list[tuple[str | None, str]] = [(current_model, "thread")]
     if policy.default_model:
         picks.append((policy.default_model, policy.default_from or "global"))

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from core.attachments import files_of
+from core.config.people import Person, remember_last_model
 from core.settings import get_settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import PENDING_REPLY, Conversation, Message, utcnow
@@ -294,10 +295,12 @@ def finish_reply(
     conversation_id: int | None = None,
     pin: str | None = None,
     shown: bool = True,
+    last_used: tuple[Person, str] | None = None,
 ) -> None:
     """Store the finished reply with who wrote it, its tokens, cost, latency and status. With `conversation_id`,
     also touch the thread and, with `pin`, record the model it started with (see pin_model). `shown=False`: the
-    reply stays pending (its thread's next turn waits) until `release_reply` says it has been shown."""
+    reply stays pending (its thread's next turn waits) until `release_reply` says it has been shown. `last_used`:
+    the person asking and their thread's model, noted as the model they used last (core.config.people)."""
     with connection(write=True) as conn:
         sql = _sql(conn)
         values = {f"v_{k}": v for k, v in _reply_values(result, role).items()}
@@ -308,6 +311,8 @@ def finish_reply(
             conn.execute(sql.touch, {"conv_id": conversation_id, "now": utcnow()})
             if pin:
                 conn.execute(sql.pin, {"conv_id": conversation_id, "pin": pin})
+        if last_used is not None:
+            remember_last_model(conn, *last_used)
 
 
 def finish_turn(
@@ -319,12 +324,13 @@ def finish_turn(
     pin: str | None,
     *,
     shown: bool = True,
+    last_used: tuple[Person, str] | None = None,
 ) -> None:
     """Store a turn's end: the models that failed on the way (as error rows, for error rates and health), then
     the reply itself (see finish_reply)."""
     for attempt in failed_attempts:
         record_message(conversation_id, attempt, role="assistant", user=user)
-    finish_reply(reply_id, result, conversation_id=conversation_id, pin=pin, shown=shown)
+    finish_reply(reply_id, result, conversation_id=conversation_id, pin=pin, shown=shown, last_used=last_used)
 
 
 def release_reply(reply_id: int, status: str) -> None:

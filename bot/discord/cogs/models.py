@@ -15,14 +15,17 @@ class Models(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="model")
-    @app_commands.describe(name="The model to use; start typing to search (leave empty to see the current one)")
+    @app_commands.describe(
+        name="The model to use; start typing to search (leave empty to see the current one)",
+        mine="Your own default for your new threads, instead of this thread's or channel's model",
+    )
     @app_commands.autocomplete(name=autocomplete.models)
-    async def model(self, interaction: discord.Interaction, name: str | None = None) -> None:
+    async def model(self, interaction: discord.Interaction, name: str | None = None, mine: bool = False) -> None:
         """Show or switch the model: in a thread, that thread's; in a channel, the default for new threads."""
         here = identity.in_thread(interaction)
-        public = bool(name) or here  # a switch is news for everyone in the conversation or channel
+        public = (bool(name) or here) and not mine  # a switch is news for everyone; your own default is yours
         await interaction.response.defer(ephemeral=not public, thinking=True)
-        msg = identity.from_interaction(interaction, f"!model {name or ''}".strip())
+        msg = identity.from_interaction(interaction, f"!model {name or ''}{' --mine' if mine else ''}".strip())
         await answer_interaction(interaction, msg, ephemeral=not public)
 
     @app_commands.command(name="models")
