@@ -4,15 +4,17 @@ and always under admin policy."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import pytest
 from sqlmodel import col, select
 
+from core.config.people import Person, remember_last_model, set_default, set_follow_last
 from core.config.scopes import ScopeKey, update_scope
 from core.snapshot import invalidate
-from core.storage.db import session
+from core.storage.db import connection, session
 from core.storage.tables import Conversation, Message, UserPreference
 from tests.adminkit import AdminApp
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
@@ -155,10 +157,14 @@ async def test_a_personal_default_is_checked_like_model(world: World) -> None:
         assert s.exec(select(UserPreference)).all() == []  # nothing stored by a refusal or a question
 
 
-async def test_admins_see_peoples_defaults_in_the_admin_and_the_cli(world: World, cli: Cli) -> None:
-    await alice().channel_level().say("!model llama-small --mine")
-    await bob().channel_level().say("!prefs last on")
-    await Thread(thread="T-c", user="carol").say("hello")  # only a last model: listed with --all
+def test_admins_see_peoples_defaults_in_the_admin_and_the_cli(cli: Cli) -> None:
+    with servers() as (cloud, local):
+        asyncio.run(make_world(cloud, local))
+    set_default(Person("console", "W1", "alice"), "local/llama-small")
+    set_default(Person("slack", "T9", "dave"), "oa/gpt-3")  # a model the registry no longer has
+    set_follow_last(Person("console", "W1", "bob"), True)
+    with connection(write=True) as conn:  # carol chose nothing: only the model she used last is known
+        remember_last_model(conn, Person("console", "W1", "carol"), "local/llama-big")
 
     listed = cli("prefs", "list")
     assert listed.returncode == 0
@@ -168,7 +174,11 @@ async def test_admins_see_peoples_defaults_in_the_admin_and_the_cli(world: World
     admin = AdminApp.signed_in().open("models")
     table = admin.table_with("start where I left off")
     rows = {r["user"]: (r["default model"], bool(r["start where I left off"])) for _, r in table.iterrows()}
-    assert rows == {"alice": ("local/llama-small", False), "bob": ("", True)}
+    assert rows == {
+        "alice": ("local/llama-small", False),
+        "bob": ("", True),
+        "dave": ("oa/gpt-3 (no longer in the registry)", False),
+    }
 
 
 @pytest.mark.parametrize("any_db", ["postgres"], indirect=True)

@@ -87,7 +87,8 @@ async def _show_current(ctx: Context) -> Reply:
         return Reply(choice.refusal or "No model is available here.", kind="refusal", ephemeral=True)
     also = prefs.start_line(ctx, mine) if current else (f" {choice.note}" if choice.note else "")
     return Reply(
-        f"{where} uses **{choice.model.name}** ({source_label(choice.source)}; {describe(choice.model)}). "
+        f"{where} {'uses' if ctx.in_thread else 'use'} **{choice.model.name}** "
+        f"({source_label(choice.source)}; {describe(choice.model)}). "
         f"{how}; `!models` lists models.{also}",
         kind="model_info",
         data=CurrentModel(choice.model.name, choice.source),
