@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from core import ollama
-from core.models import stats, sync
+from core.models import stats, sync, versions
 from core.providers.store import list_providers, test_provider
 from core.settings import get_settings
 from core.storage import leases
@@ -37,6 +37,8 @@ async def refresh_registry() -> None:
             )
         else:
             log.warning("registry: %s failed: %s", r.provider, r.message)
+    # what the refresh found gone, and retirement dates litellm knows, for the models configuration relies on
+    await asyncio.to_thread(versions.check_model_versions)
 
 
 async def check_health() -> None:
@@ -52,7 +54,7 @@ async def check_health() -> None:
 
 async def budget_upkeep() -> None:
     """Release reservations of crashed processes, and open the new period of every budget (so it shows 0)."""
-    from core.budgets import ledger
+    from core.budgets import ledger, rates
     from core.budgets.store import list_budgets
 
     released = await asyncio.to_thread(ledger.expire_stale)
@@ -60,6 +62,7 @@ async def budget_upkeep() -> None:
         log.warning("budgets: released %d reservations whose process stopped", released)
     budgets = [b for b in await asyncio.to_thread(list_budgets) if b.enabled]
     await asyncio.to_thread(ledger.current, budgets, tz=get_settings().timezone)
+    await asyncio.to_thread(rates.prune)  # rate limits' past minutes: nothing reads them again
 
 
 async def conversation_upkeep() -> None:

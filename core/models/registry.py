@@ -98,6 +98,9 @@ class ModelInfo:
                     f"it is no longer installed on the Ollama server '{self.provider}' "
                     f"(an admin can reinstall it with `!install {self.model_id}`)"
                 )
+            if self.provider_error is None and not self.on_local_server and self.source != "manual":
+                # the provider answered and left it out: retired or renamed, not a passing outage
+                return f"it is not available from '{self.provider}' any more: it is gone from the provider's list"
             why = f": {clause(self.provider_error)}" if self.provider_error else ""  # callers end the sentence
             return f"it is not available from '{self.provider}' right now{why}"
         return None

@@ -58,6 +58,7 @@ class Metadata:
     supports_tools: bool = False
     supports_vision: bool = False
     mode: str | None = None
+    deprecation_date: str | None = None  # ISO date the provider retires the model, where litellm knows one
 
 
 def _per_mtok(value: Any) -> float | None:
@@ -88,6 +89,7 @@ def model_metadata(litellm_provider: str, model_id: str) -> Metadata | None:
             supports_tools=bool(info.get("supports_function_calling")),
             supports_vision=bool(info.get("supports_vision")),
             mode=info.get("mode"),
+            deprecation_date=str(info["deprecation_date"]) if info.get("deprecation_date") else None,
         )
     return None
 
