@@ -40,7 +40,8 @@ async def test_a_mention_gets_a_streamed_reply_in_its_thread(world: World, bot: 
     assert footer.startswith("local/llama-big · ") and "tokens" in footer and "free (local)" in footer
     menu = block_of(reply, "actions")[-1]["elements"][0]
     assert menu["type"] == "external_select" and menu["initial_option"]["value"] == "local/llama-big"
-    # the core stored the turn, with the mention stripped and the Slack identity
+    # the core stored the turn, with the mention stripped and the Slack identity (released once shown and charged)
+    await bot.settled()
     user, assistant = stored()
     assert (user.role, user.content, user.user_id) == ("user", "what is 2+2?", ADA)
     assert (assistant.model, assistant.status, assistant.content) == ("local/llama-big", "ok", answer)

@@ -108,7 +108,7 @@ async def test_nothing_done_in_one_workspace_reads_or_changes_another(any_db: st
     a = conversations.find_conversation("slack", alpha.team_id, CHANNEL, secret["ts"])
     b = conversations.find_conversation("slack", beta.team_id, CHANNEL, secret["ts"])
     assert a is not None and b is not None and a.id != b.id
-    assert conversations.history(a.id) == [
+    assert [(t.role, t.content) for t in conversations.history(a.id)] == [
         ("user", "remember: the launch is on Tuesday"),
         ("assistant", "The launch is on Tuesday."),
     ]
