@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -37,30 +38,39 @@ def _healthy(port: int, proc: asyncio.subprocess.Process) -> bool:
         return proc.returncode is not None
 
 
+@asynccontextmanager
+async def two_workers(fake: FakeSlack, sb_env: dict[str, str]) -> AsyncIterator[tuple[SlackSender, SlackSender]]:
+    """Two `switchboard slack` HTTP workers on the test's database, each reached by its own sender (as a balancer
+    would send to either); on the way out, both stop, and neither logged a traceback."""
+    ports = closed_port(), closed_port()
+    base = {
+        **sb_env,
+        "SLACK_API_URL": fake.api_url,
+        "SLACK_BOT_TOKEN": fake.workspace().token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SWITCHBOARD_SLACK_MODE": "http",
+        "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
+    }
+    async with (
+        switchboard_slack({**base, "PORT": str(ports[0])}) as first,
+        switchboard_slack({**base, "PORT": str(ports[1])}) as second,
+    ):
+        for port, proc in ((ports[0], first), (ports[1], second)):
+            await wait_for(lambda p=port, w=proc: _healthy(p, w), timeout=60, what=f"worker on {port}")
+        first_url, second_url = (f"http://127.0.0.1:{p}/slack/events" for p in ports)
+        yield SlackSender(first_url, SECRET, fake=fake), SlackSender(second_url, SECRET, fake=fake)
+        for proc in (first, second):
+            _, err = await stop(proc)
+            assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("any_db", ["postgres"], indirect=True)
 async def test_two_workers_answer_a_redelivered_event_once_and_a_threads_turns_in_order(
     world: World, sb_env: dict[str, str]
 ) -> None:
     world.local.script("llama-big", Reply(text=FIRST_ANSWER, token_delay_s=0.06))  # about two seconds
-    ports = closed_port(), closed_port()
     with FakeSlack() as fake:
-        base = {
-            **sb_env,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": fake.workspace().token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SWITCHBOARD_SLACK_MODE": "http",
-            "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
-        }
-        async with (
-            switchboard_slack({**base, "PORT": str(ports[0])}) as first,
-            switchboard_slack({**base, "PORT": str(ports[1])}) as second,
-        ):
-            for port, proc in ((ports[0], first), (ports[1], second)):
-                await wait_for(lambda p=port, w=proc: _healthy(p, w), timeout=60, what=f"worker on {port}")
-            to_first = SlackSender(f"http://127.0.0.1:{ports[0]}/slack/events", SECRET, fake=fake)
-            to_second = SlackSender(f"http://127.0.0.1:{ports[1]}/slack/events", SECRET, fake=fake)
-
+        async with two_workers(fake, sb_env) as (to_first, to_second):
             mention = to_first.app_mention("first question")
             envelope = to_first.envelope(mention)
             assert (await to_first.send_envelope(envelope)).status == 200
@@ -77,9 +87,6 @@ async def test_two_workers_answer_a_redelivered_event_once_and_a_threads_turns_i
             shown = await wait_for(answers, timeout=60, what="both answers")
             await asyncio.sleep(1.0)  # time for a duplicate answer to show, if there were one
             shown = answers() or []
-            for proc in (first, second):
-                _, err = await stop(proc)
-                assert "Traceback" not in err
 
     assert [t.strip() for t in shown] == [FIRST_ANSWER.strip(), "echo: second question"]  # once each, in order
     calls = world.local.chat_calls("llama-big")
@@ -93,25 +100,8 @@ async def test_an_image_posted_to_one_worker_is_seen_by_the_next_turn_on_the_oth
     world: World, sb_env: dict[str, str]
 ) -> None:
     image = png(800, 600)
-    ports = closed_port(), closed_port()
     with FakeSlack() as fake:
-        base = {
-            **sb_env,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_BOT_TOKEN": fake.workspace().token,
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SWITCHBOARD_SLACK_MODE": "http",
-            "SWITCHBOARD_SLACK_HOST": "127.0.0.1",
-        }
-        async with (
-            switchboard_slack({**base, "PORT": str(ports[0])}) as first,
-            switchboard_slack({**base, "PORT": str(ports[1])}) as second,
-        ):
-            for port, proc in ((ports[0], first), (ports[1], second)):
-                await wait_for(lambda p=port, w=proc: _healthy(p, w), timeout=60, what=f"worker on {port}")
-            to_first = SlackSender(f"http://127.0.0.1:{ports[0]}/slack/events", SECRET, fake=fake)
-            to_second = SlackSender(f"http://127.0.0.1:{ports[1]}/slack/events", SECRET, fake=fake)
-
+        async with two_workers(fake, sb_env) as (to_first, to_second):
             start = to_first.app_mention("!model oa/gpt-4o")
             assert (await to_first.send_event(start)).status == 200
             await wait_for(lambda: fake.bot_messages(CHANNEL, start["ts"]) or None, timeout=60, what="the switch")
@@ -127,9 +117,6 @@ async def test_an_image_posted_to_one_worker_is_seen_by_the_next_turn_on_the_oth
             later = to_second.message("and how do I fix it?", thread_ts=start["ts"])
             assert (await to_second.send_event(later)).status == 200
             await wait_for(lambda: answers(2), timeout=60, what="the later answer")
-            for proc in (first, second):
-                _, err = await stop(proc)
-                assert "Traceback" not in err
 
     # the second worker read the image the first one kept, from the database they share
     first_call, second_call = world.cloud.chat_calls("gpt-4o")
