@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.delivery.driver import PROBLEM_KINDS, drive
-from core.delivery.surface import Tail
-from core.delivery.thinking import Thought
+from core.delivery.surface import Tail, Thought
 from core.types import FileUnavailable, IncomingFile, IncomingMessage, Reply
 
 EXIT_NEEDS_CONFIRMATION = 3  # `ask`: nothing was answered, the reply waits for `!confirm`

@@ -38,8 +38,7 @@ import pytest
 from bot.console import Terminal, incoming
 from bot.discord.app import SwitchboardBot
 from core.delivery.driver import drive
-from core.delivery.surface import Tail
-from core.delivery.thinking import Thought
+from core.delivery.surface import Tail, Thought
 from core.settings import reload_settings
 from core.types import Reply
 from tests.chatkit import World

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from core.config.scopes import ScopeKey, effective_policy, load_all, update_scope
-from core.delivery.thinking import Thought
+from core.delivery.surface import Thought
 from core.models.registry import set_model_overrides
 from core.providers import llm
 from core.snapshot import invalidate

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import discord
 
 from core.delivery.split import split
-from core.delivery.thinking import Thought
+from core.delivery.surface import Thought
 from core.formatting import latency, money, tokens
 from core.menus.listing import group_heading, model_line
 from core.types import Choice, Comparison, ModelListing, Reply

@@ -26,8 +26,7 @@ from bot.discord.render import (
     thinking_text,
 )
 from core.delivery.driver import drive
-from core.delivery.surface import Silent, Tail
-from core.delivery.thinking import Thought
+from core.delivery.surface import Later, Silent, Tail, Thought
 from core.types import Choice, IncomingMessage, Reply
 
 log = logging.getLogger("switchboard.discord")

@@ -12,7 +12,7 @@ from typing import Any
 from markdown_to_mrkdwn import SlackMarkdownConverter
 
 from core.delivery.split import split
-from core.delivery.thinking import Thought
+from core.delivery.surface import Thought
 from core.menus.pickers import Pick
 from core.types import Choice, Reply
 

@@ -13,53 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from core.delivery.surface import Gone, Later, Surface
-
-ELLIPSIS = "…"
-
-
-@dataclass(frozen=True)
-class Thought:
-    """The thinking so far; `done`: the answer has started (or the turn ended), it will not grow."""
-
-    text: str
-    done: bool = False
-
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
-
-    def tail(self, limit: int, prefix: str = "") -> tuple[list[str], bool]:
-        """The latest thinking as lines (blank ones left out), each starting with `prefix`, together at most `limit`
-        characters with the line breaks between them; and whether earlier thinking was left out to fit (the first
-        line kept then starts with '…' after `prefix`, cut at a word where a line is cut)."""
-        lines = [line.strip() for line in self.text.splitlines() if line.strip()]
-        kept: list[str] = []
-        used = -1  # no line break before the first line
-        for index in range(len(lines) - 1, -1, -1):
-            line = lines[index]
-            cost = 1 + len(prefix) + len(line)
-            if used + cost <= limit and (index == 0 or used + cost + len(ELLIPSIS) <= limit):
-                kept.insert(0, prefix + line)
-                used += cost
-                continue
-            room = limit - used - 1 - len(prefix) - len(ELLIPSIS)  # what of this line fits after '…'
-            start = max(0, len(line) - room)
-            if room > 0 and start > 0 and line[start - 1] != " ":  # from the first whole word that fits
-                space = line.find(" ", start)
-                if space != -1:
-                    start = space + 1
-                elif kept:  # rather no part of this line than a piece of a word
-                    start = len(line)
-            if room > 0 and start < len(line):
-                kept.insert(0, prefix + ELLIPSIS + line[start:])
-            elif kept:  # no word of it fits: the line kept first says that more came before (room was kept)
-                kept[0] = prefix + ELLIPSIS + kept[0][len(prefix) :]
-            return kept, True
-        return kept, False
+from core.delivery.surface import Gone, Later, Surface, Thought
 
 
 class ThinkingStream:
