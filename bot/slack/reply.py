@@ -23,8 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import pacing, render
 from bot.slack.errors import report, retry_after, slack_error
-from core.delivery.surface import Gone, Later, Tail
-from core.delivery.thinking import Thought
+from core.delivery.surface import Gone, Later, Tail, Thought
 from core.types import Reply
 
 log = logging.getLogger(__name__)
