@@ -205,7 +205,10 @@ def test_the_cli_sets_a_channels_instructions_and_whether_threads_may_add_theirs
     assert not rules.thread_may_set and rules.thread_may_set_from == "channel C1"
 
     bad = cli("defaults", "set", "--thread-instructions", "maybe")
-    assert bad.returncode != 0 and "use allow, forbid or inherit" in bad.stdout + bad.stderr
+    assert bad.returncode == 2 and "use allow, forbid or inherit" in bad.stderr
+    too_long = cli("defaults", "set", "--instructions", "z" * 4001)
+    assert too_long.returncode == 2 and "limited to 4,000 characters" in too_long.stderr
+    assert "Traceback" not in too_long.stdout + too_long.stderr and ScopeKey() not in load_all()
     cleared = cli("defaults", "set", "--scope", "channel:W1/C1", "--platform", "console", "--instructions", "")
     assert cleared.returncode == 0 and effective_instructions(CHANNEL, load_all()).layers == ()
 

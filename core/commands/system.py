@@ -85,7 +85,7 @@ def _show(ctx: Context, rules: Instructions) -> Reply:
     choice = choose_model(ctx.snap, conv.current_model if conv else None, ctx.key)
     template = template_for(ctx.snap, choice.model) if choice.model else None
     where = "this thread" if conv else "new threads in this channel"
-    sections = [f"**{layer.source.capitalize()}**\n{_quoted(layer.text)}" for layer in layers]
+    sections = [f"**{layer.source[:1].upper()}{layer.source[1:]}**\n{_quoted(layer.text)}" for layer in layers]
     if template is not None and choice.model is not None:
         sections.append(f"**Template {template.name}** (for {choice.model.name})\n{_quoted(template.system_prompt)}")
     if sections:
