@@ -26,7 +26,7 @@ from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
-from core.routing.route import RouteOutcome, RouteSpec, Writing, route, template_for
+from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, route, template_for
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
@@ -330,7 +330,7 @@ async def _answer_now(
                 finished, shown_as = True, result.status
                 _refresh_stats_soon(outcome)
                 if result.status == "error":
-                    yield Reply(_failure_text(result), kind="error")
+                    yield Reply(_failure_text(result, outcome.failures), kind="error")
                 footer = render_footer(result)
                 if pin and choice.source == "local" and result.model == model.name:
                     footer += " · chosen as the free local default (no default is set here; `!model NAME` switches)"
@@ -384,7 +384,15 @@ def _no_vision_text(snap: Snapshot, model: ModelInfo, policy: Policy) -> str:
     return f"{model.name} cannot see images, so your message was not sent to it.{where}"
 
 
-def _failure_text(result: TurnResult) -> str:
+def _failure_text(result: TurnResult, failures: list[Attempt]) -> str:
+    rejected = sorted({a.provider for a in failures if a.error.kind == "auth"})
+    if failures and len(rejected) == len({a.provider for a in failures}):  # trying again cannot help
+        names = ", ".join(f"'{p}'" for p in rejected)
+        return (
+            f"Sorry, no model could answer: {clause(result.error or 'the API key was rejected')}. The provider "
+            f"{names} rejected its API key, so trying again will not help: an admin needs to set a valid key "
+            "(the admin's Providers page). Meanwhile, switch with `!model NAME` (see `!models`)."
+        )
     return (
         f"Sorry, no model could answer. {clause(result.error or 'no model could be tried')}. "
         "Try again in a moment, or switch with `!model NAME` (see `!models`)."

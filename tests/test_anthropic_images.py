@@ -125,6 +125,9 @@ async def test_a_revoked_key_is_told_plainly(claude: FakeAnthropic) -> None:
 
     assert len(claude.calls("/v1/messages")) == 1  # a rejected key is not retried
     assert "authentication failed" in said.text and "HTTP 401" in said.text
+    # what to do: not "try again in a moment", which cannot help with a rejected key
+    assert "The provider 'claude' rejected its API key, so trying again will not help" in said.text
+    assert "an admin needs to set a valid key" in said.text and "Try again in a moment" not in said.text
     assert KEY not in said.text and "Traceback" not in said.text
 
 
