@@ -190,6 +190,7 @@ def _spec(
         confirmed=confirmed,
         local_models=lambda: local_suggestions(snap, policy),
         message_key=conversations.budget_key(reply_id),
+        rate_limits=snap.rate_limits,
     )
     return RouteSpec(
         target=model,

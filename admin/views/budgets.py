@@ -13,6 +13,7 @@ import streamlit as st
 
 from admin import budget_forms, ui
 from admin.budget_bars import budget_table, delivery
+from admin.rate_forms import rate_limits_section
 from bot.alerting import notifiers
 from core import formatting as fmt
 from core.alerts import AlertRoute, AlertView, alert_routes, recent_alerts, set_alert_destination
@@ -173,6 +174,7 @@ def alert_log(any_destination: bool) -> None:
 def render() -> None:
     st.title("Budgets & alerts")
     budgets_section()
+    rate_limits_section()
     found = alert_routes(get_settings())
     destinations_section(found)
     alert_log(any(d.active for d in found))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import admin, budgets, chat, config, models, ollama, prefs, providers, system
+from bot.cli import admin, budgets, chat, config, limits, models, ollama, prefs, providers, system
 from bot.cli.output import needs_secret_store
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ for sub in (
     config.virtual_app,
     config.defaults_app,
     budgets.app,
+    limits.app,
 ):
     for info in sub.registered_commands:
         if info.callback:
@@ -55,6 +56,7 @@ app.add_typer(config.virtual_app, name="virtual")
 app.add_typer(config.defaults_app, name="defaults")
 app.add_typer(budgets.app, name="budgets")
 app.add_typer(prefs.app, name="prefs")
+app.add_typer(limits.app, name="limits")
 app.command("usage")(needs_secret_store(budgets.usage))
 
 

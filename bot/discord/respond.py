@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import discord
 
@@ -120,9 +122,50 @@ class EditPacer:
 
 pacer = EditPacer()  # one per process
 
+T = TypeVar("T")
+SHOW_ATTEMPTS = 5  # a whole answer Discord still rate-limits after discord.py's own retries is tried this many times
+
+
+def asked_to_wait(exc: Exception) -> float | None:
+    """Seconds Discord asked us to wait when a 429 outlasted discord.py's own five tries (or its timeout); None
+    for any other error."""
+    if isinstance(exc, discord.RateLimited):
+        return float(exc.retry_after)
+    if isinstance(exc, discord.HTTPException) and exc.status == 429:
+        try:
+            return max(0.5, float(exc.response.headers.get("Retry-After", 1)))
+        except (AttributeError, TypeError, ValueError):
+            return 1.0
+    return None
+
+
+async def patiently(send: Callable[[], Awaitable[T]]) -> T:
+    """Send a whole answer, waiting out 429s discord.py gave up on, so a busy bot delays it rather than loses it."""
+    for attempt in range(1, SHOW_ATTEMPTS + 1):
+        try:
+            return await send()
+        except (discord.HTTPException, discord.RateLimited) as exc:
+            wait = asked_to_wait(exc)
+            if wait is None or attempt == SHOW_ATTEMPTS:
+                raise
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def later_on_429() -> Iterator[None]:
+    """A streamed write Discord still rate-limits becomes the reply driver's Later: it is written again after."""
+    try:
+        yield
+    except (discord.HTTPException, discord.RateLimited) as exc:
+        wait = asked_to_wait(exc)
+        if wait is None:
+            raise
+        raise Later(wait) from exc
+
 
 async def send_outgoing(channel: discord.abc.Messageable, outs: list[Outgoing]) -> list[discord.Message]:
-    return [await channel.send(**_message_kwargs(out)) for out in outs]
+    return [await patiently(functools.partial(channel.send, **_message_kwargs(out))) for out in outs]
 
 
 class ChannelSurface:
@@ -145,7 +188,7 @@ class ChannelSurface:
         await send_outgoing(self.channel, render_reply(reply))
 
     async def notice(self, text: str) -> None:
-        await self.channel.send(notice_line(text))
+        await patiently(lambda: self.channel.send(notice_line(text)))
 
     def tail_text(self, tail: Tail) -> str:
         lines = [notice_line(n) for n in tail.notices] + ([footer_line(tail.footer)] if tail.footer else [])
@@ -153,16 +196,18 @@ class ChannelSurface:
 
     async def post(self, text: str, *, final: bool, tail: Tail | None) -> discord.Message:
         view = view_for(tail.choices) if tail else None
-        if view is None:
-            return await self.channel.send(text)
-        return await self.channel.send(text, view=view)
+        with later_on_429():
+            if view is None:
+                return await self.channel.send(text)
+            return await self.channel.send(text, view=view)
 
     async def edit(self, handle: discord.Message, text: str, *, final: bool, tail: Tail | None) -> None:
         view = view_for(tail.choices) if tail else None
-        if view is None:
-            await handle.edit(content=text)
-        else:
-            await handle.edit(content=text, view=view)
+        with later_on_429():
+            if view is None:
+                await handle.edit(content=text)
+            else:
+                await handle.edit(content=text, view=view)
 
     async def abort(self, handles: list[discord.Message]) -> None:
         return None  # an edited message keeps what it showed
@@ -170,9 +215,10 @@ class ChannelSurface:
     async def think(self, handle: discord.Message | None, thought: Thought) -> discord.Message:
         """A reasoning model's thinking as a message of its own above the answer (render.thinking_text), edited
         as it grows (the driver keeps edits `interval` apart)."""
-        if handle is None:
-            return await self.channel.send(thinking_text(thought))
-        await handle.edit(content=thinking_text(thought))
+        with later_on_429():
+            if handle is None:
+                return await self.channel.send(thinking_text(thought))
+            await handle.edit(content=thinking_text(thought))
         return handle
 
 
@@ -208,7 +254,7 @@ class InteractionAnswer(ChannelSurface):
         kwargs.setdefault("view", None)
         await pacer.wait(key)
         try:
-            edited = await self.interaction.edit_original_response(**kwargs)
+            edited = await patiently(lambda: self.interaction.edit_original_response(**kwargs))
             self.original_id = edited.id
         finally:
             pacer.touched(key)
@@ -237,7 +283,7 @@ class InteractionAnswer(ChannelSurface):
                 await self._followup(out, ephemeral=reply.ephemeral)
 
     async def _followup(self, out: Outgoing, *, ephemeral: bool) -> None:
-        await self.interaction.followup.send(**_message_kwargs(out), ephemeral=ephemeral, wait=True)
+        await patiently(lambda: self.interaction.followup.send(**_message_kwargs(out), ephemeral=ephemeral, wait=True))
 
     async def notice(self, text: str) -> None:
         """Progress ("Comparing…"): shown in the thinking message, replaced by the answer."""

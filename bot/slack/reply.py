@@ -28,6 +28,7 @@ from core.types import Reply
 
 log = logging.getLogger(__name__)
 NATIVE_RETRY_AFTER_S = 600.0
+SHOW_ATTEMPTS = 5  # an answer Slack still rate-limits after the client's own retries is tried this many times
 _native_refused: dict[str, float] = {}  # workspace -> monotonic time until which streaming is not tried
 
 
@@ -84,29 +85,40 @@ class Place:
     async def post_blocks(self, text: str, blocks: list[render.Block], *, ephemeral: bool) -> None:
         ephemeral = ephemeral or not self.thread_ts
         replace, self.replace_original = self.replace_original, False
-        try:
-            if self.respond is not None and (replace or (ephemeral and not self.thread_ts)):
-                if ephemeral:
-                    await self._respond(text=text, blocks=blocks, replace_original=replace)
-                    return
-                await self._respond(delete_original=True)
+        if self.respond is not None and (replace or (ephemeral and not self.thread_ts)):
             if ephemeral:
-                with await pacing.slot(self.workspace, "chat.postEphemeral"):
-                    await self.client.chat_postEphemeral(
-                        channel=self.channel, user=self.user, text=text, blocks=blocks, thread_ts=self.thread_ts or None
-                    )
-                self.posted.append("ephemeral")
+                await self._respond(text=text, blocks=blocks, replace_original=replace)
                 return
-            with await pacing.slot(self.workspace, "chat.postMessage", self.channel):
-                posted = await self.client.chat_postMessage(
-                    channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
+            await self._respond(delete_original=True)
+        # The client already waits out a few 429s; an answer still refused is waited out again, as the reply
+        # stream does with its final write (FINAL_ATTEMPTS), so a busy workspace delays it rather than loses it.
+        for attempt in range(1, SHOW_ATTEMPTS + 1):
+            try:
+                await self._post_once(text, blocks, ephemeral=ephemeral)
+                return
+            except SlackApiError as exc:
+                seconds = retry_after(exc)
+                if seconds is None:
+                    await report(self.workspace, "chat.postEphemeral" if ephemeral else "chat.postMessage", exc)
+                    return
+                if attempt == SHOW_ATTEMPTS:
+                    log.warning("slack kept rate-limiting a reply in %s; it was not shown", self.channel)
+                    return
+                await asyncio.sleep(seconds)
+
+    async def _post_once(self, text: str, blocks: list[render.Block], *, ephemeral: bool) -> None:
+        if ephemeral:
+            with await pacing.slot(self.workspace, "chat.postEphemeral"):
+                await self.client.chat_postEphemeral(
+                    channel=self.channel, user=self.user, text=text, blocks=blocks, thread_ts=self.thread_ts or None
                 )
-            self.posted.append(str(posted["ts"]))
-        except SlackApiError as exc:
-            if retry_after(exc) is None:
-                await report(self.workspace, "chat.postEphemeral" if ephemeral else "chat.postMessage", exc)
-            else:
-                log.warning("slack kept rate-limiting a reply in %s; it was not shown", self.channel)
+            self.posted.append("ephemeral")
+            return
+        with await pacing.slot(self.workspace, "chat.postMessage", self.channel):
+            posted = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
+            )
+        self.posted.append(str(posted["ts"]))
 
     async def _respond(self, **kwargs: Any) -> None:
         assert self.respond is not None

@@ -1,5 +1,6 @@
-"""Budgets: scopes and periods (store), atomic reserve/settle/release (ledger), the gate each model attempt
-runs inside (gate: `Budgeter.attempt`, the core.routing.budget.BudgetGate that core.chat gives routing)."""
+"""Budgets: scopes and periods (store), atomic reserve/settle/release (ledger), rate limits a minute (rates), the
+gate each model attempt runs inside (gate: `Budgeter.attempt`, the core.routing.budget.BudgetGate that core.chat
+gives routing)."""
 
 from __future__ import annotations
 

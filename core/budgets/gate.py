@@ -1,7 +1,8 @@
 """The budget gate: one async context manager per model attempt (core.routing.budget.BudgetGate).
 
-Entering admits the attempt: estimate, confirmation, reservation (or a refusal to show instead). While the
-block runs the reservation is renewed, and a reply that outgrows it may grow it. Leaving the block always
+Entering admits the attempt: estimate, confirmation, rate limits (core/budgets/rates.py: counted, then settled to
+the tokens used), reservation (or a refusal to show instead). While the block runs the reservation is renewed,
+and a reply that outgrows it may grow it. Leaving the block always
 closes it: settled with the usage the caller recorded (or, when the block was cut short by cancellation,
 aclose() or a bug, with what was really used so far), else released.
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from core import alerts
-from core.budgets import ledger
+from core.budgets import ledger, rates
 from core.budgets.periods import describe_reset
 from core.budgets.store import MICROS, BudgetView
 from core.formatting import budget_amount, money
@@ -54,6 +55,7 @@ class Admission:
         self.if_cut = if_cut
         self.budgets: list[BudgetView] = []
         self.hold = ledger.Hold()
+        self.rate_hold = rates.RateHold()
         self.refusal: Reply | None = None
         self.notice: str | None = None
         self.estimate_usd: float | None = None
@@ -86,7 +88,7 @@ class Admission:
             if self.used is not None:
                 await self._settle(self.used)
             else:
-                await self._release()
+                await self._release(sent=True)
             return
         # cut short (cancelled, the caller stopped reading, a bug): charge what was really used so far; the
         # exception goes on whatever happens here
@@ -130,6 +132,8 @@ class Admission:
     async def _settle(self, result: TurnResult) -> None:
         """Charge what the attempt really cost (its tokens for token budgets)."""
         self.closed = True
+        if self.rate_hold.items:
+            await asyncio.to_thread(rates.settle, self.rate_hold, result.total_tokens)
         if not self.hold.items:
             return
         usd = result.cost_usd or 0.0
@@ -139,8 +143,15 @@ class Admission:
         pairs = [(by_id[s.budget_id], s) for s in states if s.budget_id in by_id]
         await asyncio.to_thread(check_thresholds, pairs, get_settings().timezone)
 
-    async def _release(self) -> None:
+    async def _release(self, *, sent: bool = False) -> None:
+        """Give the budget back (nothing was used); `sent`: the request reached the model, so it stays counted
+        against rate limits (its tokens do not)."""
         self.closed = True
+        if self.rate_hold.items:
+            if sent:
+                await asyncio.to_thread(rates.settle, self.rate_hold, 0)
+            else:
+                await asyncio.to_thread(rates.release, self.rate_hold)
         if self.hold.items:
             await asyncio.to_thread(ledger.release, self.hold)
 
@@ -229,6 +240,7 @@ class Budgeter:
         confirmed: bool = False,
         local_models: Callable[[], list[str]] | None = None,
         message_key: str | None = None,
+        rate_limits: Sequence[rates.RateLimitView] = (),
     ) -> None:
         self.budgets = budgets
         self.msg = msg
@@ -238,6 +250,18 @@ class Budgeter:
         self.confirmed = confirmed
         # free local models a refusal can point to, best first (asked only when a refusal is written)
         self.local_models = local_models or list
+        self.rate_limits = rate_limits
+        self._turn_counted = False  # a person's, channel's or workspace's limit counts the message once
+
+    def _rate_asks(self, model: ModelInfo, tokens: int) -> list[tuple[rates.RateLimitView, int, int]]:
+        """(limit, requests, tokens) this attempt counts: every attempt its tokens, and its request against its
+        provider's limit; a message's first admitted attempt its one request against the other limits."""
+        m = self.msg
+        return [
+            (lim, 0 if lim.per_turn and self._turn_counted else 1, tokens)
+            for lim in self.rate_limits
+            if lim.applies(workspace=m.workspace, channel=m.channel, user=m.user, provider=model.provider)
+        ]
 
     def attempt(
         self,
@@ -307,7 +331,15 @@ class Budgeter:
                 choices=(Choice("Confirm", "!confirm", "primary"), Choice("Cancel", "!cancel", "danger")),
             )
             return
+        asks = self._rate_asks(model, tokens)
+        if asks:  # after the question (a question is not a request), before the money is held
+            try:
+                adm.rate_hold = await asyncio.to_thread(rates.admit, asks)
+            except rates.RateLimited as limited:
+                adm.refusal = Reply(limited.text(self.msg.user), kind="refusal")
+                return
         if not amounts:  # nothing applies (e.g. a local model under money budgets only)
+            self._turn_counted = self._turn_counted or bool(adm.rate_hold.items)
             return
         s = get_settings()
         try:
@@ -315,9 +347,11 @@ class Budgeter:
                 ledger.reserve, amounts, tz=s.timezone, ttl_s=s.reservation_ttl_s, message_key=self.message_key
             )
         except ledger.Exceeded as over:
+            await asyncio.to_thread(rates.release, adm.rate_hold)  # nothing will be sent
             adm.refusal = self._exceeded(over)
             await asyncio.to_thread(_refusing_alert, over, s.timezone)
             return
+        self._turn_counted = self._turn_counted or bool(adm.rate_hold.items)
         adm.budgets = [b for b, _ in amounts]
         adm.notice = await asyncio.to_thread(self._warn_only_notice, amounts)
 
@@ -363,11 +397,12 @@ def budgeter_for(
     confirmed: bool,
     local_models: Callable[[], list[str]] | None = None,
     message_key: str | None = None,
+    rate_limits: Sequence[rates.RateLimitView] = (),
 ) -> Budgeter | None:
     """The budgeter for a turn under `policy` (its scope's, which the caller resolved), or None when no budget
     or confirmation can apply. `local_models`: free local models a refusal can suggest, best first."""
     confirm_over = policy.confirm_over_usd if policy.confirm_over_usd is not None else get_settings().confirm_over_usd
-    if not budgets and not (model.is_paid and confirm_over is not None):
+    if not budgets and not rate_limits and not (model.is_paid and confirm_over is not None):
         return None
     return Budgeter(
         budgets,
@@ -376,4 +411,5 @@ def budgeter_for(
         confirmed=confirmed,
         local_models=local_models,
         message_key=message_key,
+        rate_limits=rate_limits,
     )

@@ -28,6 +28,7 @@ async def _answer(ctx: Context, model: ModelInfo, prompt: str) -> TurnResult:
             policy,
             confirmed=True,
             local_models=lambda: local_suggestions(ctx.snap, policy),
+            rate_limits=ctx.snap.rate_limits,
         ),
     )
     outcome: RouteOutcome | None = None
