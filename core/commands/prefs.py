@@ -70,8 +70,9 @@ async def my_default(ctx: Context, name: str) -> Reply:
         return Reply(f"Can't use {m.name}: {m.unusable_reason}.", kind="refusal", ephemeral=True)
     mine = await set_default_async(person_of(ctx), m.name)
     text = f"Your new threads will start on **{m.name}** ({describe(m)}). Threads you already have keep their model."
-    if ctx.in_thread:
-        text += " This one too: `!model NAME` switches it."
+    pinned = ctx.conversation.current_model if ctx.conversation and ctx.in_thread else None
+    if pinned:
+        text += f" This one stays on {pinned}: `!model NAME` switches it."
     text += price_note(m) + start_line(ctx, mine)
     if mine.follow_last and mine.last_model:
         text += ' "Start where I left off" is on, so the model you used last comes first (`!prefs last off`).'

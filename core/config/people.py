@@ -62,7 +62,7 @@ def _insert(conn: Connection) -> Any:
 def _upsert(conn: Connection, person: Person, **values: object) -> None:
     """Create the person's row or change `values` in it, race-safe on the unique (platform, workspace, user)."""
     row = {"platform": person.platform, "workspace": person.workspace, "user_id": person.user_id}
-    stmt = _insert(conn).values(**row, follow_last=False, **values, updated_at=utcnow())
+    stmt = _insert(conn).values({**row, "follow_last": False, **values, "updated_at": utcnow()})
     changed = {name: stmt.excluded[name] for name in (*values, "updated_at")}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(_KEY), set_=changed))
 
@@ -73,6 +73,8 @@ _remember_last: dict[str, Any] = {}
 def remember_last_model(conn: Connection, person: Person, model: str) -> None:
     """Note the model a person just used, inside the caller's transaction (the one storing the reply): a single
     prebuilt upsert that writes nothing when it is the model already noted."""
+    if len(person.user_id) > 64 or len(person.workspace) > 64 or len(model) > 300:
+        return  # not a key this table holds (the columns' sizes): never fail the reply's transaction over it
     stmt = _remember_last.get(conn.dialect.name)
     if stmt is None:
         ins = _insert(conn).values(
