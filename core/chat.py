@@ -27,6 +27,7 @@ from core.prose import clause
 from core.render import render_footer
 from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
 from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, route, template_for
+from core.routing.strategy import plan_chain
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
@@ -192,9 +193,13 @@ def _spec(
         message_key=conversations.budget_key(reply_id),
         rate_limits=snap.rate_limits,
     )
+    listed = [m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name]
+    plan = plan_chain(chain, listed, snap.measured)  # the thread's own model stays first (core.routing.strategy)
     return RouteSpec(
         target=model,
-        chain=tuple(m for m in (snap.model(n) for n in (chain.models if chain else ())) if m and m.name != model.name),
+        chain=plan.models,
+        chain_why=plan.why,
+        held_back=plan.held_back,
         allow_paid=bool(chain and chain.allow_paid),
         content_policy_rule=(chain.content_policy_rule if chain and chain.content_policy_rule else None)
         or settings.content_policy_rule,

@@ -23,7 +23,7 @@ from core.reports.spend import budget_statuses
 from core.settings import get_settings
 
 ALL = "all"
-KINDS = ("budget", "health", "platform")
+KINDS = ("budget", "health", "model", "platform")  # model: a model in use retires or left its provider's list
 LOG_SIZE = 100
 TEST_TEXT = "Test alert from the Switchboard admin: alerts reach this channel."
 CHANNEL_HELP = {
