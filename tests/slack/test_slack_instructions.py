@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.config.prompts import save_preset
+from core.snapshot import CHECK_EVERY_S
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.conftest import Cli
 from tests.fakes.openai import FakeOpenAI
@@ -44,12 +45,15 @@ async def test_channel_instructions_set_while_workers_run_reach_the_model_layere
                 assert (await sender.send_event(warm)).status == 200
                 await wait_for(lambda w=warm: fake.bot_messages(CHANNEL, w["ts"]) or None, timeout=60, what="hello")
             assert "system" not in [m["role"] for c in world.local.chat_calls() for m in c["messages"]]
-            # the admin, in a process of its own, changes the configuration both workers already loaded
+            # the admin changes the configuration both workers already loaded (through the CLI's code path)
             done = await asyncio.to_thread(
                 cli, "defaults", "set", "--scope", f"channel:{team}/{CHANNEL}", "--instructions", "Billing only."
             )
             assert done.returncode == 0, done.stderr
             await asyncio.to_thread(save_preset, "code", "oa/gpt-4o", "You are a careful senior engineer.")
+            # a worker looks for a new configuration at most once a second (core.snapshot.CHECK_EVERY_S): a change
+            # reaches every worker within that, not at the same instant
+            await asyncio.sleep(CHECK_EVERY_S + 0.5)
 
             start = to_first.app_mention("!preset code")
             assert (await to_first.send_event(start)).status == 200
