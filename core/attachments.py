@@ -246,18 +246,6 @@ def image_tokens(width: int, height: int) -> int:
     return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
 
 
-def data_url_tokens(url: str) -> int:
-    """image_tokens of an image given as a data URL (its size read from its header)."""
-    from PIL import Image
-
-    _, _, data = url.partition(",")
-    try:
-        with Image.open(io.BytesIO(base64.b64decode(data))) as img:
-            return image_tokens(*img.size)
-    except (ValueError, OSError):
-        return image_tokens(2048, 2048)  # unreadable: reserve for the largest
-
-
 def load_images(history: list[HistoryTurn], newest: int | None = None) -> dict[int, ImagePart]:
     """The newest `newest` images of the history (SWITCHBOARD_IMAGES_PER_TURN), by file id, ready to send; an
     image whose bytes are no longer kept is left out."""

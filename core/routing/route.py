@@ -163,10 +163,11 @@ def build_messages(
     history: list[HistoryTurn],
     system_prompt: str | None,
     images: dict[int, ImagePart] | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped). A
-    turn's files are part of it (core.threads.files): text files and PDFs in its text, images as image parts for
-    a vision model (`images`: those loaded for this request), each counted with its turn."""
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped, the
+    prompt tokens of the images kept). A turn's files are part of it (core.attachments): text files and PDFs in
+    its text, images as image parts for a vision model (`images`: those loaded for this request, with their
+    estimated tokens), each counted with its turn."""
     window = model.context_window or DEFAULT_WINDOW
     budget = window - max_output_for(model) - 16
     head: list[dict[str, Any]] = []
@@ -180,13 +181,16 @@ def build_messages(
         sum(len(t.encode()) + PER_MESSAGE_OVERHEAD + extra for t, (_, extra) in zip(texts, given, strict=True))
         <= budget
     ):
-        return head + [{"role": t.role, "content": c} for t, (c, _) in zip(history, given, strict=True)], 0
+        everything = [{"role": t.role, "content": c} for t, (c, _) in zip(history, given, strict=True)]
+        return head + everything, 0, sum(extra for _, extra in given)
     kept: list[dict[str, Any]] = []
+    pictured = 0
     for turn, text, (content, extra) in reversed(list(zip(history, texts, given, strict=True))):
         cost = _tokens(model.litellm_name, text) + extra
         if cost > budget:
             break
         budget -= cost
+        pictured += extra
         kept.append({"role": turn.role, "content": content})
     if not kept and history:
         raise LLMError(
@@ -194,22 +198,18 @@ def build_messages(
             f"the message does not fit {model.name}'s {window:,}-token context window",
         )
     kept.reverse()
-    return head + kept, len(history) - len(kept)
+    return head + kept, len(history) - len(kept), pictured
 
 
-def prompt_tokens_of(litellm_name: str, messages: list[dict[str, Any]]) -> int:
-    """The prompt's tokens by litellm's counter for its text, plus each image's stated estimate
-    (core.attachments.image_tokens: litellm counts a data-URL image at the low-detail 85 tokens, which would
-    under-reserve a screenshot by a factor of ten or more)."""
-    images = 0
-    texts: list[dict[str, Any]] = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, list):
-            images += sum(files.data_url_tokens(str(p["image_url"]["url"])) for p in content if "image_url" in p)
-            m = {**m, "content": _text_of(content)}
-        texts.append(m)
-    return llm.count_tokens(litellm_name, texts) + images
+def prompt_tokens_of(litellm_name: str, messages: list[dict[str, Any]], pictured: int) -> int:
+    """The prompt's tokens: litellm's counter for its text, plus `pictured`, its images' stated estimate as
+    build_messages kept them (core.attachments.image_tokens: litellm counts a data-URL image at the low-detail 85
+    tokens, which would under-reserve a screenshot by a factor of ten or more)."""
+    if pictured:
+        messages = [
+            {**m, "content": _text_of(m["content"])} if isinstance(m.get("content"), list) else m for m in messages
+        ]
+    return llm.count_tokens(litellm_name, messages) + pictured
 
 
 def _text_of(content: str | list[dict[str, Any]]) -> str:
@@ -303,23 +303,24 @@ async def route(
         ttft: float | None = None
         end: StreamEnd | None = None
         messages: list[dict[str, Any]] = []
+        pictured = 0  # the prompt tokens of the images in `messages`
         failed: LLMError | None = None
         outcome: RouteOutcome | None = None
         try:
-            messages, dropped = build_messages(model, history, system_prompt_for(spec, snap, model), images)
+            messages, dropped, pictured = build_messages(model, history, system_prompt_for(spec, snap, model), images)
         except LLMError as err:
             failed = err
         else:
             max_out = max_output_for(model)
             # only a budget needs the prompt's tokens (to estimate the reply's cost)
-            prompt_tokens = prompt_tokens_of(model.litellm_name, messages) if spec.budgeter is not None else 0
+            prompt_tokens = prompt_tokens_of(model.litellm_name, messages, pictured) if spec.budgeter is not None else 0
 
             def cut() -> TurnResult:
                 """What the attempt used when it is cut short: charged for what was really streamed. Called only
                 while this iteration's gate closes, so it reads this attempt's text and ttft as they are then."""
                 streamed, thought = "".join(text), "".join(thoughts)  # noqa: B023
                 used = (model, spec, snap, messages, streamed, None, started, ttft, failures)  # noqa: B023
-                return _result(*used, "interrupted", reasoning=thought)
+                return _result(*used, "interrupted", reasoning=thought, pictured=pictured)  # noqa: B023
 
             async with gate.attempt(model, prompt_tokens, max_out, primary=index == 0, if_cut=cut) as hold:
                 if hold.refusal is not None:
@@ -372,6 +373,7 @@ async def route(
                                 "partial",
                                 error=err.message,
                                 reasoning="".join(thoughts),
+                                pictured=pictured,
                             )
                             hold.record(partial)
                             outcome = RouteOutcome(partial, failures, dropped)
@@ -379,9 +381,8 @@ async def route(
                             failed = err  # nothing recorded: leaving the gate releases the reservation
                     else:
                         answer, thought = "".join(text), "".join(thoughts)
-                        result = _result(
-                            model, spec, snap, messages, answer, end, started, ttft, failures, "ok", reasoning=thought
-                        )
+                        used = (model, spec, snap, messages, answer, end, started, ttft, failures)
+                        result = _result(*used, "ok", reasoning=thought, pictured=pictured)
                         hold.record(result)
                         outcome = RouteOutcome(result, failures, dropped)
                     if outcome is not None:
@@ -434,6 +435,7 @@ def _result(
     status: str,
     error: str | None = None,
     reasoning: str = "",
+    pictured: int = 0,
 ) -> TurnResult:
     served = model
     via = None
@@ -441,7 +443,9 @@ def _result(
         member = snap.model(end.served_by if end else None)
         if member is not None:
             served, via = member, model.name
-    prompt = end.prompt_tokens if end and end.prompt_tokens else prompt_tokens_of(served.litellm_name, messages)
+    prompt = (
+        end.prompt_tokens if end and end.prompt_tokens else prompt_tokens_of(served.litellm_name, messages, pictured)
+    )
     reasoning_tokens = (
         end.reasoning_tokens
         if end and end.reasoning_tokens is not None
