@@ -6,17 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from admin import ui
+from admin import budget_forms, ui
 from core.budgets.rates import SCOPE_KINDS, RateLimitView, add_rate_limit, current, list_rate_limits, remove_rate_limit
 from core.errors import UserError
-
-SCOPES = {
-    "global": "Everything (global)",
-    "workspace": "A workspace",
-    "channel": "A channel",
-    "user": "A user",
-    "provider": "A provider",
-}
 
 
 def _count(used: int, cap: int | None) -> str:
@@ -60,7 +52,9 @@ def rate_limits_section() -> None:
     with st.form("rate-limit"):
         st.markdown("**New rate limit**")
         c1, c2 = st.columns(2)
-        kind = c1.selectbox("Rate limit for", SCOPE_KINDS, format_func=SCOPES.__getitem__, key="rate-scope")
+        kind = c1.selectbox(
+            "Rate limit for", SCOPE_KINDS, format_func=budget_forms.SCOPES.__getitem__, key="rate-scope"
+        )
         value = c2.text_input(
             "Its id or name",
             help="Workspace, channel or user id, or provider name. Empty for a global limit.",

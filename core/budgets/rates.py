@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel import select as sm_select
 
+from core.budgets.store import parse_scope
 from core.config.version import bump_config_version
 from core.errors import UserError
 from core.storage.db import connection, insert_ignoring_conflicts, session
@@ -258,19 +259,6 @@ def _view(row: RateLimit) -> RateLimitView:
     )
 
 
-def parse_scope(scope: str) -> tuple[str, str]:
-    """'global', 'workspace:T123', 'channel:C1', 'user:U1', 'provider:openai'."""
-    scope = (scope or "").strip()
-    if scope == "global":
-        return "global", ""
-    kind, sep, value = scope.partition(":")
-    if kind not in SCOPE_KINDS or kind == "global" or not sep or not value.strip():
-        raise UserError(
-            f"Unknown scope '{scope}'. Use global, or one of workspace:ID, channel:ID, user:ID, provider:NAME."
-        )
-    return kind, value.strip()
-
-
 def _check(value: int | None, what: str) -> None:
     if value is not None and value < 1:
         raise UserError(f"{what} a minute must be at least 1, not {value}. To stop limiting, remove the limit.")
@@ -280,7 +268,7 @@ def add_rate_limit(
     scope: str, *, requests_per_minute: int | None = None, tokens_per_minute: int | None = None
 ) -> RateLimitView:
     """Validate, then create a rate limit (one per scope). Nothing is written when anything is wrong."""
-    kind, value = parse_scope(scope)
+    kind, value = parse_scope(scope, SCOPE_KINDS)
     if requests_per_minute is None and tokens_per_minute is None:
         raise UserError("Give requests a minute, tokens a minute, or both.")
     _check(requests_per_minute, "Requests")

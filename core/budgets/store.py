@@ -74,17 +74,19 @@ def _view(b: Budget) -> BudgetView:
     )
 
 
-def parse_scope(scope: str) -> tuple[str, str]:
-    """'global', 'workspace:T123', 'channel:C1', 'user:U1', 'provider:openai', 'model:openai/gpt-4o'."""
+SCOPE_VALUES = {"workspace": "ID", "channel": "ID", "user": "ID", "provider": "NAME", "model": "NAME"}
+
+
+def parse_scope(scope: str, kinds: tuple[str, ...] = SCOPE_KINDS) -> tuple[str, str]:
+    """'global', 'workspace:T123', 'channel:C1', 'user:U1', 'provider:openai', 'model:openai/gpt-4o', of `kinds`
+    (budgets take them all; rate limits no model)."""
     scope = (scope or "").strip()
     if scope == "global":
         return "global", ""
     kind, sep, value = scope.partition(":")
-    if kind not in SCOPE_KINDS or kind == "global" or not sep or not value.strip():
-        raise UserError(
-            f"Unknown scope '{scope}'. Use global, or one of workspace:ID, channel:ID, user:ID, provider:NAME, "
-            "model:NAME."
-        )
+    if kind not in kinds or kind == "global" or not sep or not value.strip():
+        named = ", ".join(f"{k}:{SCOPE_VALUES[k]}" for k in kinds if k != "global")
+        raise UserError(f"Unknown scope '{scope}'. Use global, or one of {named}.")
     return kind, value.strip()
 
 
