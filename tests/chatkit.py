@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from core.chat import handle
 from core.models.sync import refresh
 from core.providers.store import add_provider
-from core.types import Delta, Done, Event, IncomingMessage, Notice, Reply
+from core.types import Delta, Done, Event, IncomingFile, IncomingMessage, Notice, Reply
 from tests.fakes.openai import FakeOpenAI
 
 CLOUD_KEY = "sk-test-cloud-key-0001"
@@ -62,7 +62,7 @@ class Thread:
     user: str = "U1"
     admin: bool = False
 
-    def message(self, text: str, event_id: str | None = None) -> IncomingMessage:
+    def message(self, text: str, event_id: str | None = None, files: tuple[IncomingFile, ...] = ()) -> IncomingMessage:
         return IncomingMessage(
             platform=self.platform,
             workspace=self.workspace,
@@ -73,11 +73,12 @@ class Thread:
             text=text,
             event_id=event_id or f"ev-{next(_ids)}",
             user_is_admin=self.admin,
+            files=files,
         )
 
-    async def say(self, text: str, event_id: str | None = None) -> Said:
+    async def say(self, text: str, event_id: str | None = None, files: tuple[IncomingFile, ...] = ()) -> Said:
         said = Said()
-        async for event in handle(self.message(text, event_id)):
+        async for event in handle(self.message(text, event_id, files)):
             said.events.append(event)
         return said
 

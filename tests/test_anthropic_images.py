@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,13 +14,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from core.chat import handle
 from core.models.sync import refresh
 from core.providers.store import add_provider
 from core.storage.db import session
 from core.storage.tables import Message
 from core.types import Delta, IncomingFile
-from tests.chatkit import Said, Thread
+from tests.chatkit import Thread
 from tests.fakes.anthropic import AnthropicReply, FakeAnthropic, images_in, texts_in
 from tests.fileskit import pdf, png
 
@@ -38,13 +36,6 @@ async def claude() -> AsyncIterator[FakeAnthropic]:
         yield fake
 
 
-async def say(thread: Thread, text: str, *files: IncomingFile) -> Said:
-    said = Said()
-    async for event in handle(dataclasses.replace(thread.message(text), files=files)):
-        said.events.append(event)
-    return said
-
-
 def replies_stored() -> list[Message]:
     with session() as s:
         query = select(Message).where(Message.role == "assistant").order_by(Message.id)  # type: ignore[arg-type]
@@ -59,7 +50,7 @@ async def test_a_screenshot_reaches_claude_as_a_base64_image_block_and_its_usage
     # Anthropic's counts, not ours: 2,000 in ($3/Mtok) and 40 out ($15/Mtok) cost $0.0066
     answer = "A blue rectangle, " + " ".join(["nothing"] * 10) + " else."
     claude.script(AnthropicReply(answer, input_tokens=2000, output_tokens=40))
-    said = await say(thread, "What is on this screenshot?", IncomingFile("shot.png", "image/png", data=SHOT))
+    said = await thread.say("What is on this screenshot?", files=(IncomingFile("shot.png", "image/png", data=SHOT),))
 
     (body,) = claude.messages_calls("claude-sonnet-4-5")
     assert body["stream"] is True
@@ -80,7 +71,7 @@ async def test_a_screenshot_reaches_claude_as_a_base64_image_block_and_its_usage
 async def test_a_later_turn_sends_the_screenshot_again_with_the_history(claude: FakeAnthropic) -> None:
     thread = Thread()
     await thread.say("!model claude/claude-haiku-4-5")
-    await say(thread, "What colour is this?", IncomingFile("shot.png", "image/png", data=SHOT))
+    await thread.say("What colour is this?", files=(IncomingFile("shot.png", "image/png", data=SHOT),))
     said = await thread.say("And is it wider than tall?")
 
     _, later = claude.messages_calls("claude-haiku-4-5")
@@ -104,7 +95,7 @@ async def test_a_text_file_and_a_pdf_reach_claude_as_text_under_their_names(clau
     await thread.say("!model claude/claude-sonnet-4-5")
     notes = IncomingFile("notes.md", "text/markdown", data=b"# Plan\n- ship the release on Friday\n")
     report = IncomingFile("report.pdf", "application/pdf", data=pdf("Revenue grew 12 percent", "Costs fell"))
-    said = await say(thread, "summarise these", notes, report)
+    said = await thread.say("summarise these", files=(notes, report))
 
     assert said.done is not None and said.done.result.status == "ok"
     (body,) = claude.messages_calls("claude-sonnet-4-5")
@@ -121,7 +112,7 @@ async def test_a_revoked_key_is_told_plainly(claude: FakeAnthropic) -> None:
     thread = Thread()
     await thread.say("!model claude/claude-sonnet-4-5")
     claude.api_key = "sk-ant-api03-rotated-elsewhere"
-    said = await say(thread, "look", IncomingFile("shot.png", "image/png", data=SHOT))
+    said = await thread.say("look", files=(IncomingFile("shot.png", "image/png", data=SHOT),))
 
     assert len(claude.calls("/v1/messages")) == 1  # a rejected key is not retried
     assert "authentication failed" in said.text and "HTTP 401" in said.text

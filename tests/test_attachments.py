@@ -5,7 +5,6 @@ them for later turns, also in another process."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import subprocess
 import sys
@@ -18,12 +17,11 @@ from sqlmodel import select
 
 from core import attachments
 from core.budgets import add_budget
-from core.chat import handle
 from core.config.chains import save_chain
 from core.storage.db import session
 from core.storage.tables import Attachment, Blob
 from core.types import IncomingFile
-from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
+from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, ServerError
 from tests.fileskit import images_sent, pdf, png, user_texts
 
@@ -37,13 +35,6 @@ async def world() -> AsyncIterator[World]:
         yield await make_world(cloud, local)
 
 
-async def say(thread: Thread, text: str, *files: IncomingFile) -> Said:
-    said = Said()
-    async for event in handle(dataclasses.replace(thread.message(text), files=files)):
-        said.events.append(event)
-    return said
-
-
 def stored() -> list[Attachment]:
     with session() as s:
         return list(s.exec(select(Attachment).order_by(Attachment.id)).all())  # type: ignore[arg-type]
@@ -55,7 +46,9 @@ SCREENSHOT = png(1280, 720)
 async def test_an_image_reaches_a_vision_model_with_its_type_and_size(world: World) -> None:
     thread = Thread()
     await thread.say("!model oa/gpt-4o")
-    said = await say(thread, "What is on this screenshot?", IncomingFile("screen.png", "image/png", data=SCREENSHOT))
+    said = await thread.say(
+        "What is on this screenshot?", files=(IncomingFile("screen.png", "image/png", data=SCREENSHOT),)
+    )
 
     (call,) = world.cloud.chat_calls("gpt-4o")
     assert images_sent(call) == [("image/png", len(SCREENSHOT))]
@@ -78,7 +71,7 @@ async def test_a_budget_reserves_for_the_image_not_only_the_text(world: World, m
     await thread.say("!model oa/gpt-4o")
     assert (await thread.say("What is on this screenshot?")).done is not None  # text alone fits
 
-    said = await say(thread, "And on this one?", IncomingFile("screen.png", "image/png", data=SCREENSHOT))
+    said = await thread.say("And on this one?", files=(IncomingFile("screen.png", "image/png", data=SCREENSHOT),))
     assert said.done is None and "budget" in said.replies[0].text
     assert len(world.cloud.chat_calls("gpt-4o")) == 1  # the image turn was not sent
 
@@ -86,7 +79,7 @@ async def test_a_budget_reserves_for_the_image_not_only_the_text(world: World, m
 async def test_an_image_to_a_model_that_cannot_see_is_not_sent_and_names_those_that_can(world: World) -> None:
     thread = Thread()
     await thread.say("!model local/llama-big")
-    said = await say(thread, "what is this?", IncomingFile("photo.png", "image/png", data=png()))
+    said = await thread.say("what is this?", files=(IncomingFile("photo.png", "image/png", data=png()),))
 
     assert world.local.chat_calls() == []  # never sent blind
     (refusal,) = said.replies
@@ -108,7 +101,7 @@ async def test_a_fallback_skips_models_that_cannot_see_the_image(world: World) -
     world.cloud.script("gpt-4o", ServerError(), ServerError())  # the first model fails, retry included
     thread = Thread()
     await thread.say("!model oa/gpt-4o")
-    said = await say(thread, "read the chart", IncomingFile("chart.png", "image/png", data=png()))
+    said = await thread.say("read the chart", files=(IncomingFile("chart.png", "image/png", data=png()),))
 
     assert said.done is not None and said.done.result.model == "oa/gpt-4o-mini"
     assert world.local.chat_calls() == []  # llama-big was skipped: it cannot see
@@ -120,7 +113,7 @@ async def test_a_text_file_and_a_pdf_reach_the_model_as_text_under_their_names(w
     await thread.say("!model local/llama-big")
     notes = IncomingFile("notes.md", "text/markdown", data=b"# Plan\n- ship the release on Friday\n")
     report = IncomingFile("report.pdf", "application/pdf", data=pdf("Revenue grew 12 percent", "Costs fell"))
-    said = await say(thread, "summarise these", notes, report)
+    said = await thread.say("summarise these", files=(notes, report))
 
     assert said.done is not None and said.done.result.status == "ok"
     (text,) = user_texts(world.local.chat_calls()[0])
@@ -141,16 +134,16 @@ async def test_files_over_the_limits_are_refused_naming_the_limit_and_nothing_is
     thread = Thread()
     await thread.say("!model oa/gpt-4o")
     big = IncomingFile("dump.log", "text/plain", data=b"x" * (1024 * 1024 + 1))
-    said = await say(thread, "look", IncomingFile("ok.txt", "text/plain", data=b"fine"), big)
+    said = await thread.say("look", files=(IncomingFile("ok.txt", "text/plain", data=b"fine"), big))
     assert said.replies[0].text.startswith("dump.log is 1.0 MB; files here may be at most 1.0 MB each.")
     assert "Nothing was sent to a model" in said.replies[0].text
 
     long_pdf = IncomingFile("book.pdf", "application/pdf", data=pdf("one", "two", "three"))
-    said = await say(thread, "read", long_pdf)
+    said = await thread.say("read", files=(long_pdf,))
     assert said.replies[0].text.startswith("book.pdf has 3 pages; PDFs here may have at most 2.")
 
     archive = IncomingFile("code.zip", "application/zip", data=b"PK\x03\x04" + bytes(100))
-    said = await say(thread, "unpack", archive)
+    said = await thread.say("unpack", files=(archive,))
     assert said.replies[0].text.startswith("code.zip (application/zip) is not a kind of file the models here can read")
 
     assert world.cloud.chat_calls() == [] and stored() == []  # nothing sent, nothing kept
@@ -165,7 +158,7 @@ async def test_a_file_the_platform_would_not_give_is_explained(world: World) -> 
 
     thread = Thread()
     await thread.say("!model oa/gpt-4o")
-    said = await say(thread, "and this?", IncomingFile("spec.txt", "text/plain", fetch=gone))
+    said = await thread.say("and this?", files=(IncomingFile("spec.txt", "text/plain", fetch=gone),))
     assert said.replies[0].text == (
         "spec.txt could not be downloaded: it was deleted from the channel. Nothing was sent to a model."
     )
@@ -177,7 +170,7 @@ async def test_an_image_posted_earlier_is_seen_by_a_later_turn_in_another_proces
 ) -> None:
     thread = Thread(platform="console", workspace="local", channel="terminal", thread="T-files")
     await thread.say("!model oa/gpt-4o")
-    await say(thread, "here is the error dialog", IncomingFile("dialog.png", "image/png", data=SCREENSHOT))
+    await thread.say("here is the error dialog", files=(IncomingFile("dialog.png", "image/png", data=SCREENSHOT),))
     for n in range(3):
         await thread.say(f"unrelated question {n}")
 
@@ -222,7 +215,7 @@ async def test_the_console_sends_a_file_with_ask(world: World, cli, tmp_path: Pa
 async def test_retention_forgets_old_files_and_history_says_one_was_there(world: World) -> None:
     thread = Thread()
     await thread.say("!model oa/gpt-4o")
-    await say(thread, "keep this", IncomingFile("old.png", "image/png", data=png()))
+    await thread.say("keep this", files=(IncomingFile("old.png", "image/png", data=png()),))
     assert await asyncio.to_thread(attachments.expire, timedelta(seconds=-1)) == 1
     (kept,) = stored()
     assert kept.sha256 is None and kept.expired_at is not None and kept.name == "old.png"

@@ -128,11 +128,8 @@ async def test_with_no_default_a_new_thread_takes_ollama_over_other_local_server
 
 async def test_an_image_reaches_an_ollama_vision_model_and_not_one_without_vision(local_ollama: FakeOllama) -> None:
     import base64
-    import dataclasses
 
-    from core.chat import handle
     from core.types import IncomingFile
-    from tests.chatkit import Said
     from tests.fileskit import png
 
     local_ollama.library["llava:7b"] = default_library()["llava:7b"]
@@ -141,21 +138,15 @@ async def test_an_image_reaches_an_ollama_vision_model_and_not_one_without_visio
     image = png(640, 480)
     thread = Thread(thread="T-vision")
 
-    async def send(text: str) -> Said:
-        said = Said()
-        msg = dataclasses.replace(thread.message(text), files=(IncomingFile("cat.png", "image/png", data=image),))
-        async for event in handle(msg):
-            said.events.append(event)
-        return said
-
     await thread.say("!model local/llama3.2:1b")
-    refused = await send("what animal is this?")
+    cat = (IncomingFile("cat.png", "image/png", data=image),)
+    refused = await thread.say("what animal is this?", files=cat)
     assert refused.replies[0].text.startswith("local/llama3.2:1b cannot see images")
     assert "`local/llava:7b`" in refused.replies[0].text
     assert local_ollama.calls("/api/chat", "POST") == []
 
     await thread.say("!model local/llava:7b")
-    said = await send("and now?")
+    said = await thread.say("and now?", files=cat)
     assert said.done is not None and said.done.result.model == "local/llava:7b"
     sent = local_ollama.calls("/api/chat", "POST")[-1].json()
     # litellm's ollama_chat/ provider sends an image as Ollama takes it: base64 in the message's `images`
