@@ -29,13 +29,14 @@ from core.models.registry import ModelInfo
 from core.providers import llm
 from core.settings import get_settings
 from core.snapshot import current
+from core.storage.db import off_loop
 from core.threads import conversations
 from core.types import TurnResult
 
 log = logging.getLogger(__name__)
 # Renewals run on a thread of their own: queued behind a busy process's storage calls (the shared pool of
 # asyncio.to_thread), a live process's claims went stale and were taken for a dead one's (found by the soak).
-_RENEWALS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-renewal")
+_renew_claim = off_loop(conversations.keep_alive, ThreadPoolExecutor(max_workers=1, thread_name_prefix="claim-renewal"))
 
 
 @contextlib.asynccontextmanager
@@ -44,11 +45,10 @@ async def kept_alive(reply_id: int) -> AsyncIterator[None]:
     long it waits for its turn or takes to write, it is never taken for a dead process's."""
 
     async def renew(every: float) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(every)
             try:
-                await loop.run_in_executor(_RENEWALS, conversations.keep_alive, reply_id)
+                await _renew_claim(reply_id)
             except Exception:  # a database hiccup: the next round tries again
                 log.warning("could not renew the claim of reply %s", reply_id, exc_info=True)
 
