@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     scheduler_lease_s: float = Field(30.0, validation_alias=_env("SWITCHBOARD_SCHEDULER_LEASE_SECONDS"))
     notice_poll_s: float = Field(10.0, validation_alias=_env("SWITCHBOARD_NOTICE_POLL_SECONDS"))
 
-    # files posted in threads (core.threads.files)
+    # files posted in threads (core.attachments)
     file_max_mb: float = Field(20.0, validation_alias=_env("SWITCHBOARD_FILE_MAX_MB"))
     files_per_message: int = Field(10, validation_alias=_env("SWITCHBOARD_FILES_PER_MESSAGE"))
     pdf_max_pages: int = Field(100, validation_alias=_env("SWITCHBOARD_PDF_MAX_PAGES"))

@@ -27,7 +27,7 @@ FileFetch: TypeAlias = Callable[[], Awaitable[bytes]]
 class IncomingFile:
     """A file posted with a message, as its platform describes it. The core fetches it when the turn is answered
     (after the platform was told the message arrived), checks it against the limits, and keeps it with the
-    message (core.threads.files). `fetch` downloads the bytes with whatever credentials the platform needs and
+    message (core.attachments). `fetch` downloads the bytes with whatever credentials the platform needs and
     raises FileUnavailable when it cannot; `data`: the bytes already at hand (the console)."""
 
     name: str
@@ -46,7 +46,7 @@ FileKind = Literal["image", "text", "document"]
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file kept with a user message: what a model is given of it (core.threads.files)."""
+    """A file kept with a user message: what a model is given of it (core.attachments)."""
 
     id: int
     name: str

@@ -448,7 +448,7 @@ def drop_reply(reply_id: int) -> None:
 
 
 def history(conversation_id: int, limit: int = 200, *, before: int | None = None) -> list[HistoryTurn]:
-    """The thread's turns, oldest first, each user message with the files kept with it (core.threads.files);
+    """The thread's turns, oldest first, each user message with the files kept with it (core.attachments);
     failed attempts and commands left out. Of two answers in a row (a cut-off reply, then its `!retry`), only the
     later one is kept. `before`: only rows older than that message id."""
     query = select(Message.id, Message.role, Message.content).where(
