@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     # reasoning models' thinking: shown apart from the answer (a workspace may turn it off in the admin)
     show_reasoning: bool = Field(True, validation_alias=_env("SWITCHBOARD_SHOW_REASONING"))
 
+    # tools from MCP servers (core.tools)
+    tool_max_rounds: int = Field(5, validation_alias=_env("SWITCHBOARD_TOOL_MAX_ROUNDS"))
+    tool_timeout_s: float = Field(30.0, validation_alias=_env("SWITCHBOARD_TOOL_TIMEOUT_SECONDS"))
+    tool_result_max_chars: int = Field(16_000, validation_alias=_env("SWITCHBOARD_TOOL_RESULT_MAX_CHARS"))
+    mcp_allowed_hosts: str = Field("", validation_alias=_env("SWITCHBOARD_MCP_ALLOWED_HOSTS"))
+    mcp_check_minutes: float = Field(5.0, validation_alias=_env("SWITCHBOARD_MCP_CHECK_MINUTES"))
+
     # budgets
     timezone: str = Field("UTC", validation_alias=_env("SWITCHBOARD_TIMEZONE"))
     reservation_ttl_s: float = Field(300.0, validation_alias=_env("SWITCHBOARD_RESERVATION_TTL"))

@@ -58,12 +58,23 @@ class StoredFile:
     pages: int | None = None
 
 
+class ToolUse(NamedTuple):
+    """A tool call an earlier reply made, as later turns are given it (core.tools.rounds)."""
+
+    server: str
+    tool: str
+    arguments: str  # the call's arguments as JSON text
+    status: str  # ok | error | timeout | declined | unavailable
+    result: str  # what the model was given back (capped)
+
+
 class HistoryTurn(NamedTuple):
     """One turn of a thread's history as a model is given it."""
 
     role: str
     content: str
     files: tuple[StoredFile, ...] = ()
+    tools: tuple[ToolUse, ...] = ()  # an assistant turn's tool calls, in the order they ran
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,10 @@ class TurnResult:
     reasoning: str = ""  # what a reasoning model streamed as its thinking (not part of `text`, never history)
     reasoning_tokens: int | None = None  # of completion_tokens, where the provider says
     route_note: str | None = None  # how the chain's strategy chose the fallback, or skipped models (footer only)
+    tool_rounds: int = 0  # model calls that ended in tool calls before this answer (0: no tools were used)
+    tool_ms: float = 0.0  # how long this reply's tool calls ran, in all
+    # Of the figures above, tokens and cost are the whole reply's (every round); the reply row stores only its
+    # last round's, each earlier round having a row of its own (core.tools.rounds).
 
     def __post_init__(self) -> None:
         _make_storable(self)  # a provider's reply or error may carry NUL: shown and stored as U+FFFD
@@ -138,6 +153,24 @@ class Thinking:
     the answer, or not at all where a workspace turned reasoning off."""
 
     text: str
+
+
+ToolState = Literal["running", "awaiting", "ok", "error", "timeout", "declined", "unavailable"]
+
+
+@dataclass(frozen=True)
+class ToolActivity:
+    """A tool call of the reply being written, shown in the thread while it runs and after (core.tools.loop): the
+    same `call_id` again when its state changes. `args` is a short summary with secrets masked (core.tools.shown),
+    never the raw arguments."""
+
+    call_id: str
+    server: str
+    tool: str
+    args: str
+    state: ToolState
+    seconds: float | None = None  # how long it ran (None while running)
+    detail: str = ""  # how it ended, in a few words (an error, "1.2 KB", "waiting for your OK")
 
 
 @dataclass(frozen=True)
@@ -337,4 +370,4 @@ class Accepted:
     event never gets one, so it shows nothing at all."""
 
 
-Event = Accepted | Delta | Thinking | Notice | Reply | Done
+Event = Accepted | Delta | Thinking | ToolActivity | Notice | Reply | Done

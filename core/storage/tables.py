@@ -342,6 +342,14 @@ class Message(SQLModel, table=True):
     # What a reasoning model thought before answering: shown apart from the answer, never sent back as history
     reasoning: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reasoning_tokens: int | None = None  # of completion_tokens (the provider's completion_tokens_details)
+    # A reply that used tools: how many model calls it took and how long its tools ran (the footer, usage). Each
+    # round that ended in tool calls is a row of its own (role "tool"): `parent_id` its reply, `tool_calls` the
+    # calls with their arguments, how each ended and its result (core.tools.rounds), and the round's model,
+    # tokens and cost in the usual columns, so usage counts every model call once.
+    parent_id: int | None = Field(default=None, index=True)
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    tool_rounds: int | None = None
+    tool_ms: float | None = None
 
 
 class Attachment(SQLModel, table=True):
@@ -374,6 +382,48 @@ class Blob(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- tools (MCP servers)
+
+
+class McpServer(SQLModel, table=True):
+    """An MCP server whose tools threads may use (core.tools.servers): a command run over stdio, or a remote
+    server over streamable HTTP with an auth header whose value is kept in the secret store (never here). Enabled
+    for everything, a workspace, a channel or a preset; `allowed_tools` None offers all it lists."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    transport: str = Field(max_length=10)  # stdio | http
+    command: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # stdio: the command line
+    url: str | None = Field(default=None, max_length=500)  # http
+    auth_header: str | None = Field(default=None, max_length=100)  # e.g. "Authorization"; its value is a secret
+    has_secret: bool = False
+    secret_hint: str = Field(default="", max_length=40)  # masked, never the value
+    enabled: bool = True
+    scope_kind: str = Field(default="global", max_length=20)  # global | workspace | channel | preset
+    scope_value: str = Field(default="", max_length=300)
+    allowed_tools: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    consent_tools: list[str] = _json(list)  # tools that ask the user before each run
+    tools: list[dict[str, Any]] = _json(list)  # what discovery listed: name, description, input_schema
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_check_at: datetime | None = None
+    last_check_ok: bool | None = None
+    last_check_error: str | None = Field(default=None, max_length=500)
+    last_check_latency_ms: float | None = None
+
+
+class ToolConsent(SQLModel, table=True):
+    """A tool a thread's user allowed for the rest of the thread ("Always in this thread")."""
+
+    __table_args__ = (UniqueConstraint("conversation_id", "server", "tool"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversation.id")
+    server: str = Field(max_length=64)
+    tool: str = Field(max_length=200)
+    user_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
 
