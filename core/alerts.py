@@ -135,6 +135,32 @@ def resolve_provider_alerts(provider: str, resolution: str) -> int:
     return int(closed or 0)
 
 
+def mcp_server_down(server: str, reason: str, at: datetime) -> bool:
+    """An MCP server's check started failing: one alert per incident (keyed on when it went down). Its tools are
+    not offered meanwhile; `resolve_mcp_alerts` closes the alert when it answers again or is removed."""
+    return raise_alert(
+        "mcp",
+        f"mcp:{server}:{at.strftime('%Y-%m-%dT%H:%M:%S')}",
+        f"MCP server '{server}' is down: {reason}. Threads are not offered its tools until it answers again.",
+        severity="critical",
+    )
+
+
+def resolve_mcp_alerts(server: str, resolution: str) -> int:
+    """Close every open alert about MCP server `server` (it answers again, or was removed). Returns how many."""
+    with connection(write=True) as conn:
+        closed = conn.execute(
+            update(_A)
+            .where(
+                _A.c.kind == "mcp",
+                _A.c.dedupe_key.startswith(f"mcp:{server}:", autoescape=True),
+                _A.c.resolved_at.is_(None),
+            )
+            .values(resolved_at=utcnow(), resolution=resolution[:200], next_attempt_at=None)
+        ).rowcount
+    return int(closed or 0)
+
+
 def resolve_alerts_of_missing_providers(existing: set[str], resolution: str = "its provider was removed") -> int:
     """Close open alerts about a provider that no longer exists (e.g. removed before removal closed its alerts).
     The caller names the providers there are (core.alerts sits below the provider store). Returns how many."""

@@ -23,6 +23,7 @@ from core.models import registry, stats
 from core.models.registry import ModelInfo
 from core.providers.store import ProviderView, list_providers
 from core.storage.tables import ScopeSetting
+from core.tools.servers import ServerView, list_servers
 
 CHECK_EVERY_S = 1.0
 MEASURED_EVERY_S = 30.0  # measured figures move with every reply, not with config: reloaded on their own clock
@@ -42,6 +43,7 @@ class Snapshot:
     rate_limits: list[RateLimitView] = field(default_factory=list)  # the enabled ones
     by_name: dict[str, ModelInfo] = field(default_factory=dict)
     measured: dict[str, stats.Measured] = field(default_factory=dict)  # by model name: what chain strategies read
+    mcp_servers: list[ServerView] = field(default_factory=list)  # every registered MCP server (core.tools)
 
     def model(self, name: str | None) -> ModelInfo | None:
         return self.by_name.get(name) if name else None
@@ -104,6 +106,7 @@ def _load(version: int) -> Snapshot:
         rate_limits=[r for r in list_rate_limits() if r.enabled],
         by_name=by_name,
         measured=stats.measured(),
+        mcp_servers=list_servers(),
     )
 
 
