@@ -2,7 +2,8 @@
 and the CSV it offers (one function each, so tests read the very CSV an admin downloads).
 
 A cost is None (a blank cell, never $0) when every costed reply in the row has an unknown price; the
-`unknown-price replies` column counts them in every row."""
+`unknown-price replies` column counts them in every row. Tokens and cost count every model call, a reply's tool
+rounds included; where replies in the range used tools, `tool rounds` and `tool time (s)` say how much."""
 
 from __future__ import annotations
 
@@ -15,6 +16,17 @@ from core.reports.spend import costliest_threads, day_range
 
 COST = "cost (USD)"
 UNKNOWN = "unknown-price replies"
+TOOL_ROUNDS = "tool rounds"
+TOOL_TIME = "tool time (s)"
+
+
+def with_tools(table: pd.DataFrame, rows: list[UsageRow]) -> pd.DataFrame:
+    """The table with tool rounds and tool time per row, when any reply in it used tools (else unchanged)."""
+    if not any(r.tool_rounds for r in rows):
+        return table
+    table[TOOL_ROUNDS] = [r.tool_rounds for r in rows]
+    table[TOOL_TIME] = [round(r.tool_ms / 1000, 1) for r in rows]
+    return table
 
 
 def cost(known_usd: float, unknown: int) -> float | None:
@@ -25,10 +37,11 @@ def daily_table(first: date, last: date) -> pd.DataFrame:
     """One row per day from `first` to `last`, days without replies included (as zero)."""
     since, until = day_range(first, last)
     by_day = {r.key: r for r in usage_by("day", since=since, until=until)}
-    rows = []
+    rows, found = [], []
     for i in range((last - first).days + 1):
         day = (first + timedelta(days=i)).isoformat()
         r = by_day.get(day, UsageRow(day, 0, 0, 0, 0.0, 0))
+        found.append(r)
         rows.append(
             {
                 "day": day,
@@ -39,13 +52,14 @@ def daily_table(first: date, last: date) -> pd.DataFrame:
                 UNKNOWN: r.unknown_cost,
             }
         )
-    return pd.DataFrame(rows)
+    return with_tools(pd.DataFrame(rows), found)
 
 
 def breakdown_table(group: str, first: date, last: date) -> pd.DataFrame:
     """Replies, tokens and cost per model, provider, workspace, channel or user (costliest first)."""
     since, until = day_range(first, last)
-    return pd.DataFrame(
+    found = usage_by(group, since=since, until=until)
+    table = pd.DataFrame(
         [
             {
                 group: r.key,
@@ -56,10 +70,11 @@ def breakdown_table(group: str, first: date, last: date) -> pd.DataFrame:
                 COST: cost(r.cost_usd, r.unknown_cost),
                 UNKNOWN: r.unknown_cost,
             }
-            for r in usage_by(group, since=since, until=until)
+            for r in found
         ],
         columns=[group, "replies", "prompt tokens", "completion tokens", "tokens", COST, UNKNOWN],
     )
+    return with_tools(table, found)
 
 
 def threads_table(first: date, last: date, limit: int = 10) -> pd.DataFrame:

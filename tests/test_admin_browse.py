@@ -21,9 +21,8 @@ from core.reports.threads import (
     plural,
     scopes_seen,
     thread_messages,
-    transcript_json,
-    transcript_markdown,
 )
+from core.reports.transcripts import transcript_json, transcript_markdown
 from core.threads.conversations import finish_reply, start_turn
 from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp

@@ -1,7 +1,10 @@
 """Conversations: browse threads, then read one as a transcript (as it went in the chat, each reply with its
-model, tokens, cost, latency and fallback), or as a table of every message; export it as Markdown or JSON."""
+model, tokens, cost, latency and fallback, and above a reply that used tools each tool call it made), or as a
+table of every message; export it as Markdown or JSON."""
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
@@ -10,13 +13,19 @@ from core.reports.threads import (
     MessageRow,
     ThreadPage,
     ThreadSummary,
+    ToolCallView,
     file_facts,
     list_threads,
     plural,
-    reply_facts,
     scopes_seen,
     thread_messages,
     thread_summary,
+)
+from core.reports.transcripts import (
+    call_ending,
+    reply_facts,
+    round_facts,
+    shown_result,
     transcript_json,
     transcript_markdown,
 )
@@ -62,6 +71,46 @@ def attachments(m: MessageRow) -> None:
             row.caption(f"{icon} {file_facts(f)}")
 
 
+CALL_ICONS = {
+    "ok": ":material/check_circle:",
+    "error": ":material/error:",
+    "timeout": ":material/timer_off:",
+    "declined": ":material/block:",
+    "unavailable": ":material/cloud_off:",
+    "awaiting": ":material/hourglass_top:",
+}
+
+
+MARKDOWN = re.compile(r"([\\`*_\[\]<>#|~$])")
+
+
+def literal(text: str) -> str:
+    """Text shown as written inside a Markdown label (a tool's arguments may hold `*`, `_`, `[`...)."""
+    return MARKDOWN.sub(r"\\\1", text)
+
+
+def tool_call(c: ToolCallView) -> None:
+    """A call collapsed to one line (tool, shown arguments, how it ended); open, its result (capped)."""
+    shown = c.shown if len(c.shown) <= 120 else c.shown[:119] + "…"
+    label = f"**{literal(c.qualified)}**({literal(shown)}) · {call_ending(c)}"
+    with st.expander(label, icon=CALL_ICONS.get(c.status, ":material/build:")):
+        if c.shown:
+            st.caption("Arguments, as the thread was shown them")
+            st.code(c.shown, language=None, wrap_lines=True)
+        st.caption(f"Result ({fmt.size(len(c.result.encode()))})" if c.status == "ok" else "What happened")
+        st.code(shown_result(c) or "(empty)", language=None, wrap_lines=True)
+
+
+def tool_rounds(m: MessageRow) -> None:
+    """A reply's tool rounds, above its answer: each model call that asked for tools, then its calls."""
+    for n, r in enumerate(m.rounds, 1):
+        st.caption(f":material/build: {literal(round_facts(n, r))}")
+        if r.content.strip():
+            st.markdown(r.content)
+        for c in r.calls:
+            tool_call(c)
+
+
 def transcript(messages: list[MessageRow]) -> None:
     """The thread as it read in the chat: each user message, then the reply with what it took to write."""
     if not messages:
@@ -74,6 +123,8 @@ def transcript(messages: list[MessageRow]) -> None:
             st.caption(f"{who} · {fmt.timestamp(m.created_at)}")
             if m.reasoning:
                 reasoning_expander(m)
+            if m.rounds:
+                tool_rounds(m)
             if m.content:
                 st.markdown(m.content)
             if m.files:
@@ -92,9 +143,37 @@ def slug(t: ThreadSummary) -> str:
     return f"thread-{t.id}-{t.platform}"
 
 
+def _cell(text: str) -> str:
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def round_rows(m: MessageRow) -> list[dict[str, str]]:
+    """A reply's tool rounds as rows of the messages table, just before the reply."""
+    return [
+        {
+            "time": fmt.timestamp(r.created_at),
+            "role": "tool round",
+            "user": "",
+            "model": r.model or "",
+            "tokens in": _count(r.prompt_tokens),
+            "tokens out": _count(r.completion_tokens),
+            "cost": fmt.money(r.cost_usd),
+            "latency": fmt.latency(r.latency_ms) if r.latency_ms else "",
+            "first token": "",
+            "fallback": "",
+            "status": r.status,
+            "error": r.error or "",
+            "text": _cell("; ".join(f"{c.qualified}({c.shown}): {call_ending(c)}" for c in r.calls)),
+        }
+        for r in m.rounds
+    ]
+
+
 def messages_table(messages: list[MessageRow]) -> None:
-    st.dataframe(
-        [
+    rows: list[dict[str, str]] = []
+    for m in messages:
+        rows += round_rows(m)
+        rows.append(
             {
                 "time": fmt.timestamp(m.created_at),
                 "role": m.role,
@@ -108,12 +187,10 @@ def messages_table(messages: list[MessageRow]) -> None:
                 "fallback": fallback_text(m),
                 "status": m.status,
                 "error": m.error or "",
-                "text": m.content if len(m.content) <= 300 else m.content[:299] + "…",
+                "text": _cell(m.content),
             }
-            for m in messages
-        ],
-        hide_index=True,
-    )
+        )
+    st.dataframe(rows, hide_index=True)
 
 
 def thread_detail(t: ThreadSummary) -> None:

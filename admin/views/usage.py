@@ -11,6 +11,8 @@ import streamlit as st
 
 from admin.usage_tables import (
     COST,
+    TOOL_ROUNDS,
+    TOOL_TIME,
     UNKNOWN,
     breakdown_table,
     csv_text,
@@ -53,6 +55,13 @@ def totals(days: pd.DataFrame) -> int:
     c2.metric("Tokens", f"{int(days['prompt tokens'].sum() + days['completion tokens'].sum()):,}")
     c3.metric("Replies", f"{int(days['replies'].sum()):,}")
     c4.metric("Replies of unknown price", unknown)
+    if TOOL_ROUNDS in days and days[TOOL_ROUNDS].any():
+        rounds = int(days[TOOL_ROUNDS].sum())
+        st.caption(
+            f":material/build: Replies used tools: {rounds:,} tool {'round' if rounds == 1 else 'rounds'} (model "
+            f"calls that asked for tools, counted in the tokens and cost above); tools ran "
+            f"{fmt.duration(float(days[TOOL_TIME].sum()))} in all."
+        )
     return unknown
 
 

@@ -18,7 +18,8 @@ from core.storage.db import connection
 from core.storage.tables import Conversation, Message
 
 GROUPS = ("day", "model", "provider", "workspace", "channel", "user")
-COSTED = ("assistant", "compare")
+COSTED = ("assistant", "compare", "tool")  # every model call: a reply's tool rounds are rows of their own
+REPLIES = ("assistant", "compare")
 ANSWERED = ("ok", "partial", "interrupted")
 _M = Message.__table__  # type: ignore[attr-defined]
 _C = Conversation.__table__  # type: ignore[attr-defined]
@@ -32,6 +33,8 @@ class UsageRow:
     completion_tokens: int
     cost_usd: float
     unknown_cost: int  # replies whose price is unknown: their cost is not in cost_usd
+    tool_rounds: int = 0  # model calls of those replies that ended in tool calls (their tokens and cost are above)
+    tool_ms: float = 0.0  # how long those replies' tools ran
 
     @property
     def tokens(self) -> int:
@@ -39,13 +42,16 @@ class UsageRow:
 
 
 def _measures() -> list[Any]:
-    answered = _M.c.status.in_(ANSWERED)
+    """Replies are counted once; tokens and cost are every model call's, a reply's tool rounds included."""
+    answered = _M.c.status.in_(ANSWERED) & _M.c.role.in_(REPLIES)
     return [
         func.sum(case((answered, 1), else_=0)).label("replies"),
         func.coalesce(func.sum(_M.c.prompt_tokens), 0).label("prompt"),
         func.coalesce(func.sum(_M.c.completion_tokens), 0).label("completion"),
         func.coalesce(func.sum(_M.c.cost_usd), 0.0).label("cost"),
         func.sum(case((answered & _M.c.cost_usd.is_(None), 1), else_=0)).label("unknown"),
+        func.coalesce(func.sum(_M.c.tool_rounds), 0).label("tool_rounds"),
+        func.coalesce(func.sum(_M.c.tool_ms), 0.0).label("tool_ms"),
     ]
 
 
@@ -92,6 +98,8 @@ def usage_by(group_by: str, *, since: datetime | None = None, until: datetime | 
             int(r.completion),
             float(r.cost),
             int(r.unknown or 0),
+            int(r.tool_rounds or 0),
+            float(r.tool_ms or 0.0),
         )
         for r in rows
     ]
@@ -104,11 +112,14 @@ def _by_day(conn: Connection, since: datetime | None, until: datetime | None) ->
     stmt = _window(select(hour.label("hour"), *_measures()), since, until)
     rows = conn.execute(stmt.group_by(hour)).all()
     tz = zone(get_settings().timezone)
-    days: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0])
+    days: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0, 0, 0.0])
     for r in rows:
         at = r.hour if isinstance(r.hour, datetime) else datetime.fromisoformat(str(r.hour))
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
         acc = days[at.astimezone(tz).strftime("%Y-%m-%d")]
-        for i, value in enumerate((r.replies, r.prompt, r.completion, r.cost, r.unknown)):
+        for i, value in enumerate((r.replies, r.prompt, r.completion, r.cost, r.unknown, r.tool_rounds, r.tool_ms)):
             acc[i] += value or 0
-    return [UsageRow(day, int(v[0]), int(v[1]), int(v[2]), float(v[3]), int(v[4])) for day, v in sorted(days.items())]
+    return [
+        UsageRow(day, int(v[0]), int(v[1]), int(v[2]), float(v[3]), int(v[4]), int(v[5]), float(v[6]))
+        for day, v in sorted(days.items())
+    ]

@@ -1,12 +1,12 @@
-"""Read-only views over conversations for the admin: browsing threads and their messages (per-model performance
-over time is core.reports.performance). Nothing here writes; `core.threads.conversations` owns the tables and
-every write to them."""
+"""Read-only views over conversations for the admin: browsing threads and their messages, a reply that used tools
+with its rounds (how they read: core.reports.transcripts; per-model performance over time:
+core.reports.performance). Nothing here writes; `core.threads.conversations` owns the tables and every write to
+them."""
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from core.storage.tables import Conversation, Message, aware, utcnow
 from core.types import StoredFile
 
 REPLY_ROLES = ("assistant", "compare")
+TOOL_ROLE = "tool"  # a round of a reply that ended in tool calls (core.tools.rounds): shown under its reply
 COMMAND = re.compile(r"^\s*[!/][A-Za-z]")  # `!model gpt-4o`, `/reset`: a chat command, not a question
 TITLE_CHARS = 200
 
@@ -63,6 +64,40 @@ class ThreadPage:
 
 
 @dataclass(frozen=True)
+class ToolCallView:
+    """One tool call as the admin reads it: the arguments as the thread was shown them (secrets masked), never
+    the raw arguments the model sent."""
+
+    server: str
+    tool: str
+    shown: str
+    status: str  # core.tools.rounds.CALL_STATES
+    result: str  # what the model was given back (capped when stored), or why the call did not run
+    ms: float | None
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.server}.{self.tool}"
+
+
+@dataclass(frozen=True)
+class ToolRound:
+    """A model call of a reply that ended in tool calls: its text (often none), figures and calls."""
+
+    id: int
+    created_at: datetime
+    content: str
+    model: str | None
+    status: str
+    error: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float | None
+    calls: tuple[ToolCallView, ...]
+
+
+@dataclass(frozen=True)
 class MessageRow:
     id: int
     created_at: datetime
@@ -84,6 +119,9 @@ class MessageRow:
     reasoning: str | None = None  # a reasoning model's thinking, shown apart from the reply
     reasoning_tokens: int | None = None  # of completion_tokens
     files: tuple[StoredFile, ...] = ()  # posted with a user message
+    tool_rounds: int | None = None  # a reply that used tools: its model calls that ended in tool calls
+    tool_ms: float | None = None  # and how long its tools ran
+    rounds: tuple[ToolRound, ...] = ()  # those calls, oldest first (this row holds only the answer's figures)
 
 
 def file_facts(f: StoredFile) -> str:
@@ -152,7 +190,7 @@ def list_threads(
     stats = (
         select(
             col(Message.conversation_id).label("cid"),
-            func.count(col(Message.id)).label("messages"),
+            func.count(col(Message.id)).filter(col(Message.role) != TOOL_ROLE).label("messages"),
             func.sum(cast(reply, Integer)).label("replies"),
             func.coalesce(func.sum(Message.prompt_tokens), 0).label("prompt"),
             func.coalesce(func.sum(Message.completion_tokens), 0).label("completion"),
@@ -241,7 +279,7 @@ def thread_summary(conversation_id: int) -> ThreadSummary | None:
     return page.threads[0] if page.threads else None
 
 
-def message_row(m: Message, files: tuple[StoredFile, ...] = ()) -> MessageRow:
+def message_row(m: Message, files: tuple[StoredFile, ...] = (), rounds: tuple[ToolRound, ...] = ()) -> MessageRow:
     return MessageRow(
         id=m.id or 0,
         created_at=aware(m.created_at),
@@ -263,21 +301,72 @@ def message_row(m: Message, files: tuple[StoredFile, ...] = ()) -> MessageRow:
         reasoning=m.reasoning,
         reasoning_tokens=m.reasoning_tokens,
         files=files,
+        tool_rounds=m.tool_rounds,
+        tool_ms=m.tool_ms,
+        rounds=rounds,
     )
 
 
-def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
-    """A thread's messages, oldest first (the newest `limit`)."""
+def _call_view(c: dict[str, Any]) -> ToolCallView:
+    """A stored call (core.tools.rounds.CallRecord.as_json) without its raw `arguments`. Read field by field, not
+    through CallRecord: reports sit below the tool loop's layer."""
+    ms = c.get("ms")
+    return ToolCallView(
+        server=str(c.get("server") or ""),
+        tool=str(c.get("tool") or c.get("function") or "tool"),
+        shown=str(c.get("shown") or ""),
+        status=str(c.get("status") or "awaiting"),
+        result=str(c.get("result") or ""),
+        ms=float(ms) if isinstance(ms, int | float) else None,
+    )
+
+
+def tool_round(m: Message) -> ToolRound:
+    """A stored round (role "tool") as the transcript shows it."""
+    return ToolRound(
+        id=m.id or 0,
+        created_at=aware(m.created_at),
+        content=m.content,
+        model=m.model,
+        status=m.status,
+        error=m.error,
+        prompt_tokens=m.prompt_tokens,
+        completion_tokens=m.completion_tokens,
+        cost_usd=m.cost_usd,
+        latency_ms=m.latency_ms,
+        calls=tuple(_call_view(c) for c in m.tool_calls or [] if isinstance(c, dict)),
+    )
+
+
+def _rounds_of(reply_ids: list[int]) -> dict[int, tuple[ToolRound, ...]]:
+    """The tool rounds of these replies, each reply's oldest first."""
+    if not reply_ids:
+        return {}
     with session() as s:
         rows = s.execute(
             select(Message)
-            .where(col(Message.conversation_id) == conversation_id)
+            .where(col(Message.parent_id).in_(reply_ids), col(Message.role) == TOOL_ROLE)
+            .order_by(col(Message.id))
+        ).scalars()
+        found: dict[int, list[ToolRound]] = {}
+        for m in rows:
+            found.setdefault(m.parent_id or 0, []).append(tool_round(m))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def thread_messages(conversation_id: int, limit: int = 500) -> list[MessageRow]:
+    """A thread's messages, oldest first (the newest `limit`); a reply that used tools carries its rounds."""
+    with session() as s:
+        rows = s.execute(
+            select(Message)
+            .where(col(Message.conversation_id) == conversation_id, col(Message.role) != TOOL_ROLE)
             .order_by(col(Message.id).desc())
             .limit(limit)
         ).scalars()
         messages = list(rows)
     attached = files_of([m.id for m in messages if m.id is not None and m.role == "user"])
-    return [message_row(m, attached.get(m.id or 0, ())) for m in reversed(messages)]
+    rounds = _rounds_of([m.id for m in messages if m.id is not None and m.role in REPLY_ROLES])
+    return [message_row(m, attached.get(m.id or 0, ()), rounds.get(m.id or 0, ())) for m in reversed(messages)]
 
 
 def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
@@ -295,76 +384,3 @@ def scopes_seen(limit: int = 500) -> list[ScopeSeen]:
             .limit(limit)
         ).all()
     return [ScopeSeen(p, w, c, int(n)) for p, w, c, n in rows]
-
-
-# ---------------------------------------------------------------- transcripts (the admin's export)
-
-
-def reply_facts(m: MessageRow) -> str:
-    """One line under a reply: model, tokens, cost, latency, fallback, and what went wrong if anything."""
-    parts = [m.model or "model unknown"]
-    if m.prompt_tokens is not None or m.completion_tokens is not None:
-        thought = f" ({m.reasoning_tokens:,} of them reasoning)" if m.reasoning_tokens else ""
-        parts.append(f"{m.prompt_tokens or 0:,} in / {m.completion_tokens or 0:,} out tokens{thought}")
-    if m.status in ANSWERED or m.cost_usd is not None:
-        parts.append(fmt.money(m.cost_usd))
-    if m.latency_ms:
-        first = f", first token {fmt.latency(m.ttft_ms)}" if m.ttft_ms else ""
-        parts.append(f"{fmt.latency(m.latency_ms)}{first}")
-    if m.fallback_from:
-        parts.append(f"fallback from {m.fallback_from}" + (f" ({m.fallback_reason})" if m.fallback_reason else ""))
-    if m.status != "ok":
-        parts.append(m.status + (f": {m.error}" if m.error else ""))
-    return " · ".join(parts)
-
-
-def transcript_markdown(t: ThreadSummary, messages: list[MessageRow]) -> str:
-    """The thread as a Markdown document: a heading, where it happened, then each message in order."""
-    lines = [
-        f"# {t.title or t.thread}",
-        "",
-        f"- Where: {t.platform}, workspace {t.workspace}, channel {t.channel}, thread {t.thread}",
-        f"- Started: {fmt.timestamp(t.created_at)}; last activity {fmt.timestamp(t.updated_at)}",
-        f"- {plural(t.messages, 'message')}, {t.tokens:,} tokens, cost {fmt.money(t.cost_usd)}, "
-        f"{plural(t.errors, 'error')}, {plural(t.fallbacks, 'fallback')}",
-        "",
-    ]
-    for m in messages:
-        if m.role == "user":
-            lines.append(f"## {m.user_id or 'user'} · {fmt.timestamp(m.created_at)}")
-        else:
-            lines.append(f"## {m.role} · {fmt.timestamp(m.created_at)}")
-            lines.append(f"*{reply_facts(m)}*")
-        lines += [f"- Attached: {file_facts(f)}" for f in m.files]
-        if m.reasoning:  # collapsed where Markdown renders HTML, as the conversation view shows it
-            lines += ["", "<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>"]
-        lines += ["", m.content or ("(no text)" if m.status == "ok" else f"({m.status})"), ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def transcript_json(t: ThreadSummary, messages: list[MessageRow]) -> str:
-    """The thread and every message with all its fields, times in ISO 8601 (UTC)."""
-
-    def plain(value: object) -> object:
-        return value.isoformat() if isinstance(value, datetime) else value
-
-    def message(m: MessageRow) -> dict[str, object]:
-        fields = {k: plain(v) for k, v in asdict(m).items() if k != "files"}
-        fields["files"] = [
-            {
-                "name": f.name,
-                "type": f.mime,
-                "kind": f.kind,
-                "size": f.size,
-                "pages": f.pages,
-                "kept": f.sha256 is not None,
-            }
-            for f in m.files
-        ]
-        return fields
-
-    doc = {
-        "thread": {k: plain(v) for k, v in asdict(t).items()},
-        "messages": [message(m) for m in messages],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -9,17 +9,19 @@ from core.storage.db import session
 from core.storage.tables import Conversation, Message
 from core.types import UsageReport, UsageSum
 
-COSTED_ROLES = ("assistant", "compare")
+COSTED_ROLES = ("assistant", "compare", "tool")  # every model call: a reply's tool rounds are rows of their own
 
 
 def _sum(*where: object) -> UsageSum:
+    """Replies are counted once; tokens and cost are every model call's, a reply's tool rounds included."""
+    reply = col(Message.role) != "tool"
     stmt = (
         select(
-            func.count(col(Message.id)),
+            func.count(col(Message.id)).filter(reply),
             func.coalesce(func.sum(Message.prompt_tokens), 0),
             func.coalesce(func.sum(Message.completion_tokens), 0),
             func.coalesce(func.sum(Message.cost_usd), 0.0),
-            func.count(col(Message.id)).filter(col(Message.cost_usd).is_(None)),
+            func.count(col(Message.id)).filter(reply, col(Message.cost_usd).is_(None)),
         )
         .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
         .where(col(Message.role).in_(COSTED_ROLES), col(Message.status) != "pending", *where)  # type: ignore[arg-type]
