@@ -26,19 +26,33 @@ from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
-from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, route, template_for
+from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, template_for
 from core.routing.strategy import plan_chain
 from core.settings import get_settings
 from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
 from core.threads import conversations, order, recovery
 from core.threads.conversations import TurnStart as TurnStart  # what `receive` stored: adapters take it from here
-from core.types import Accepted, Delta, Done, Event, HistoryTurn, IncomingMessage, Notice, Reply, Thinking, TurnResult
+from core.tools import loop as tool_loop
+from core.types import (
+    Accepted,
+    Delta,
+    Done,
+    Event,
+    HistoryTurn,
+    IncomingMessage,
+    Notice,
+    Reply,
+    Thinking,
+    ToolActivity,
+    TurnResult,
+)
 
 log = logging.getLogger(__name__)
 SAVE_PARTIAL_EVERY_S = 2.0
 STATS_EVERY_S = 30.0
 _stats_due: dict[str, float] = {}
+_told: dict[tuple[int, str], None] = {}  # (conversation, what) said once in this process: tools unavailable here
 
 
 async def receive(msg: IncomingMessage) -> TurnStart | None:
@@ -94,8 +108,8 @@ async def _command(
             async for event in events:
                 yield event
         return
-    if name in ("confirm", "cancel"):  # answers to a budget confirmation: they resume (or drop) a turn
-        async with aclosing(_confirmation(msg, name, conversation)) as events:
+    if name in ("confirm", "cancel"):  # answers to a confirmation: they resume (or drop) a turn
+        async with aclosing(_confirmation(msg, name, args, conversation)) as events:
             async for event in events:
                 yield event
         return
@@ -105,10 +119,23 @@ async def _command(
 
 
 async def _confirmation(
-    msg: IncomingMessage, name: str, conv: conversations.ConversationRef | None
+    msg: IncomingMessage, name: str, args: str, conv: conversations.ConversationRef | None
 ) -> AsyncGenerator[Event, None]:
+    """`!confirm` / `!cancel`: the answer to an expensive reply's question, or to a tool's request for consent
+    (`!confirm always`: the tool may run for the rest of the thread; `!cancel`: the model is told it was declined
+    and answers without it)."""
     if conv is None:
         yield Reply(f"`!{name}` answers a confirmation inside a thread.", kind="error", ephemeral=True)
+        return
+    if await threads.parked_for_consent(conv.id):
+        reply_id = await threads.claim_confirmation(conv.id)
+        if reply_id is None:
+            yield Reply("Nothing is waiting for confirmation in this thread.", kind="info", ephemeral=True)
+            return
+        consent = "declined" if name == "cancel" else "always" if args.strip().lower() == "always" else "once"
+        async with aclosing(_answer(msg, conv, reply_id, created=False, consent=consent)) as events:
+            async for event in events:
+                yield event
         return
     if name == "cancel":
         cancelled = await threads.cancel_confirmation(conv.id)
@@ -219,15 +246,18 @@ async def _answer(
     confirmed: bool = False,
     history: list[HistoryTurn] | None = None,
     behind: bool = True,
+    consent: str | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Answer the thread's latest message into the claimed reply row, after the thread's earlier turns
-    (`behind`: one may still be running; see core.threads.order)."""
+    (`behind`: one may still be running; see core.threads.order). `consent`: the user's answer to the tool
+    request this reply was parked with (core.tools.loop)."""
     try:
         async with recovery.kept_alive(reply_id):  # so it is never taken for a dead process's, however long
             if behind and await order.wait_for_earlier(conv.id, reply_id):
                 fresh = await threads.conversation_ref(conv.id)
                 conv = fresh or conv  # the earlier turn may have pinned the model, `!model` may have switched it
-            async with aclosing(_answer_now(msg, conv, reply_id, created, confirmed, history)) as events:
+            answer = _answer_now(msg, conv, reply_id, created, confirmed, history, consent)
+            async with aclosing(answer) as events:
                 async for event in events:
                     yield event
     finally:
@@ -241,6 +271,7 @@ async def _answer_now(
     created: bool,
     confirmed: bool,
     history: list[HistoryTurn] | None,
+    consent: str | None = None,
 ) -> AsyncGenerator[Event, None]:
     snap = await current_async()
     person = Person(msg.platform, msg.workspace, msg.user)
@@ -266,6 +297,10 @@ async def _answer_now(
         yield Reply(_no_vision_text(snap, model, choice.policy), kind="refusal")
         return
     spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id, needs_vision)
+    here = tool_loop.available(snap, ScopeKey(msg.platform, msg.workspace, msg.channel), conv.preset)
+    for note in _tool_notes(conv.id, here, model, snap):
+        yield Notice(note)
+    tool_turn = tool_loop.ToolTurn(conv.id, reply_id, msg.user, consent)
     writing = model
     streamed: list[str] = []
     thoughts: list[str] = []  # kept with an interrupted reply, like its text
@@ -274,8 +309,16 @@ async def _answer_now(
     shown_as: str | None = None  # the status of a reply stored but not yet released (see below)
     last_save = time.monotonic()
     try:
-        async with aclosing(route(spec, history, snap)) as routed:
+        async with aclosing(tool_loop.answer(spec, history, snap, tool_turn, here)) as routed:
             async for event in routed:
+                if isinstance(event, ToolActivity):
+                    yield event
+                    continue
+                if isinstance(event, tool_loop.Parked):  # a tool waits for the user's OK (or a round's cost)
+                    finished = True
+                    await threads.await_confirmation(reply_id, event.reply.text)
+                    yield event.reply
+                    return
                 if isinstance(event, Delta | Thinking):
                     if isinstance(event, Delta):
                         streamed.append(event.text)
@@ -331,7 +374,14 @@ async def _answer_now(
                 result = outcome.result
                 used = (person, model.name) if result.status != "error" else None  # for "start where I left off"
                 await threads.finish_turn(
-                    conv.id, reply_id, result, failed_attempts, msg.user, pin, shown=False, last_used=used
+                    conv.id,
+                    reply_id,
+                    outcome.stored or result,
+                    failed_attempts,
+                    msg.user,
+                    pin,
+                    shown=False,
+                    last_used=used,
                 )
                 finished, shown_as = True, result.status
                 _refresh_stats_soon(outcome)
@@ -377,6 +427,32 @@ async def _answer_now(
                     reasoning="".join(thoughts),
                 ),
             )
+
+
+def _tool_notes(conv_id: int, here: tool_loop.Available, model: ModelInfo, snap: Snapshot) -> list[str]:
+    """What the thread is told, once, of tools it cannot use now: its model cannot call tools, or a server is down."""
+    notes = []
+    if here.tools and not model.supports_tools and _once(conv_id, f"model:{model.name}"):
+        able = tool_loop.tool_models(snap)
+        names = f" Models here that can: {', '.join(f'`{n}`' for n in able)} (`!model NAME` switches)." if able else ""
+        notes.append(f"Tools are enabled here, but {model.name} cannot call tools, so it answers without them.{names}")
+    for server in here.down:
+        if _once(conv_id, f"down:{server.name}:{server.last_check_at}"):
+            why = f" ({server.last_check_error})" if server.last_check_error else ""
+            notes.append(
+                f"The tools of `{server.name}` are unavailable: its server is down{why}. An admin has been told."
+            )
+    return notes
+
+
+def _once(conv_id: int, what: str) -> bool:
+    key = (conv_id, what)
+    if key in _told:
+        return False
+    _told[key] = None
+    if len(_told) > 10_000:
+        del _told[next(iter(_told))]
+    return True
 
 
 def _no_vision_text(snap: Snapshot, model: ModelInfo, policy: Policy) -> str:

@@ -14,6 +14,9 @@ def render_footer(r: TurnResult) -> str:
     name = f"{r.model} (via {r.via})" if r.via else r.model
     thought = [f"{r.reasoning_tokens:,} of them reasoning"] if r.reasoning_tokens else []  # already counted in
     parts = [name, tokens(r.total_tokens), *thought, money(r.cost_usd, local=r.is_local)]
+    if r.tool_rounds:  # tokens and cost above add up every round (a model call each)
+        rounds = f"{r.tool_rounds} tool round{'s' if r.tool_rounds != 1 else ''}"
+        parts.append(f"{rounds}, {r.tool_ms / 1000:.1f} s in tools")
     if r.fallback_from:
         parts.append(f"fallback from {r.fallback_from}: {r.fallback_reason}")
     if r.route_note:

@@ -156,6 +156,16 @@ class LLMError(Exception):
 
 
 @dataclass(frozen=True)
+class ToolRequest:
+    """A function call the model asked for: its id (what the result answers), the function name as offered, and
+    its arguments as the JSON text the model wrote (not yet parsed: a model may write invalid JSON)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
 class StreamEnd:
     """The end of a stream: usage as the provider reported it (None when it did not)."""
 
@@ -164,6 +174,32 @@ class StreamEnd:
     finish_reason: str | None
     served_by: str | None
     reasoning_tokens: int | None = None  # of completion_tokens, where the usage says (completion_tokens_details)
+    tool_calls: tuple[ToolRequest, ...] = ()  # the reply ends in these calls (streamed in pieces, put together)
+
+
+class _CallParts:
+    """Tool calls as a stream delivers them: the id and name in a call's first delta, its arguments in pieces
+    after, each piece tagged with the call's index."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments so far]
+
+    def add(self, deltas: Any) -> None:
+        for position, delta in enumerate(deltas):
+            index = getattr(delta, "index", None)
+            index = position if index is None else int(index)
+            call = self.calls.setdefault(index, ["", "", ""])
+            function = getattr(delta, "function", None)
+            call[0] = getattr(delta, "id", None) or call[0]
+            call[1] = (getattr(function, "name", None) or call[1]) if function is not None else call[1]
+            call[2] += (getattr(function, "arguments", None) or "") if function is not None else ""
+
+    def done(self) -> tuple[ToolRequest, ...]:
+        return tuple(
+            ToolRequest(call_id or f"call_{index}", name, arguments or "{}")
+            for index, (call_id, name, arguments) in sorted(self.calls.items())
+            if name
+        )
 
 
 class ReasoningPiece(str):
@@ -353,10 +389,16 @@ class Gateway:
         return name in self._virtual or name in self.names
 
     async def stream(
-        self, name: str, messages: list[dict[str, Any]], *, max_tokens: int | None
+        self,
+        name: str,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | None = None,
     ) -> AsyncGenerator[str | StreamEnd, None]:
-        """Text deltas of `name`'s reply (its thinking as ReasoningPiece, apart), then one StreamEnd. Failures raise
-        LLMError (with any partial text)."""
+        """Text deltas of `name`'s reply (its thinking as ReasoningPiece, apart), then one StreamEnd (with the tool
+        calls it ended in, when it was offered `tools`). Failures raise LLMError (with any partial text)."""
         router = self._virtual.get(name) or self._main
         if router is None or not self.has(name):
             raise LLMError("not_found", f"{name} is not configured for routing")
@@ -367,6 +409,8 @@ class Gateway:
         # routers read to the end, because their routing strategies learn from that success logging. (litellm
         # strips usage from every earlier chunk; the finish reason, real or its synthetic "stop", comes first.)
         stop_at_usage = router is self._main
+        calls = _CallParts()
+        offered: dict[str, Any] = {"tools": tools, "tool_choice": tool_choice or "auto"} if tools else {}
         try:
             response = await router.acompletion(
                 model=name,
@@ -374,6 +418,7 @@ class Gateway:
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=max_tokens,
+                **offered,
             )
             served = (getattr(response, "_hidden_params", None) or {}).get("model_id")
             usage = None
@@ -390,6 +435,9 @@ class Gateway:
                         if piece:
                             text.append(piece)
                             yield piece
+                        wanted = getattr(delta, "tool_calls", None) if delta is not None else None
+                        if wanted:
+                            calls.add(wanted)
                         finish = getattr(choices[0], "finish_reason", None) or finish
                     chunk_usage = getattr(chunk, "usage", None)
                     if chunk_usage is not None:
@@ -410,6 +458,7 @@ class Gateway:
             finish_reason=finish,
             served_by=served,
             reasoning_tokens=_reasoning_tokens(usage) if usage else None,
+            tool_calls=calls.done(),
         )
 
 
@@ -462,8 +511,11 @@ class OutputCap:
         self.full = False
 
 
-def count_tokens(litellm_name: str, messages: list[dict[str, Any]]) -> int:
-    """Tokens of `messages` for this model, by litellm's counter (tiktoken or the model's tokenizer)."""
+def count_tokens(litellm_name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> int:
+    """Tokens of `messages` (and the `tools` offered with them) for this model, by litellm's counter (tiktoken or
+    the model's tokenizer)."""
+    if tools:
+        return int(litellm().token_counter(model=litellm_name, messages=messages, tools=tools))
     return int(litellm().token_counter(model=litellm_name, messages=messages))
 
 

@@ -22,12 +22,13 @@ from core.attachments import ImagePart
 from core.config.prompts import Layer, TemplateView, layered, pick_template, render
 from core.models.registry import ModelInfo
 from core.providers import llm
-from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd
+from core.providers.llm import Deployment, Gateway, LLMError, RetryRules, StreamEnd, ToolRequest
 from core.providers.store import mark_unhealthy, provider_config
 from core.routing.budget import UNBUDGETED, BudgetGate, BudgetHold
 from core.routing.strategy import footer_note
 from core.settings import get_settings
 from core.snapshot import Snapshot
+from core.tools.rounds import as_text
 from core.types import Delta, HistoryTurn, Notice, Reply, Thinking, TurnResult
 
 DEFAULT_WINDOW = 8192  # when nobody knows a model's window, assume a modest one rather than a huge one
@@ -55,6 +56,9 @@ class RouteOutcome:
     failures: list[Attempt] = field(default_factory=list)
     dropped_turns: int = 0
     refusal: Reply | None = None  # the gate refused the model: show this instead (nothing was called)
+    tool_calls: tuple[ToolRequest, ...] = ()  # the reply ended in these calls (core.tools.loop runs them)
+    stored: TurnResult | None = None  # what the reply row stores when it differs from `result` (a tool loop's last
+    # round; `result` then adds up every round, for the footer)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class RouteSpec:
     needs_vision: bool = False  # the turn brings images: only models that can see them may answer it
     chain_why: tuple[tuple[str, str], ...] = ()  # how the chain's strategy placed each model (core.routing.strategy)
     held_back: tuple[tuple[str, str], ...] = ()  # chain models over its thresholds (last in `chain`), and why
+    tools: tuple[dict[str, Any], ...] = ()  # functions offered to the models that support tool calls
+    tool_choice: str | None = None  # "none": offered, but the model must answer now (the last round)
+    exchange: tuple[dict[str, Any], ...] = ()  # this turn's tool calls and results so far, after the history
 
 
 # ---------------------------------------------------------------- the gateway, rebuilt on config change
@@ -163,18 +170,23 @@ def build_messages(
     history: list[HistoryTurn],
     system_prompt: str | None,
     images: dict[int, ImagePart] | None = None,
+    exchange: tuple[dict[str, Any], ...] = (),
 ) -> tuple[list[dict[str, Any]], int, int]:
     """Newest turns first, as many as fit the window minus the reserved output. Returns (messages, dropped, the
     prompt tokens of the images kept). A turn's files are part of it (core.attachments): text files and PDFs in
     its text, images as image parts for a vision model (`images`: those loaded for this request, with their
-    estimated tokens), each counted with its turn."""
+    estimated tokens), each counted with its turn; an earlier reply's tool calls are a note before its text
+    (core.tools.rounds.as_text). `exchange` (this turn's tool calls and results) always goes last, whole."""
     window = model.context_window or DEFAULT_WINDOW
     budget = window - max_output_for(model) - 16
     head: list[dict[str, Any]] = []
     if system_prompt:
         head = [{"role": "system", "content": system_prompt}]
         budget -= _tokens(model.litellm_name, system_prompt)
-    given = [files.content(t, images or {}, model.supports_vision) if t.files else (t.content, 0) for t in history]
+    tail = list(exchange)
+    if tail:
+        budget -= llm.count_tokens(model.litellm_name, tail)
+    given = [_given(t, images or {}, model.supports_vision) for t in history]
     texts = [_text_of(content) for content, _ in given]
     # Every token covers at least one byte, so when the bytes fit, the tokens fit: no need to count them.
     if (
@@ -182,7 +194,7 @@ def build_messages(
         <= budget
     ):
         everything = [{"role": t.role, "content": c} for t, (c, _) in zip(history, given, strict=True)]
-        return head + everything, 0, sum(extra for _, extra in given)
+        return head + everything + tail, 0, sum(extra for _, extra in given)
     kept: list[dict[str, Any]] = []
     pictured = 0
     for turn, text, (content, extra) in reversed(list(zip(history, texts, given, strict=True))):
@@ -198,10 +210,20 @@ def build_messages(
             f"the message does not fit {model.name}'s {window:,}-token context window",
         )
     kept.reverse()
-    return head + kept, len(history) - len(kept), pictured
+    return head + kept + tail, len(history) - len(kept), pictured
 
 
-def prompt_tokens_of(litellm_name: str, messages: list[dict[str, Any]], pictured: int) -> int:
+def _given(turn: HistoryTurn, images: dict[int, ImagePart], vision: bool) -> tuple[str | list[dict[str, Any]], int]:
+    if turn.files:
+        return files.content(turn, images, vision)
+    if turn.tools:
+        return f"{as_text(turn.tools)}\n\n{turn.content}", 0
+    return turn.content, 0
+
+
+def prompt_tokens_of(
+    litellm_name: str, messages: list[dict[str, Any]], pictured: int, tools: list[dict[str, Any]] | None = None
+) -> int:
     """The prompt's tokens: litellm's counter for its text, plus `pictured`, its images' stated estimate as
     build_messages kept them (core.attachments.image_tokens: litellm counts a data-URL image at the low-detail 85
     tokens, which would under-reserve a screenshot by a factor of ten or more)."""
@@ -209,7 +231,7 @@ def prompt_tokens_of(litellm_name: str, messages: list[dict[str, Any]], pictured
         messages = [
             {**m, "content": _text_of(m["content"])} if isinstance(m.get("content"), list) else m for m in messages
         ]
-    return llm.count_tokens(litellm_name, messages) + pictured
+    return llm.count_tokens(litellm_name, messages, tools) + pictured
 
 
 def _text_of(content: str | list[dict[str, Any]]) -> str:
@@ -263,6 +285,8 @@ def _eligible(snap: Snapshot, spec: RouteSpec, m: ModelInfo, skip: set[str], nee
         return False
     if spec.needs_vision and not m.supports_vision:
         return False  # a turn with images is never moved to a model that cannot see them
+    if spec.exchange and not m.supports_tools:
+        return False  # a turn that has called tools goes on with a model that can read their results
     if m.is_paid and not spec.target.is_paid and not spec.allow_paid:
         return False  # a free thread only moves to a paid model where the chain says so
     provider = snap.providers.get(m.provider)
@@ -306,14 +330,18 @@ async def route(
         pictured = 0  # the prompt tokens of the images in `messages`
         failed: LLMError | None = None
         outcome: RouteOutcome | None = None
+        offered = list(spec.tools) if spec.tools and model.supports_tools else None
         try:
-            messages, dropped, pictured = build_messages(model, history, system_prompt_for(spec, snap, model), images)
+            prompt = system_prompt_for(spec, snap, model)
+            messages, dropped, pictured = build_messages(model, history, prompt, images, spec.exchange)
         except LLMError as err:
             failed = err
         else:
             max_out = max_output_for(model)
             # only a budget needs the prompt's tokens (to estimate the reply's cost)
-            prompt_tokens = prompt_tokens_of(model.litellm_name, messages, pictured) if spec.budgeter is not None else 0
+            prompt_tokens = (
+                prompt_tokens_of(model.litellm_name, messages, pictured, offered) if spec.budgeter is not None else 0
+            )
 
             def cut() -> TurnResult:
                 """What the attempt used when it is cut short: charged for what was really streamed. Called only
@@ -335,7 +363,10 @@ async def route(
                     yield Writing(model)
                     fit = _OutputFit(model, max_out, hold)
                     try:
-                        async with aclosing(gw.stream(model.name, messages, max_tokens=max_out)) as pieces:
+                        wrote = gw.stream(
+                            model.name, messages, max_tokens=max_out, tools=offered, tool_choice=spec.tool_choice
+                        )
+                        async with aclosing(wrote) as pieces:
                             async for piece in pieces:
                                 if isinstance(piece, StreamEnd):
                                     end = piece
@@ -384,7 +415,7 @@ async def route(
                         used = (model, spec, snap, messages, answer, end, started, ttft, failures)
                         result = _result(*used, "ok", reasoning=thought, pictured=pictured)
                         hold.record(result)
-                        outcome = RouteOutcome(result, failures, dropped)
+                        outcome = RouteOutcome(result, failures, dropped, tool_calls=end.tool_calls if end else ())
                     if outcome is not None:
                         # Heard before the gate settles: the caller stores the reply with its cost (and shows it) before
                         # it reads on, which settles it, so a process that dies in between leaves a stored cost for the
@@ -453,10 +484,11 @@ def _result(
     )
     # A provider's completion_tokens already include the thinking (OpenAI's usage: reasoning_tokens are a part of
     # them, in completion_tokens_details), so they are not added again; only a count of our own adds them.
+    calls = " ".join(f"{c.name} {c.arguments}" for c in end.tool_calls) if end else ""
     completion = (
         end.completion_tokens
         if end and end.completion_tokens is not None
-        else (llm.count_text_tokens(served.litellm_name, text) if text else 0) + (reasoning_tokens or 0)
+        else sum(llm.count_text_tokens(served.litellm_name, t) for t in (text, calls) if t) + (reasoning_tokens or 0)
     )
     cost = llm.cost_usd(served.litellm_name, prompt, completion, served.input_usd_per_mtok, served.output_usd_per_mtok)
     first_failure = failures[0] if failures else None

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from core.storage.db import off_loop
 from core.threads import conversations as store
+from core.tools import rounds
 
 # What a platform waits on before it is told a message arrived (Slack redelivers what is not acked in 3 s) runs on
 # threads of its own: on the shared pool it queued behind the storage of the replies being written, and on an
@@ -42,6 +43,7 @@ set_thread_model = off_loop(store.set_thread_model)
 apply_preset = off_loop(store.apply_preset)
 set_thread_instructions = off_loop(store.set_thread_instructions)
 find_conversation = off_loop(store.find_conversation)
+parked_for_consent = off_loop(rounds.parked_for_consent)
 
 
 async def is_conversation(platform: str, workspace: str, channel: str, thread: str) -> bool:

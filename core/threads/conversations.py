@@ -23,6 +23,7 @@ from core.config.people import Person, remember_last_model
 from core.settings import get_settings
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import PENDING_REPLY, Conversation, Message, utcnow
+from core.tools.rounds import tools_of
 from core.types import HistoryTurn, IncomingMessage, TurnResult
 
 HISTORY_ROLES = ("user", "assistant")
@@ -43,6 +44,8 @@ REPLY_COLUMNS = (
     "finish_reason",
     "reasoning",
     "reasoning_tokens",
+    "tool_rounds",
+    "tool_ms",
 )
 
 
@@ -284,6 +287,8 @@ def _reply_values(result: TurnResult, role: str) -> dict[str, object]:
         "finish_reason": result.finish_reason,
         "reasoning": result.reasoning or None,  # stored for the admin and counted, never sent back as history
         "reasoning_tokens": result.reasoning_tokens,
+        "tool_rounds": result.tool_rounds or None,
+        "tool_ms": result.tool_ms or None,
     }
 
 
@@ -451,7 +456,7 @@ def history(conversation_id: int, limit: int = 200, *, before: int | None = None
     """The thread's turns, oldest first, each user message with the files kept with it (core.attachments);
     failed attempts and commands left out. Of two answers in a row (a cut-off reply, then its `!retry`), only the
     later one is kept. `before`: only rows older than that message id."""
-    query = select(Message.id, Message.role, Message.content).where(
+    query = select(Message.id, Message.role, Message.content, Message.tool_rounds).where(
         Message.conversation_id == conversation_id,
         col(Message.role).in_(HISTORY_ROLES),
         col(Message.status).in_(("ok", "partial", "interrupted")),
@@ -461,10 +466,12 @@ def history(conversation_id: int, limit: int = 200, *, before: int | None = None
         query = query.where(col(Message.id) < before)
     with session() as s:
         rows = s.exec(query.order_by(col(Message.id).desc()).limit(limit)).all()
-    attached = files_of([int(i or 0) for i, role, _ in rows if role == "user"])
+    attached = files_of([int(i or 0) for i, role, _, _ in rows if role == "user"])
+    used = tools_of([int(i or 0) for i, role, _, rounds in rows if role == "assistant" and rounds])
     turns: list[HistoryTurn] = []
-    for message_id, role, content in reversed(rows):
-        turn = HistoryTurn(role, content, attached.get(int(message_id or 0), ()))
+    for message_id, role, content, _ in reversed(rows):
+        key = int(message_id or 0)
+        turn = HistoryTurn(role, content, attached.get(key, ()), used.get(key, ()))
         if not turn.content and not turn.files:
             continue  # files that were refused: nothing of it reached a model
         if turns and role == "assistant" and turns[-1].role == "assistant":

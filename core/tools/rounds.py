@@ -13,6 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from core.storage.db import connection, insert_ignoring_conflicts, session
+from core.storage.tables import Message, ToolConsent, utcnow
+from core.types import ToolUse, TurnResult
+
 CALL_STATES = ("awaiting", "ok", "error", "timeout", "declined", "unavailable")
 
 
@@ -36,3 +43,141 @@ class CallRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRecord:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class StoredRound:
+    """A round of a reply, as stored: its row, what the model wrote with its calls, and the calls."""
+
+    id: int
+    model: str | None
+    provider: str | None
+    text: str
+    calls: list[CallRecord]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+    @property
+    def waiting(self) -> list[CallRecord]:
+        return [c for c in self.calls if c.status == "awaiting"]
+
+
+def store_round(conversation_id: int, reply_id: int, result: TurnResult, calls: list[CallRecord]) -> int:
+    """Store a round that ended in tool calls (its model, tokens and cost in `result`) as a row of its own."""
+    with session(write=True) as s:
+        row = Message(
+            conversation_id=conversation_id,
+            parent_id=reply_id,
+            role="tool",
+            content=result.text,
+            model=result.model,
+            provider=result.provider,
+            fallback_from=result.fallback_from,
+            fallback_reason=(result.fallback_reason or "")[:300] or None,
+            status="ok",
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.ttft_ms,
+            finish_reason=result.finish_reason,
+            reasoning=result.reasoning or None,
+            reasoning_tokens=result.reasoning_tokens,
+            tool_calls=[c.as_json() for c in calls],
+        )
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return row.id
+
+
+def update_calls(round_id: int, calls: list[CallRecord]) -> None:
+    """Store how a round's calls ended (or that they wait for consent)."""
+    with session(write=True) as s:
+        s.exec(update(Message).where(col(Message.id) == round_id).values(tool_calls=[c.as_json() for c in calls]))
+
+
+def rounds_of(reply_id: int) -> list[StoredRound]:
+    """A reply's rounds so far, in order (a reply resumed after consent goes on from them)."""
+    with session() as s:
+        rows = s.exec(
+            select(Message)
+            .where(col(Message.parent_id) == reply_id, col(Message.role) == "tool")
+            .order_by(col(Message.id))
+        ).all()
+    return [
+        StoredRound(
+            id=int(r.id or 0),
+            model=r.model,
+            provider=r.provider,
+            text=r.content,
+            calls=[CallRecord.from_json(c) for c in r.tool_calls or []],
+            prompt_tokens=r.prompt_tokens or 0,
+            completion_tokens=r.completion_tokens or 0,
+            cost_usd=r.cost_usd,
+        )
+        for r in rows
+    ]
+
+
+def tools_of(reply_ids: list[int]) -> dict[int, tuple[ToolUse, ...]]:
+    """The tool calls of these replies (as later turns are given them), by reply id; one indexed query."""
+    if not reply_ids:
+        return {}
+    with session() as s:
+        rows = s.exec(
+            select(Message.parent_id, Message.tool_calls)
+            .where(col(Message.parent_id).in_(reply_ids), col(Message.role) == "tool")
+            .order_by(col(Message.id))
+        ).all()
+    used: dict[int, list[ToolUse]] = {}
+    for parent, calls in rows:
+        for data in calls or []:
+            c = CallRecord.from_json(data)
+            used.setdefault(int(parent or 0), []).append(ToolUse(c.server, c.tool, c.arguments, c.status, c.result))
+    return {k: tuple(v) for k, v in used.items()}
+
+
+def as_text(uses: tuple[ToolUse, ...], limit: int = 1500) -> str:
+    """An earlier reply's tool calls as a note before its text: every model can read it, tool-capable or not,
+    and a later turn does not depend on the provider that made the calls."""
+    lines = ["[Tools this answer used:"]
+    for use in uses:
+        result = use.result if len(use.result) <= limit else use.result[:limit] + f"… ({len(use.result):,} chars)"
+        lines.append(f"- {use.server}.{use.tool} {use.arguments} -> {use.status}: {result}")
+    return "\n".join(lines) + "]"
+
+
+def remember_consent(conversation_id: int, server: str, tool: str, user: str | None) -> None:
+    """The thread's user allowed `server.tool` for the rest of the thread."""
+    row = {"conversation_id": conversation_id, "server": server, "tool": tool, "user_id": user, "created_at": utcnow()}
+    with connection(write=True) as conn:
+        conn.execute(insert_ignoring_conflicts(ToolConsent.__table__, conn).values(**row))
+
+
+def consented(conversation_id: int) -> set[tuple[str, str]]:
+    """The (server, tool) pairs the thread allowed for good."""
+    with session() as s:
+        rows = s.exec(
+            select(ToolConsent.server, ToolConsent.tool).where(col(ToolConsent.conversation_id) == conversation_id)
+        ).all()
+    return {(server, tool) for server, tool in rows}
+
+
+def parked_for_consent(conversation_id: int) -> bool:
+    """Whether the thread's parked reply (waiting for `!confirm`) waits for a tool's consent, not for its cost."""
+    with session() as s:
+        parked = s.exec(
+            select(Message.id)
+            .where(col(Message.conversation_id) == conversation_id, col(Message.status) == "confirm")
+            .order_by(col(Message.id).desc())
+        ).first()
+        if parked is None:
+            return False
+        last = s.exec(
+            select(Message.tool_calls)
+            .where(col(Message.parent_id) == parked, col(Message.role) == "tool")
+            .order_by(col(Message.id).desc())
+        ).first()
+    return any(c.get("status") == "awaiting" for c in last or [])

@@ -43,8 +43,26 @@ from tests.fakes.base import FakeServer
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the model makes (OpenAI's `tool_calls`). `name` is the function name as the request
+    offered it; `arguments` is sent as JSON text (a str is sent as it is, so a test can send malformed JSON)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+
+    @property
+    def arguments_text(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+
+@dataclass(frozen=True)
 class Reply:
-    """A successful answer. `None` fields fall back to the server's settings."""
+    """A successful answer. `None` fields fall back to the server's settings.
+
+    With `tool_calls`, the reply ends in those calls (finish_reason "tool_calls", after any `text`), streamed as
+    OpenAI streams them: each call's id, type and name in its first chunk, its arguments in pieces after it. A
+    request that offers no tools, or says `tool_choice: "none"`, gets the text alone (the echo when `text` is
+    None), as a real model cannot call what it was not given."""
 
     text: str | None = None  # None: "echo: <last user message text>"
     ttft_s: float | None = None  # delay before the first content token
@@ -56,6 +74,7 @@ class Reply:
     # `completion_tokens_details.reasoning_tokens` (part of completion_tokens, as OpenAI counts it).
     reasoning: str = ""
     reasoning_field: Literal["reasoning_content", "reasoning"] = "reasoning_content"
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -464,6 +483,9 @@ class FakeOpenAI(FakeServer):
             text = " ".join([step.text or echo_text(messages)] * step.times)
         else:
             text = reply.text if reply.text is not None else echo_text(messages)
+        calls = reply.tool_calls if body.get("tools") and body.get("tool_choice") != "none" else ()
+        if calls:
+            text, finish_reason = reply.text or "", "tool_calls"
         tokens = split_tokens(text)
         thoughts = split_tokens(reply.reasoning)  # a limit covers them too: they are completion tokens
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -475,10 +497,13 @@ class FakeOpenAI(FakeServer):
         ttft = self.ttft_s if reply.ttft_s is None else reply.ttft_s
         delay = self.token_delay_s if reply.token_delay_s is None else reply.token_delay_s
         send_usage = self.send_usage if reply.usage is None else reply.usage
+        call_ids = [f"call_fake{next(self._ids)}" for _ in calls]
+        call_tokens = sum(len(split_tokens(f"{c.name} {c.arguments_text}")) for c in calls)
+        completion_tokens = len(thoughts) + len(tokens) + call_tokens
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": len(thoughts) + len(tokens),
-            "total_tokens": prompt_tokens + len(thoughts) + len(tokens),
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
         if thoughts:
             usage["completion_tokens_details"] = {"reasoning_tokens": len(thoughts)}
@@ -509,6 +534,20 @@ class FakeOpenAI(FakeServer):
                             "content": "".join(tokens),
                             "refusal": None,
                             **({reply.reasoning_field: "".join(thoughts)} if thoughts else {}),
+                            **(
+                                {
+                                    "tool_calls": [
+                                        {
+                                            "id": cid,
+                                            "type": "function",
+                                            "function": {"name": c.name, "arguments": c.arguments_text},
+                                        }
+                                        for cid, c in zip(call_ids, calls, strict=True)
+                                    ]
+                                }
+                                if calls
+                                else {}
+                            ),
                         },
                         "logprobs": None,
                         "finish_reason": finish_reason,
@@ -524,7 +563,16 @@ class FakeOpenAI(FakeServer):
         # the thinking's deltas as DeepSeek streams them: no content until the answer starts
         thinking = [f'{{"content":null,{json.dumps(reply.reasoning_field)}:{json.dumps(t)}}}' for t in thoughts]
         return await self._stream(
-            request, body["model"], tokens, finish_reason, ttft, delay, usage if include_usage else None, cut, thinking
+            request,
+            body["model"],
+            tokens,
+            finish_reason,
+            ttft,
+            delay,
+            usage if include_usage else None,
+            cut,
+            thinking,
+            _call_deltas(calls, call_ids),
         )
 
     async def _stream(
@@ -538,6 +586,7 @@ class FakeOpenAI(FakeServer):
         usage: dict[str, Any] | None,
         cut: Disconnect | Hang | None,
         thinking: list[str],
+        call_deltas: list[str],
     ) -> web.StreamResponse:
         # Chunks are formatted from a fixed prefix instead of json.dumps per chunk: this fake also serves a
         # benchmark, so per-token overhead stays low and stable.
@@ -562,7 +611,9 @@ class FakeOpenAI(FakeServer):
         )
         # a client that goes away (its output cap, a timeout, a killed worker) ends the stream, as on a real server
         with contextlib.suppress(ConnectionResetError):
-            await self._send(resp, request, chunk, head, tokens, finish_reason, ttft, delay, usage, cut, thinking)
+            await self._send(
+                resp, request, chunk, head, tokens, finish_reason, ttft, delay, usage, cut, thinking, call_deltas
+            )
         return resp
 
     @staticmethod
@@ -578,6 +629,7 @@ class FakeOpenAI(FakeServer):
         usage: dict[str, Any] | None,
         cut: Disconnect | Hang | None,
         thinking: list[str],
+        call_deltas: list[str],
     ) -> None:
         await resp.prepare(request)
         await resp.write(chunk('{"role":"assistant","content":"","refusal":null}'))
@@ -603,6 +655,10 @@ class FakeOpenAI(FakeServer):
         if isinstance(cut, Disconnect):
             _drop(request)
             return
+        for delta in call_deltas:
+            await resp.write(chunk(delta))
+            if delay > 0:
+                await asyncio.sleep(delay)
 
         end = [chunk("{}", finish_reason)]
         if usage is not None:
@@ -610,6 +666,21 @@ class FakeOpenAI(FakeServer):
         end.append(b"data: [DONE]\n\n")
         await resp.write(b"".join(end))
         await resp.write_eof()
+
+
+def _call_deltas(calls: tuple[ToolCall, ...], ids: list[str]) -> list[str]:
+    """The deltas OpenAI streams a reply's tool calls in: per call, one chunk with its index, id, type, name and
+    empty arguments, then its arguments in pieces of a few characters."""
+    deltas = []
+    for index, (call, call_id) in enumerate(zip(calls, ids, strict=True)):
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        first = {"content": None, "tool_calls": [head]} if index == 0 else {"tool_calls": [head]}
+        deltas.append(json.dumps(first))
+        text = call.arguments_text
+        for start in range(0, len(text), 7):
+            piece = {"tool_calls": [{"index": index, "function": {"arguments": text[start : start + 7]}}]}
+            deltas.append(json.dumps(piece))
+    return deltas
 
 
 def _drop(request: web.Request) -> None:
