@@ -13,10 +13,12 @@ from typing import TextIO
 
 from core.delivery.driver import PROBLEM_KINDS, drive
 from core.delivery.surface import Tail, Thought
-from core.types import FileUnavailable, IncomingFile, IncomingMessage, Reply
+from core.delivery.tools import tool_line
+from core.types import FileUnavailable, IncomingFile, IncomingMessage, Reply, ToolActivity
 
 EXIT_NEEDS_CONFIRMATION = 3  # `ask`: nothing was answered, the reply waits for `!confirm`
 THINKING = "[thinking] "  # marks each line of a reasoning model's thinking
+TOOL = "[tool] "  # marks a tool call's lines
 
 
 def local_file(path: str) -> IncomingFile:
@@ -66,6 +68,7 @@ class Terminal:
         self._midline = False  # the cursor is after streamed text
         self._thought = ""  # the thinking printed so far
         self._thinking_midline = False
+        self._tools = 0
 
     def _line(self, stream: TextIO, text: str) -> None:
         stream.write(("\n" if self._midline else "") + text + "\n")
@@ -126,6 +129,15 @@ class Terminal:
             self._thinking_midline = False
         self.err.flush()
         return 1
+
+    async def tool(self, handle: int | None, activity: ToolActivity) -> int:
+        """A tool call of the reply on stderr: a line as it starts, another as it ends (a terminal cannot change
+        what it printed). Returns a number for the call."""
+        self._line(self.err, TOOL + tool_line(activity))
+        if handle is None:
+            self._tools += 1
+            handle = self._tools
+        return handle
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}\x1b[22m" if self.err.isatty() else text

@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.delivery.surface import Later, Tail
-from core.types import Reply
+from core.delivery.surface import Later, Tail, Thought
+from core.delivery.tools import IN_PROGRESS, tool_line
+from core.types import Reply, ToolActivity
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Write:
 class Shown:
     """One message on the surface as the user sees it now."""
 
-    kind: str  # reply | notice | piece
+    kind: str  # reply | notice | piece | thinking | tool (a tool call: core.delivery.tools.tool_line)
     text: str
     tail: Tail | None = None
     final: bool = False
@@ -40,6 +41,7 @@ class RecordingSurface:
     tail_as_text: bool = False  # write the footer into the last piece (as Discord does)
     write_seconds: float = 0.0  # how long each write takes
     later_once: float | None = None  # the first edit is refused with "retry after this many seconds"
+    tool_later_once: float | None = None  # the first update of a tool call's message is refused likewise
     writes: list[Write] = field(default_factory=list)
     shown: list[Shown] = field(default_factory=list)
     typed: int = 0
@@ -82,6 +84,29 @@ class RecordingSurface:
     async def abort(self, handles: list[Any]) -> None:
         self.aborted.extend(handles)
 
+    async def think(self, handle: Any, thought: Thought) -> Any:
+        if handle is None:
+            handle = len(self._handles) + 1
+            self._handles[handle] = len(self.shown)
+            self.shown.append(Shown("thinking", thought.text))
+        self.shown[self._handles[handle]] = Shown("thinking", thought.text, None, thought.done)
+        return handle
+
+    async def tool(self, handle: Any, activity: ToolActivity) -> Any:
+        text, final = tool_line(activity), activity.state not in IN_PROGRESS
+        if handle is None:
+            handle = len(self._handles) + 1
+            await self._write(handle, text, final, None)
+            self._handles[handle] = len(self.shown)
+            self.shown.append(Shown("tool", text, None, final))
+            return handle
+        if self.tool_later_once is not None:
+            seconds, self.tool_later_once = self.tool_later_once, None
+            raise Later(seconds)
+        await self._write(handle, text, final, None)
+        self.shown[self._handles[handle]] = Shown("tool", text, None, final)
+        return handle
+
     async def _write(self, handle: int, text: str, final: bool, tail: Tail | None) -> None:
         assert len(text) <= self.limit, f"a write of {len(text)} characters on a {self.limit}-character surface"
         self.writes.append(Write(handle, text, final, tail, time.monotonic()))
@@ -96,3 +121,7 @@ class RecordingSurface:
     @property
     def pieces(self) -> list[Shown]:
         return [s for s in self.shown if s.kind == "piece"]
+
+    @property
+    def tools(self) -> list[Shown]:
+        return [s for s in self.shown if s.kind == "tool"]

@@ -7,13 +7,15 @@ loopback OpenAI fake, a real database) through `drive`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from core.delivery.driver import drive, present
 from core.delivery.surface import Tail
-from core.types import Delta, Done, Event, Notice, Reply, TurnResult
+from core.types import Delta, Done, Event, Notice, Reply, Thinking, ToolActivity, ToolState, TurnResult
 from tests.chatkit import CLOUD_KEY, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.openai import Reply as Scripted
@@ -90,4 +92,142 @@ async def test_turns_of_one_thread_sent_together_are_answered_in_order(world: Wo
         ("user", "first question"),
         ("assistant", "First answer, slowly written."),
         ("user", "second question"),
+    ]
+
+
+# ---------------------------------------------------------------- tool calls (core.delivery.tools)
+
+LOOKUP = ToolActivity("call-1", "docs", "lookup_ticket", 'ticket_id: "T-1"', "running")
+SEARCH = ToolActivity("call-2", "docs", "search", 'query: "login fails"', "running")
+
+
+def ended(call: ToolActivity, state: ToolState, seconds: float, detail: str = "") -> ToolActivity:
+    return dataclasses.replace(call, state=state, seconds=seconds, detail=detail)
+
+
+def result(**figures: Any) -> TurnResult:
+    return TurnResult(model="gpt-4o", provider="openai", status="ok", text="", **figures)
+
+
+@pytest.mark.parametrize("append_only", [False, True])
+async def test_tool_calls_show_under_the_text_before_them_and_the_answer_comes_below(append_only: bool) -> None:
+    surface = RecordingSurface(interval=0.05, append_only=append_only)
+    outcome = await present(
+        _events(
+            Delta("Let me look "),
+            Delta("that up."),
+            LOOKUP,
+            SEARCH,  # two calls of one round, run side by side
+            ended(LOOKUP, "ok", 0.42, "1.2 KB"),
+            Notice("gpt-4o was slow; trying it again"),
+            ended(SEARCH, "timeout", 30),
+            Delta("The ticket "),
+            Delta("is open."),
+            Done(result(tool_rounds=1, tool_ms=30_420), footer="gpt-4o · 1 tool round"),
+            gap=0.08,  # each call's running line is written before it ends
+        ),
+        surface,
+    )
+    assert outcome.ok
+    assert [(s.kind, s.text) for s in surface.shown] == [
+        ("piece", "Let me look that up."),
+        ("tool", '✅ docs.lookup_ticket (ticket_id: "T-1") · 0.4 s · 1.2 KB'),
+        ("tool", '⏱️ docs.search (query: "login fails") · timed out after 30 s'),
+        ("piece", "The ticket is open."),
+    ]
+    first, answer = surface.pieces
+    assert first.final and first.tail is None  # a piece of the reply: nothing under it
+    assert answer.tail == Tail("gpt-4o · 1 tool round", ("gpt-4o was slow; trying it again",), model="gpt-4o")
+    lookup = [w.text for w in surface.writes_to(2)]
+    assert lookup == ['🔧 docs.lookup_ticket (ticket_id: "T-1") · running…', surface.shown[1].text]
+    # the text before the calls was all on screen before the first call was (an append-only surface holds back
+    # a last word while more may follow: not here)
+    first_call = next(i for i, w in enumerate(surface.writes) if w.handle == 2)
+    assert surface.writes[first_call - 1].text == "Let me look that up."
+
+
+async def test_a_call_that_ends_before_it_was_shown_shows_only_how_it_ended() -> None:
+    surface = RecordingSurface(interval=0.05, first_delay=0.3)  # the text before the call waits its first delay
+    await present(
+        _events(Delta("Checking."), LOOKUP, ended(LOOKUP, "ok", 0.01), Delta("Done."), Done(result(), footer="f")),
+        surface,
+    )
+    assert [(s.kind, s.text) for s in surface.shown] == [
+        ("piece", "Checking."),
+        ("tool", '✅ docs.lookup_ticket (ticket_id: "T-1") · 0.0 s'),
+        ("piece", "Done."),
+    ]
+    assert len(surface.writes_to(2)) == 1
+
+
+async def test_every_way_a_call_ends_reads_plainly() -> None:
+    surface = RecordingSurface(interval=0.01)
+    calls = [dataclasses.replace(LOOKUP, call_id=f"c{i}") for i in range(5)]
+    await present(
+        _events(
+            *calls,
+            ended(calls[0], "error", 1.5, "HTTP 500 from the server"),
+            ended(calls[1], "awaiting", 0),
+            ended(calls[2], "declined", 0),
+            ended(calls[3], "unavailable", 0),
+            dataclasses.replace(calls[4], server="", args=""),
+            Delta("Sorry."),
+            Done(result(), footer="f"),
+        ),
+        surface,
+    )
+    assert [s.text for s in surface.tools] == [
+        '⚠️ docs.lookup_ticket (ticket_id: "T-1") · failed after 1.5 s: HTTP 500 from the server',
+        '🔐 docs.lookup_ticket (ticket_id: "T-1") · waiting for your OK',
+        '🚫 docs.lookup_ticket (ticket_id: "T-1") · not run: you declined',
+        '⚠️ docs.lookup_ticket (ticket_id: "T-1") · not run: docs is unavailable',
+        "🔧 lookup_ticket · running…",
+    ]
+    assert [s.kind for s in surface.shown][-1] == "piece"
+
+
+async def test_a_call_update_the_platform_refuses_once_is_written_after_its_wait() -> None:
+    surface = RecordingSurface(interval=0.01, tool_later_once=0.1)
+    await present(_events(LOOKUP, ended(LOOKUP, "ok", 0.2), Delta("Found it."), Done(result(), footer="f")), surface)
+    assert [(s.kind, s.text) for s in surface.shown] == [
+        ("tool", '✅ docs.lookup_ticket (ticket_id: "T-1") · 0.2 s'),
+        ("piece", "Found it."),
+    ]
+
+
+async def test_a_turn_cut_off_while_a_call_runs_closes_its_line_as_cut_off() -> None:
+    async def events() -> AsyncIterator[Event]:
+        yield Delta("Looking it up.")
+        yield LOOKUP
+        yield dataclasses.replace(SEARCH, state="ok", seconds=0.1)
+        await asyncio.sleep(0.2)
+        raise RuntimeError("the process is stopping")
+
+    surface = RecordingSurface(interval=0.01)
+    with pytest.raises(RuntimeError):
+        await present(events(), surface)
+    assert [s.text for s in surface.tools] == [
+        '⏹️ docs.lookup_ticket (ticket_id: "T-1") · cut off after 0.2 s: the reply stopped',
+        '✅ docs.search (query: "login fails") · 0.1 s',  # ended before the turn stopped: left as it was
+    ]
+
+
+async def test_thinking_after_the_calls_is_shown_below_them_above_the_answer() -> None:
+    surface = RecordingSurface(interval=0.01)
+    await present(
+        _events(
+            Thinking("I need the ticket."),
+            LOOKUP,
+            ended(LOOKUP, "ok", 0.3),
+            Thinking("It is open."),
+            Delta("The ticket is open."),
+            Done(result(), footer="f"),
+        ),
+        surface,
+    )
+    assert [(s.kind, s.text, s.final) for s in surface.shown] == [
+        ("thinking", "I need the ticket.", True),
+        ("tool", '✅ docs.lookup_ticket (ticket_id: "T-1") · 0.3 s', True),
+        ("thinking", "It is open.", True),
+        ("piece", "The ticket is open.", True),
     ]

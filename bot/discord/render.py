@@ -13,9 +13,10 @@ import discord
 
 from core.delivery.split import split
 from core.delivery.surface import Thought
+from core.delivery.tools import tool_call, tool_icon, tool_outcome
 from core.formatting import latency, money, tokens
 from core.menus.listing import group_heading, model_line
-from core.types import Choice, Comparison, ModelListing, Reply
+from core.types import Choice, Comparison, ModelListing, Reply, ToolActivity
 
 MESSAGE_LIMIT = 2000  # characters of message content
 EMBED_LIMIT = 4096  # characters of an embed description
@@ -59,6 +60,19 @@ def thinking_text(thought: Thought) -> str:
     latest = ", the latest of it below" if cut else ""
     head = f"Thought for {size}{latest}" if thought.done else f"*Thinking…* ({size})"
     return "\n".join([f"-# {THINKING_ICON} {head}", *lines])
+
+
+def shown_as_written(text: str) -> str:
+    """Text from a model as Discord shows it written: its Markdown escaped, and @everyone, @here and user or role
+    mentions broken (the bot also sends with no allowed mentions)."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def tool_text(activity: ToolActivity) -> str:
+    """A tool call of a reply as a message of its own: one line of small subtext (core.delivery.tools.tool_line),
+    its arguments and how it ended escaped."""
+    call, outcome = shown_as_written(tool_call(activity)), shown_as_written(tool_outcome(activity))
+    return f"-# {tool_icon(activity)} {call} · {outcome}"[:MESSAGE_LIMIT]
 
 
 def thread_name(text: str, fallback: str = "Chat with Switchboard") -> str:

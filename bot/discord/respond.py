@@ -26,10 +26,11 @@ from bot.discord.render import (
     notice_line,
     render_reply,
     thinking_text,
+    tool_text,
 )
 from core.delivery.driver import drive
 from core.delivery.surface import Later, Silent, Tail, Thought
-from core.types import Choice, IncomingMessage, Reply
+from core.types import Choice, IncomingMessage, Reply, ToolActivity
 
 log = logging.getLogger("switchboard.discord")
 CUSTOM_ID_PREFIX = "sb:"
@@ -219,6 +220,19 @@ class ChannelSurface:
             if handle is None:
                 return await self.channel.send(thinking_text(thought))
             await handle.edit(content=thinking_text(thought))
+        return handle
+
+    async def tool(self, handle: discord.Message | None, activity: ToolActivity) -> discord.Message:
+        """A tool call of the reply as a message of its own (render.tool_text), sent as it starts and edited as it
+        ends (the driver keeps edits `interval` apart). Links in its arguments are not previewed, and nothing in
+        them mentions anyone."""
+        text = tool_text(activity)
+        with later_on_429():
+            if handle is None:
+                return await self.channel.send(
+                    text, suppress_embeds=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+            await handle.edit(content=text)
         return handle
 
 

@@ -6,6 +6,7 @@ Everything here is a pure function of its inputs; sending is someone else's job.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +14,9 @@ from markdown_to_mrkdwn import SlackMarkdownConverter
 
 from core.delivery.split import split
 from core.delivery.surface import Thought
+from core.delivery.tools import tool_line
 from core.menus.pickers import Pick
-from core.types import Choice, Reply
+from core.types import Choice, Reply, ToolActivity
 
 Block = dict[str, Any]
 
@@ -155,6 +157,21 @@ def thinking_message(thought: Thought) -> tuple[str, list[Block]]:
         body = "\n".join(lines)
         blocks.append({"type": "context", "elements": [{"type": "plain_text", "text": body, "emoji": False}]})
     return clip(head, TEXT_LIMIT), blocks
+
+
+def escaped(text: str) -> str:
+    """Text that mrkdwn shows as written: `&`, `<` and `>` escaped (so `<!channel>` or `<@U…>` cannot mention
+    anyone, nor `<url|label>` link), and `@channel`, `@here` and `@everyone` broken with a word joiner."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"@(?=(channel|here|everyone)\b)", "@\u2060", text, flags=re.IGNORECASE)
+
+
+def tool_message(activity: ToolActivity) -> tuple[str, list[Block]]:
+    """A tool call of a reply as a message of its own, one small grey line (core.delivery.tools.tool_line) as
+    plain text: its arguments come from a model, and plain text neither formats, links nor mentions."""
+    line = tool_line(activity)
+    element = {"type": "plain_text", "text": clip(line, SECTION_LIMIT), "emoji": True}
+    return clip(escaped(line), TEXT_LIMIT), [{"type": "context", "elements": [element]}]
 
 
 def chose_blocks(blocks: Sequence[Block], user: str, label: str) -> list[Block]:

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import pacing, render
 from bot.slack.errors import report, retry_after, slack_error
 from core.delivery.surface import Gone, Later, Tail, Thought
-from core.types import Reply
+from core.types import Reply, ToolActivity
 
 log = logging.getLogger(__name__)
 NATIVE_RETRY_AFTER_S = 600.0
@@ -213,6 +213,18 @@ class Place:
         then edited with chat.update: as progress (skipped while progress edits fill their share of Slack's limit;
         a later edit shows it), and once done (waiting for room). Returns the message's ts."""
         text, blocks = render.thinking_message(thought)
+        return await self._aside(handle, text, blocks, progress=not thought.done)
+
+    async def tool(self, handle: str | None, activity: ToolActivity) -> str:
+        """A tool call of the reply as a small grey line of its own in the thread (render.tool_message), posted as
+        it starts and edited with chat.update as it ends; each write waits for room (there are about two a call).
+        Returns the message's ts."""
+        text, blocks = render.tool_message(activity)
+        return await self._aside(handle, text, blocks, progress=False)
+
+    async def _aside(self, handle: str | None, text: str, blocks: list[render.Block], *, progress: bool) -> str:
+        """Post a message of the reply that is not its text (`handle` None), or edit it; a `progress` edit is
+        skipped while progress edits fill their share of Slack's limit. Raises Later or Gone."""
         method = "chat.postMessage" if handle is None else "chat.update"
         try:
             if handle is None:
@@ -221,8 +233,7 @@ class Place:
                         channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, unfurl_links=False
                     )
                 return self._posted(_Message(str(posted["ts"]), None, text)).ts
-            done = thought.done
-            room = await pacing.slot(self.workspace, "chat.update") if done else self._progress_room("chat.update")
+            room = self._progress_room("chat.update") if progress else await pacing.slot(self.workspace, "chat.update")
             if room is not None:
                 with room:
                     await self.client.chat_update(channel=self.channel, ts=handle, text=text, blocks=blocks)

@@ -4,13 +4,17 @@ What each event becomes:
 - Accepted: the surface shows "typing…" (only a first delivery that goes to a model gets one).
 - Delta: the reply streams into the surface (core.delivery.stream: pacing, splitting).
 - Thinking: a reasoning model's thinking, in a message of its own above the answer (core.delivery.thinking),
-  finished as done when the answer starts.
+  finished as done when the answer starts (or a tool is called; thinking after the tools ran is a new message).
+- ToolActivity: each tool call a message of its own, updated as it ends (core.delivery.tools), in the order the
+  calls started, below the text the model wrote before calling them. Text that comes after them (the next
+  round's answer) starts a new message below them; the text above is finished as a piece, with nothing under it.
 - Notice: before the reply starts, a message of its own; once it streams, a line in the reply's tail.
 - Reply: shown at once, unless a reply is streaming: then it waits under the finished reply, so what a command
   or an error says never lands between the pieces of a reply.
 - Done: the reply is finished with its footer and buttons; a model that sent nothing shows that it did.
-If the turn is cancelled or a surface fails, the open reply is closed as cut off and the error goes on to the
-adapter (which knows how to explain, say, a missing permission). The core stores the turn either way.
+If the turn is cancelled or a surface fails, the open reply and tool calls still running are closed as cut off
+and the error goes on to the adapter (which knows how to explain, say, a missing permission). The core stores the
+turn either way.
 """
 
 from __future__ import annotations
@@ -23,8 +27,20 @@ from core.chat import handle
 from core.delivery.stream import EMPTY_REPLY, ReplyStream
 from core.delivery.surface import Surface, Tail
 from core.delivery.thinking import ThinkingStream
+from core.delivery.tools import ToolMessage
 from core.threads.conversations import TurnStart
-from core.types import Accepted, Delta, Done, Event, IncomingMessage, Notice, Reply, Thinking, TurnResult
+from core.types import (
+    Accepted,
+    Delta,
+    Done,
+    Event,
+    IncomingMessage,
+    Notice,
+    Reply,
+    Thinking,
+    ToolActivity,
+    TurnResult,
+)
 
 PROBLEM_KINDS = ("error", "refusal")
 
@@ -77,39 +93,83 @@ class _Turn:
         self.surface = surface
         self.stream: ReplyStream | None = None
         self.thinking: ThinkingStream | None = None
+        self.thoughts: list[ThinkingStream] = []  # thinking of earlier rounds, wrapped up, to close at the end
+        self.tools: dict[str, ToolMessage] = {}  # call_id -> its message, in the order the calls started
+        self.calls = 0  # tool calls started so far: a stream or thinking opened before the last one is above it
+        self.stream_calls = 0
+        self.thinking_calls = 0
         self.held: list[Reply] = []
 
     async def show(self, event: Event) -> None:
         if isinstance(event, Accepted):
             await self.surface.typing()
         elif isinstance(event, Delta):
-            if self.stream is None:
-                if self.thinking is not None:
-                    await self.thinking.wrap_up()  # the thinking stays above the answer
-                self.stream = ReplyStream(self.surface)
+            if self.stream is not None and self.stream_calls != self.calls:
+                stream, self.stream = self.stream, None  # the text before the tool calls: finished above them
+                await stream.finish(None)
+                self.stream = await self._open_stream(stream.notices)
+            elif self.stream is None:
+                self.stream = await self._open_stream(())
             self.stream.add(event.text)
         elif isinstance(event, Thinking):
+            if self.thinking is not None and self.thinking_calls != self.calls:
+                await self.thinking.wrap_up()  # a new round thinks below the tool calls of the last one
+                self.thoughts.append(self.thinking)
+                self.thinking = None
             if self.thinking is None:
-                self.thinking = ThinkingStream(self.surface)
+                await self._below_tools()
+                self.thinking, self.thinking_calls = ThinkingStream(self.surface), self.calls
             self.thinking.add(event.text)
+        elif isinstance(event, ToolActivity):
+            await self._tool(event)
         elif isinstance(event, Notice):
             if self.stream is None:
+                await self._below_tools()
                 await self.surface.notice(event.text)
             else:
                 self.stream.note(event.text)
         elif isinstance(event, Reply):
             if self.stream is None:
+                await self._below_tools()
                 await self.surface.show(event)
             else:
                 self.held.append(event)
         else:
             await self._done(event)
 
+    async def _open_stream(self, notices: tuple[str, ...]) -> ReplyStream:
+        if self.thinking is not None:
+            await self.thinking.wrap_up()  # the thinking stays above the answer
+        await self._below_tools()
+        self.stream_calls = self.calls
+        return ReplyStream(self.surface, notices)
+
+    async def _tool(self, activity: ToolActivity) -> None:
+        message = self.tools.get(activity.call_id)
+        if message is None:
+            if self.thinking is not None:
+                await self.thinking.wrap_up()  # the model stopped thinking to call the tool
+            above = [self.stream.shown] if self.stream is not None else []  # what it wrote before calling
+            above += [m.posted for m in self.tools.values()]  # the calls started before this one
+
+            async def ready() -> None:
+                for done in above:
+                    await done()
+
+            message = self.tools[activity.call_id] = ToolMessage(self.surface, ready)
+            self.calls += 1
+        message.update(activity)
+
+    async def _below_tools(self) -> None:
+        """Until every tool call's message is on the surface, so what is posted next lands below them."""
+        for message in self.tools.values():
+            await message.posted()
+
     async def _done(self, done: Done) -> None:
         result = done.result
         failed = result.status == "error"
         if self.stream is None and not failed:
-            self.stream = ReplyStream(self.surface)
+            self.stream = await self._open_stream(())
             self.stream.add(EMPTY_REPLY)
         notices = self.stream.notices if self.stream else ()
         await self._finish(Tail(None if failed else done.footer, notices, done.choices, result.via or result.model))
@@ -117,23 +177,29 @@ class _Turn:
     async def _finish(self, tail: Tail) -> None:
         stream, self.stream = self.stream, None
         thinking, self.thinking = self.thinking, None
+        thoughts, self.thoughts = [*self.thoughts, *([thinking] if thinking else [])], []
+        tools, self.tools = list(self.tools.values()), {}
         if thinking is not None:
             await thinking.wrap_up()  # above the answer, even one that had no text until now
         if stream is not None:
             await stream.finish(tail)
-        if thinking is not None:
-            await thinking.close()
+        for earlier in thoughts:
+            await earlier.close()
+        for message in tools:
+            await message.close()
         held, self.held = self.held, []
         for reply in held:
             await self.surface.show(reply)
 
     async def end(self) -> None:
         """The core is done: a reply it left open (no Done) still shows everything that came."""
-        if self.stream is not None or self.thinking is not None or self.held:
+        if self.stream is not None or self.thinking is not None or self.thoughts or self.tools or self.held:
             await self._finish(Tail(None, self.stream.notices if self.stream else ()))
 
     async def abort(self) -> None:
-        if self.thinking is not None:
-            await self.thinking.abort()
+        for earlier in [*self.thoughts, *([self.thinking] if self.thinking else [])]:
+            await earlier.abort()
+        for message in self.tools.values():
+            await message.abort()
         if self.stream is not None:
             await self.stream.abort()

@@ -8,6 +8,10 @@ When the text outgrows a message it is cut at a paragraph, line or word (core.de
 a code fence open), the finished piece is closed and never changes again, and the rest continues in a new
 message. On an append-only surface nothing shown is ever taken back; elsewhere an open code fence is closed in
 the preview so the partial reply renders. The tail (footer, notices, buttons) goes under the last piece.
+
+A reply that calls tools is shown in parts: the text the model wrote before calling (`shown` brings all of it on
+screen, so the tool calls land below it), the calls (core.delivery.tools), then the answer in a new stream below
+them; the first part is finished as a piece (`finish(None)`: nothing under it) and its notices go on with the next.
 """
 
 from __future__ import annotations
@@ -37,11 +41,11 @@ class _Message:
 class ReplyStream:
     """Call `add` with each delta (and `note` with each notice), then `finish` with the tail, or `abort`."""
 
-    def __init__(self, surface: Surface) -> None:
+    def __init__(self, surface: Surface, notices: tuple[str, ...] = ()) -> None:
         self.surface = surface
         self.limit = surface.limit
         self._text = ""
-        self._notices: list[str] = []
+        self._notices: list[str] = list(notices)
         self._done: list[str] = []  # pieces already cut off: they never change again
         self._start = 0  # where the current piece begins in _text
         self._reopen = ""  # a fence header the current piece starts with
@@ -50,6 +54,8 @@ class ReplyStream:
         self._closing = False
         self._gone = False
         self._busy = False  # the pump is writing: finishing must wait for it, not cancel it
+        self._idle = asyncio.Event()  # the pump has written everything added so far
+        self._whole = False  # an append-only message shows its last word too: no text comes after it
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -70,8 +76,24 @@ class ReplyStream:
         if self._pump is not None:
             self._kick()
 
-    async def finish(self, tail: Tail) -> None:
-        """Show the rest of the text with `tail` under the last piece."""
+    async def shown(self) -> None:
+        """Until everything added so far is on the surface (or never will be), so what is posted next lands below
+        it. On an append-only surface the last word, held back while more could follow, is shown too: nothing may
+        be added after this, only `finish`."""
+        self._whole = True
+        if self._pump is None or self._closing or self._gone:
+            return
+        if self.surface.appends_only:
+            self._kick()  # the held-back word
+        idle = asyncio.ensure_future(self._idle.wait())
+        try:
+            await asyncio.wait({idle, self._pump}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+
+    async def finish(self, tail: Tail | None) -> None:
+        """Show the rest of the text with `tail` under the last piece. None: the reply goes on in a new stream (a
+        tool ran in between): this one is finished as a piece of it, with nothing under it."""
         self._closing = True
         self._wake.set()
         if self._pump is not None:
@@ -81,12 +103,13 @@ class ReplyStream:
                 await self._pump  # raises what stopped it (e.g. a permission error)
         if self._gone:
             return
-        if not self._text.strip():
-            self._text = EMPTY_REPLY
-        self._text += self.surface.tail_text(tail)
+        if tail is not None:
+            if not self._text.strip():
+                self._text = EMPTY_REPLY
+            self._text += self.surface.tail_text(tail)
         for _ in range(FINAL_ATTEMPTS):
             try:
-                await self._sync(tail)
+                await self._sync(tail, final=True)
                 return
             except Later as later:
                 await asyncio.sleep(later.seconds)
@@ -116,6 +139,7 @@ class ReplyStream:
 
     def _kick(self) -> None:
         self._wake.set()
+        self._idle.clear()
         if self._pump is None:
             self._pump = asyncio.create_task(self._run(), name="reply-stream")
 
@@ -129,7 +153,7 @@ class ReplyStream:
                 return
             self._busy = True
             try:
-                await self._sync(None)
+                await self._sync(None, final=False)
             except Later as later:
                 await asyncio.sleep(later.seconds)
                 self._wake.set()
@@ -138,6 +162,8 @@ class ReplyStream:
                 return
             finally:
                 self._busy = False
+            if not self._wake.is_set():
+                self._idle.set()
 
     def _current(self) -> str:
         return self._reopen + self._text[self._start :]
@@ -165,6 +191,8 @@ class ReplyStream:
         if closing:
             return text
         if appends:  # a live append-only message cannot take text back: show whole words, below the cut's reach
+            if self._whole:  # (unless no more text comes: then all of it)
+                return text
             head = text[: self.limit - RESERVE]
             end = max(head.rfind(" "), head.rfind("\n"))
             return head[:end] if end > 0 else head
@@ -176,9 +204,8 @@ class ReplyStream:
                 preview = with_notices
         return preview
 
-    async def _sync(self, tail: Tail | None) -> None:
-        """Bring the surface up to date; with `tail`, this is the final write."""
-        final = tail is not None
+    async def _sync(self, tail: Tail | None, *, final: bool) -> None:
+        """Bring the surface up to date; `final`: this is the last write, with `tail` under the last piece."""
         self._settle(final)
         index = 0
         while index <= len(self._done):

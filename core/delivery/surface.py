@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core.types import Choice, Reply
+from core.types import Choice, Reply, ToolActivity
 
 ELLIPSIS = "…"
 
@@ -131,6 +131,12 @@ class Surface(Protocol):
         when `handle` is None, else that one updated; at most as much of it as the platform takes
         (`thought.tail`). Returns the handle to update next time."""
 
+    async def tool(self, handle: Any, activity: ToolActivity) -> Any:
+        """Show a tool call of the reply (core.delivery.tools: `tool_line` is the text to start from): a message of
+        its own when `handle` is None, else that one updated to the call's latest state. `activity.args` is
+        already a masked summary, and it comes from a model: escape it for the platform's markup so it can neither
+        mention anyone nor break the formatting. Returns the handle to update next time."""
+
 
 class Silent:
     """A surface that shows nothing: for callers that only read the outcome (a command whose replies decide
@@ -163,4 +169,7 @@ class Silent:
         return None
 
     async def think(self, handle: Any, thought: Thought) -> None:
+        return None
+
+    async def tool(self, handle: Any, activity: ToolActivity) -> None:
         return None
