@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from core.commands import compare, info, install, model, prefs, retry, system  # noqa: F401  (each module registers its commands)
+from core.commands import compare, info, install, model, prefs, retry, system, tools  # noqa: F401  (each module registers its commands)
 from core.commands.base import COMMANDS, Context, parse
 from core.types import Event, Reply
 

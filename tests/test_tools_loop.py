@@ -1,0 +1,299 @@
+"""Tools in threads, through `core.chat.handle`: the real litellm against the loopback fake OpenAI (which streams tool
+calls as OpenAI does), the real MCP SDK against the loopback MCP server (tests/fakes/mcp_server.py) over stdio,
+real SQLite. Each test asserts on what the thread shows and what was stored and charged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from core.budgets import ledger
+from core.budgets.store import add_budget
+from core.settings import get_settings
+from core.snapshot import invalidate
+from core.storage.db import session
+from core.storage.tables import Message
+from core.tools import health, servers
+from core.types import ToolActivity
+from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
+from tests.fakes.openai import FakeOpenAI, ToolCall
+from tests.fakes.openai import Reply as Say
+
+FAKE_SERVER = Path(__file__).resolve().parent / "fakes" / "mcp_server.py"
+LOOKUP = "tickets__lookup_ticket"
+CLOSE = "tickets__close_ticket"
+SLOW = "tickets__slow"
+
+
+@pytest.fixture
+async def world():  # type: ignore[no-untyped-def]
+    with (
+        FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=CLOUD_KEY, ttft_s=0.0) as cloud,
+        FakeOpenAI(models=["llama-big"], api_key=None, ttft_s=0.0) as local,
+    ):
+        yield await make_world(cloud, local)
+
+
+@pytest.fixture
+def closed_log(tmp_path: Path) -> Path:
+    return tmp_path / "closed.jsonl"
+
+
+async def add_tickets(log: Path, *, consent: tuple[str, ...] = (), scope: str = "global") -> servers.ServerView:
+    command = f"{sys.executable} {FAKE_SERVER} stdio --log {log}"
+    await asyncio.to_thread(servers.add_server, "tickets", command=command, scope=scope)
+    checked = await health.check("tickets")
+    assert checked.last_check_ok, checked.last_check_error
+    if consent:
+        await asyncio.to_thread(servers.update_server, "tickets", consent_tools=list(consent))
+    invalidate()
+    return checked
+
+
+async def on_gpt4o(thread: Thread) -> None:
+    said = await thread.say("!model gpt-4o")
+    assert "oa/gpt-4o" in said.text
+
+
+def activities(said: Said) -> list[ToolActivity]:
+    return [e for e in said.events if isinstance(e, ToolActivity)]
+
+
+def rows(role: str) -> list[Message]:
+    with session() as s:
+        return list(s.exec(select(Message).where(Message.role == role).order_by(col(Message.id))).all())
+
+
+def closed(log: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def tool_messages(body: dict) -> list[dict]:  # type: ignore[type-arg]
+    return [m for m in body["messages"] if m.get("role") == "tool"]
+
+
+async def test_a_question_that_needs_a_tool_runs_it_in_the_thread_and_answers_with_its_result(
+    world: World, closed_log: Path
+) -> None:
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script(
+        "gpt-4o",
+        Say(text="Let me look.", tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-1"}),)),
+        Say(text="T-1 is about a printer; dana owns it."),
+    )
+    said = await thread.say("who owns ticket T-1?")
+
+    first, second = world.cloud.chat_calls("gpt-4o")[-2:]
+    offered = {t["function"]["name"] for t in first["tools"]}
+    assert {LOOKUP, CLOSE, SLOW} <= offered
+    result = tool_messages(second)
+    assert len(result) == 1 and result[0]["content"].startswith("Ticket T-1: ")  # the MCP server's real answer
+    assert "owner" in result[0]["content"]
+    assert second["messages"][-2]["tool_calls"][0]["function"] == {"name": LOOKUP, "arguments": '{"ticket_id": "T-1"}'}
+
+    running, ended = activities(said)
+    assert (running.tool, running.state, running.args) == ("lookup_ticket", "running", 'ticket_id: "T-1"')
+    assert ended.call_id == running.call_id and ended.state == "ok" and ended.seconds is not None
+    assert said.streamed.endswith("T-1 is about a printer; dana owns it.")
+    assert "oa/gpt-4o" in said.footer and "1 tool round" in said.footer and "s in tools" in said.footer
+
+    (tool_row,) = rows("tool")
+    reply = rows("assistant")[-1]
+    assert tool_row.parent_id == reply.id and tool_row.model == "oa/gpt-4o" and tool_row.cost_usd
+    (call,) = tool_row.tool_calls or []
+    assert call["status"] == "ok" and call["tool"] == "lookup_ticket" and call["result"].startswith("Ticket T-1")
+    assert reply.tool_rounds == 1 and reply.tool_ms and reply.content == "T-1 is about a printer; dana owns it."
+    # the footer adds up both model calls; each row keeps its own
+    assert said.done is not None
+    total = said.done.result.cost_usd
+    assert total == pytest.approx((tool_row.cost_usd or 0) + (reply.cost_usd or 0))
+
+    # a later turn is given the earlier tool call as a note, readable by any model
+    world.cloud.script("gpt-4o", Say(text="Yes."))
+    await thread.say("and is it still open?")
+    later = world.cloud.chat_calls("gpt-4o")[-1]
+    assistant = [m for m in later["messages"] if m["role"] == "assistant"][-1]
+    assert "tickets.lookup_ticket" in assistant["content"] and "Ticket T-1" in assistant["content"]
+
+
+async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(world: World, closed_log: Path) -> None:
+    await add_tickets(closed_log, consent=("close_ticket",))
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-7", "note": "fixed"}),)),
+        Say(text="Closed T-7 for you."),
+    )
+    asked = await thread.say("close T-7 please")
+    (question,) = [r for r in asked.replies if r.kind == "confirm"]
+    assert "tickets.close_ticket" in question.text and 'ticket_id: "T-7"' in question.text
+    assert [c.command for c in question.choices] == ["!confirm", "!confirm always", "!cancel"]
+    assert [a.state for a in activities(asked)] == ["awaiting"]
+    assert closed(closed_log) == []  # not run
+    assert len(world.cloud.chat_calls("gpt-4o")) == 1
+
+    given = await thread.say("!confirm")
+    assert [a.state for a in activities(given)] == ["running", "ok"]
+    assert closed(closed_log) == [{"closed": "T-7", "note": "fixed"}]
+    assert given.streamed == "Closed T-7 for you." and "1 tool round" in given.footer
+    assert tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"] == "Closed T-7"
+    reply = rows("assistant")[-1]
+    assert reply.status == "ok" and reply.content == "Closed T-7 for you."
+
+    # "Always in this thread": asked once, then remembered for the thread
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-8"}),)),
+        Say(text="Closed T-8."),
+        Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-9"}),)),
+        Say(text="Closed T-9."),
+    )
+    again = await thread.say("close T-8")
+    assert any(r.kind == "confirm" for r in again.replies)
+    always = await thread.say("!confirm always")
+    assert always.streamed == "Closed T-8."
+    third = await thread.say("close T-9")
+    assert not any(r.kind == "confirm" for r in third.replies) and third.streamed == "Closed T-9."
+    assert [c["closed"] for c in closed(closed_log)] == ["T-7", "T-8", "T-9"]
+    tools_listing = await thread.say("!tools")
+    assert "allowed in this thread" in tools_listing.text
+
+
+async def test_a_refused_tool_never_runs_and_the_model_is_told(world: World, closed_log: Path) -> None:
+    await add_tickets(closed_log, consent=("close_ticket",))
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-2"}),)),
+        Say(text="OK, I left T-2 open."),
+    )
+    await thread.say("close T-2")
+    refused = await thread.say("!cancel")
+    assert [a.state for a in activities(refused)] == ["declined"]
+    assert refused.streamed == "OK, I left T-2 open."
+    assert closed(closed_log) == []
+    told = tool_messages(world.cloud.chat_calls("gpt-4o")[-1])
+    assert "declined" in told[0]["content"]
+    (tool_row,) = rows("tool")
+    assert (tool_row.tool_calls or [])[0]["status"] == "declined"
+
+
+async def test_a_tool_that_takes_too_long_is_stopped_and_the_model_goes_on(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_TOOL_TIMEOUT_SECONDS", "0.5")
+    get_settings.cache_clear()
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall(SLOW, {"seconds": 30}),)),
+        Say(text="The tool was too slow; try later."),
+    )
+    said = await thread.say("run the slow thing")
+    ended = activities(said)[-1]
+    assert ended.state == "timeout" and "0.5 s" in ended.detail
+    assert ended.seconds is not None and ended.seconds < 10
+    assert "did not answer within 0.5 s" in tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"]
+    assert said.streamed == "The tool was too slow; try later."
+
+
+async def test_a_server_that_is_down_is_skipped_and_the_thread_is_told(world: World, tmp_path: Path) -> None:
+    dead = f"{sys.executable} -c \"import sys; sys.exit('no database')\""
+    await asyncio.to_thread(servers.add_server, "tickets", command=dead)
+    checked = await health.check("tickets")
+    assert checked.last_check_ok is False
+    invalidate()
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script("gpt-4o", Say(text="I can answer without tools."))
+    said = await thread.say("who owns T-1?")
+    assert any("`tickets` are unavailable" in n and "down" in n for n in said.notices)
+    assert "tools" not in world.cloud.chat_calls("gpt-4o")[-1]  # nothing offered from a dead server
+    assert said.streamed == "I can answer without tools."
+    listing = await thread.say("!tools")
+    assert "tickets" in listing.text and "is down" in listing.text
+
+
+async def test_a_model_that_cannot_call_tools_is_not_offered_them_and_the_thread_learns_which_can(
+    world: World, closed_log: Path
+) -> None:
+    await add_tickets(closed_log)
+    thread = Thread()
+    said = await thread.say("hello")  # a new thread starts on the free local model, which cannot call tools
+    assert "local/llama-big" in said.footer
+    (note,) = [n for n in said.notices if "cannot call tools" in n]
+    assert "oa/gpt-4o" in note
+    assert "tools" not in world.local.chat_calls("llama-big")[-1]
+    again = await thread.say("hello again")
+    assert not [n for n in again.notices if "cannot call tools" in n]  # said once
+
+
+async def test_the_round_limit_stops_a_model_that_keeps_calling_tools(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_TOOL_MAX_ROUNDS", "3")
+    get_settings.cache_clear()
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    again = Say(tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-1"}),))
+    world.cloud.set_default(again, model="gpt-4o")  # a model that would call tools for ever
+    said = await thread.say("dig into T-1")
+    calls = world.cloud.chat_calls("gpt-4o")[-3:]
+    assert [c.get("tool_choice") for c in calls] == ["auto", "auto", "none"]
+    assert len([a for a in activities(said) if a.state == "ok"]) == 2
+    assert any("after 2 rounds" in n and "SWITCHBOARD_TOOL_MAX_ROUNDS" in n for n in said.notices)
+    assert "2 tool rounds" in said.footer
+    assert len(rows("tool")) == 2
+
+
+async def test_a_budget_that_runs_out_between_rounds_stops_the_reply_and_charges_what_was_spent(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "200")
+    monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "1000")
+    get_settings.cache_clear()
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    budget = await asyncio.to_thread(add_budget, "global", "day", 0.004)  # one round's reservation, not two
+    invalidate()
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall("tickets__big", {"chars": 6000}),)),
+        Say(text="never sent"),
+    )
+    said = await thread.say("get me the big one")
+    assert len(world.cloud.chat_calls("gpt-4o")) == 1  # the second round was never called
+    assert any("not sent back to a model" in n and "budget" in n.lower() for n in said.notices)
+    assert "budget ran out" in said.streamed
+    reply = rows("assistant")[-1]
+    (tool_row,) = rows("tool")
+    assert reply.status == "partial" and reply.tool_rounds == 1
+    state = ledger.current([budget], tz="UTC")[budget.id]
+    assert state.reserved == 0  # nothing held for the round that was never called
+    assert state.spent == round((tool_row.cost_usd or 0) * 1_000_000)  # the first round, charged and stored
+
+
+def test_the_shown_arguments_never_carry_a_secret() -> None:
+    from core.tools.shown import summary
+
+    shown = summary(
+        json.dumps(
+            {"query": "refunds", "api_key": "abc123", "header": "Bearer abcdefghijklmnop", "x": "my-s3cret-val"}
+        ),
+        ["my-s3cret-val"],
+    )
+    assert 'query: "refunds"' in shown
+    assert "abc123" not in shown and "abcdefghijklmn" not in shown and "my-s3cret-val" not in shown
