@@ -9,69 +9,55 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
 
 from core.reports.analytics import usage_by
 from core.reports.spend import local_today
 from core.reports.threads import list_threads, thread_messages
 from core.reports.transcripts import RESULT_SHOWN_CHARS, reply_facts, transcript_json, transcript_markdown
 from core.reports.usage import thread_usage
-from core.storage.db import session
-from core.storage.tables import Message
-from core.tools.rounds import CallRecord
-from core.types import TurnResult
+from core.threads.conversations import finish_reply, start_turn
+from core.tools.rounds import CallRecord, store_round
+from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp
-from tests.test_admin_browse import turn
 
 WHERE = ("slack", "W-T", "C-T", "T-tools")
 SECRET = "sk-live-0123456789abcdef"
 LONG = "row " * 1500  # 6,000 characters: more than the transcript shows of a result
 
 
-def stored_round(reply: Message, n: int, calls: list[CallRecord], tokens: tuple[int, int], cost: float) -> None:
-    with session() as s:
-        s.add(
-            Message(
-                conversation_id=reply.conversation_id,
-                role="tool",
-                parent_id=reply.id,
-                content="Let me look that up." if n == 1 else "",
-                model="oa/gpt-4o",
-                provider="oa",
-                status="ok",
-                prompt_tokens=tokens[0],
-                completion_tokens=tokens[1],
-                cost_usd=cost,
-                latency_ms=600 + n,
-                tool_calls=[c.as_json() for c in calls],
-            )
-        )
-
-
-@pytest.fixture
-def reply_with_tools() -> int:
+def store_reply_with_tools(where: tuple[str, str, str, str] = WHERE) -> int:
     """'Is ticket 42 closed?': two tool rounds (a search with a secret in its raw arguments, shown masked; then a
-    lookup that timed out and one whose long result was capped), then the answer."""
-    answer = TurnResult(
-        "oa/gpt-4o", "oa", "ok", "Ticket 42 is closed.", prompt_tokens=300, completion_tokens=20, cost_usd=0.003,
-        latency_ms=900,
-    )  # fmt: skip
-    turn(WHERE, "Is ticket 42 closed?", answer)
-    with session() as s:
-        reply = s.exec(select(Message).where(Message.role == "assistant")).one()
-        reply.tool_rounds, reply.tool_ms = 2, 2400.0
-        s.add(reply)
+    lookup that timed out and one whose long result was capped), then the answer, stored in the order the tool
+    loop stores them. Returns the conversation id."""
+    platform, workspace, channel, thread = where
+    asked = IncomingMessage(platform, workspace, channel, thread, "U1", "Is ticket 42 closed?", event_id=f"ev-{thread}")
+    start = start_turn(asked)
+    conversation, reply = start.conversation.id, start.reply_id
+    assert reply is not None
     search = CallRecord(
         "call-1", "tickets", "search", "tickets__search", json.dumps({"q": "42", "api_key": SECRET}),
         shown="q=42, api_key=••••", status="ok", result='[{"id": 42, "state": "closed"}]', ms=150.0,
     )  # fmt: skip
-    stored_round(reply, 1, [search], (100, 10), 0.001)
+    first = TurnResult("oa/gpt-4o", "oa", "ok", "Let me look that up.", prompt_tokens=100, completion_tokens=10,
+                       cost_usd=0.001, latency_ms=601)  # fmt: skip
+    store_round(conversation, reply, first, [search])
     slow = CallRecord("call-2", "tickets", "history", "tickets__history", '{"id": 42}', "id=42", "timeout",
                       "The tool did not answer within 30 s.", 30000.0)  # fmt: skip
     big = CallRecord("call-3", "tickets", "export", "tickets__export", '{"id": 42}', "id=42", "ok", LONG, 2000.0)
-    stored_round(reply, 2, [slow, big], (200, 15), 0.002)
-    assert reply.conversation_id is not None
-    return reply.conversation_id
+    second = TurnResult("oa/gpt-4o", "oa", "ok", "", prompt_tokens=200, completion_tokens=15, cost_usd=0.002,
+                        latency_ms=602, fallback_from="oa/o3", fallback_reason="rate limited (429)")  # fmt: skip
+    store_round(conversation, reply, second, [slow, big])
+    answer = TurnResult(
+        "oa/gpt-4o", "oa", "ok", "Ticket 42 is closed.", prompt_tokens=300, completion_tokens=20, cost_usd=0.003,
+        latency_ms=900, tool_rounds=2, tool_ms=2400.0,
+    )  # fmt: skip
+    finish_reply(reply, answer, conversation_id=conversation, pin=answer.model)
+    return conversation
+
+
+@pytest.fixture
+def reply_with_tools() -> int:
+    return store_reply_with_tools()
 
 
 def test_a_reply_carries_its_rounds_and_the_exports_show_them_without_raw_arguments(reply_with_tools: int) -> None:
@@ -93,6 +79,7 @@ def test_a_reply_carries_its_rounds_and_the_exports_show_them_without_raw_argume
     assert "Let me look that up." in md
     assert "- `tickets.search(q=42, api_key=••••)` · ok · 150 ms" in md
     assert "- `tickets.history(id=42)` · timed out · 30.0 s" in md
+    assert "**Tool round 2 · oa/gpt-4o · 200 in / 15 out tokens · $0.002 · 602 ms · fallback from oa/o3 (rate" in md
     assert '[{"id": 42, "state": "closed"}]' in md and "<details><summary>Result (31 B)</summary>" in md
     assert f"({len(LONG) - RESULT_SHOWN_CHARS:,} more characters not shown)" in md
     assert md.index("Tool round 1") < md.index("Tool round 2") < md.index("Ticket 42 is closed.")

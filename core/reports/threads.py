@@ -95,6 +95,8 @@ class ToolRound:
     cost_usd: float | None
     latency_ms: float | None
     calls: tuple[ToolCallView, ...]
+    fallback_from: str | None = None  # the model this round fell back from (mid-loop)
+    fallback_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,8 @@ def tool_round(m: Message) -> ToolRound:
         cost_usd=m.cost_usd,
         latency_ms=m.latency_ms,
         calls=tuple(_call_view(c) for c in m.tool_calls or [] if isinstance(c, dict)),
+        fallback_from=m.fallback_from,
+        fallback_reason=m.fallback_reason,
     )
 
 

@@ -95,6 +95,8 @@ def round_facts(n: int, r: ToolRound) -> str:
     parts.append(fmt.money(r.cost_usd))
     if r.latency_ms:
         parts.append(fmt.latency(r.latency_ms))
+    if r.fallback_from:
+        parts.append(f"fallback from {r.fallback_from}" + (f" ({r.fallback_reason})" if r.fallback_reason else ""))
     if r.status != "ok":
         parts.append(r.status + (f": {r.error}" if r.error else ""))
     return " · ".join(parts)
