@@ -3,12 +3,24 @@ loopback streamable HTTP against tests/fakes/mcp_server.py), their health alerte
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from core.config.version import config_version
 from core.errors import UserError
-from core.tools import servers
-from core.tools.servers import ToolInfo
+from core.tools import client, servers
+from core.tools.servers import ServerView, ToolInfo
+from tests.helpers import closed_port
+from tests.mcpkit import HttpMcp, stdio_command
 
 TOKEN = "tok-s3cret-value-9876"
 
@@ -117,3 +129,168 @@ def test_the_snapshot_holds_the_servers(sb_env: dict[str, str]) -> None:
     servers.add_server("desk", command="echo")
     snapshot.invalidate()
     assert [s.name for s in snapshot.current().mcp_servers] == ["desk"]
+
+
+# ---------------------------------------------------------------- the client, over real stdio and loopback HTTP
+
+
+@pytest.fixture(scope="module")
+def http_fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpMcp]:
+    """The fake over streamable HTTP, answering only `Authorization: Bearer TOKEN` (one for the module)."""
+    with HttpMcp(token=TOKEN, log=tmp_path_factory.mktemp("http") / "closed.jsonl") as server:
+        yield server
+
+
+@pytest.fixture
+def closed_log(tmp_path: Path) -> Path:
+    return tmp_path / "closed.jsonl"
+
+
+@pytest.fixture
+def desk(sb_env: dict[str, str], closed_log: Path) -> ServerView:
+    """The fake over stdio, registered as `desk`."""
+    return servers.add_server("desk", command=stdio_command(closed_log))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_discovery_over_stdio_lists_tools_with_their_consent_marks(desk: ServerView) -> None:
+    servers.update_server("desk", consent_tools=["close_ticket"])
+    tools = await client.discover(servers.get_server("desk"))  # type: ignore[arg-type]
+    by_name = {t.name: t for t in tools}
+    assert {"lookup_ticket", "close_ticket", "slow", "big", "fail"} <= set(by_name)
+    assert by_name["close_ticket"].consent and not by_name["lookup_ticket"].consent
+    assert "ticket" in by_name["lookup_ticket"].description
+    assert by_name["lookup_ticket"].input_schema["required"] == ["ticket_id"]
+
+
+async def test_discovery_over_http_sends_the_secret_header_and_a_wrong_one_fails_clearly(
+    sb_env: dict[str, str], allowed: None, http_fake: HttpMcp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    good = servers.add_server("remote", url=http_fake.url, auth_header="Authorization", secret=f"Bearer {TOKEN}")
+    assert "lookup_ticket" in {t.name for t in await client.discover(good)}
+
+    wrong = "Bearer wr0ng-t0ken-5555"
+    bad = servers.add_server("wrong", url=http_fake.url, auth_header="Authorization", secret=wrong)
+    with pytest.raises(client.ToolFailure) as failed:
+        await client.discover(bad)
+    assert failed.value.kind == "error"
+    assert "refused the credentials (HTTP 401)" in failed.value.message
+    for secret in (TOKEN, wrong, "wr0ng-t0ken-5555"):
+        assert secret not in failed.value.message + repr(failed.value) + caplog.text
+
+    nothing = servers.add_server("nothing", url=http_fake.url)
+    with pytest.raises(client.ToolFailure, match="HTTP 401"):
+        await client.discover(nothing)
+
+
+async def test_a_host_no_longer_allowed_is_refused_at_connect_time(
+    sb_env: dict[str, str], allowed: None, http_fake: HttpMcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.settings import get_settings
+
+    view = servers.add_server("remote", url=http_fake.url, auth_header="Authorization", secret=f"Bearer {TOKEN}")
+    monkeypatch.setenv("SWITCHBOARD_MCP_ALLOWED_HOSTS", "mcp.example.com")
+    get_settings.cache_clear()
+    with pytest.raises(client.ToolFailure) as refused:
+        await client.discover(view)
+    assert refused.value.kind == "refused" and "SWITCHBOARD_MCP_ALLOWED_HOSTS" in refused.value.message
+    async with client.Sessions() as sessions:
+        with pytest.raises(client.ToolFailure, match="not in SWITCHBOARD_MCP_ALLOWED_HOSTS"):
+            await sessions.call(view, "lookup_ticket", {"ticket_id": "T-1"}, 5)
+
+
+async def test_calls_over_one_session_ok_error_capped_and_described(desk: ServerView, closed_log: Path) -> None:
+    async with client.Sessions(max_chars=100) as sessions:
+        first = await sessions.call(desk, "pid", {}, 10)
+        found = await sessions.call(desk, "lookup_ticket", {"ticket_id": "T-1"}, 10)
+        assert found == client.CallOutcome(found.text, False, len(found.text))
+        assert found.text.startswith("Ticket T-1: ") and "status open" in found.text
+
+        failed = await sessions.call(desk, "fail", {}, 10)
+        assert failed.is_error and "read-only today" in failed.text
+
+        big = await sessions.call(desk, "big", {"chars": 5000}, 10)
+        assert big.chars == 5000 and not big.is_error
+        assert big.text.startswith("0123456789" * 10 + "\n")
+        assert "the result was 5,000 characters; the limit is 100" in big.text
+
+        picture = await sessions.call(desk, "picture", {}, 10)
+        assert picture.text.startswith("[image/png, ") and picture.text.endswith(" B]")
+
+        closed = await sessions.call(desk, "close_ticket", {"ticket_id": "T-9", "note": "done"}, 10)
+        assert closed.text == "Closed T-9"
+        assert json.loads(closed_log.read_text()) == {"closed": "T-9", "note": "done"}
+        assert (await sessions.call(desk, "pid", {}, 10)).text == first.text  # the same session all along
+
+        unknown = await sessions.call(desk, "launch_rockets", {}, 10)  # the server says so, as a failed call
+        assert unknown.is_error and "launch_rockets" in unknown.text
+
+
+async def test_a_call_that_times_out_closes_its_session_and_the_next_gets_its_own_answer(desk: ServerView) -> None:
+    async with client.Sessions() as sessions:
+        before = int((await sessions.call(desk, "pid", {}, 10)).text)
+        started = time.monotonic()
+        with pytest.raises(client.ToolFailure) as late:
+            await sessions.call(desk, "slow", {"seconds": 3}, 0.5)
+        assert late.value.kind == "timeout" and "0.5 s" in late.value.message
+        assert time.monotonic() - started < 2.5
+        after = await sessions.call(desk, "lookup_ticket", {"ticket_id": "T-2"}, 10)
+        assert after.text.startswith("Ticket T-2:")  # never the slow call's late "Waited 3 s"
+        assert int((await sessions.call(desk, "pid", {}, 10)).text) != before
+    assert not alive(before)
+
+
+async def test_a_cancelled_reply_leaves_no_server_process_behind(desk: ServerView) -> None:
+    pids: list[int] = []
+
+    async def reply() -> None:
+        async with client.Sessions() as sessions:
+            pids.append(int((await sessions.call(desk, "pid", {}, 10)).text))
+            await sessions.call(desk, "slow", {"seconds": 60}, 120)
+
+    task = asyncio.create_task(reply())
+    while not pids:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert alive(pids[0])
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not alive(pids[0])
+
+
+async def test_servers_that_cannot_be_reached_fail_fast_and_say_why(sb_env: dict[str, str], allowed: None) -> None:
+    missing = servers.add_server("missing", command="no-such-mcp-command --flag")
+    with pytest.raises(client.ToolFailure) as failed:
+        await client.discover(missing)
+    assert failed.value.kind == "unreachable" and "`no-such-mcp-command`: no such command" in failed.value.message
+
+    crashing = servers.add_server("crashing", command=f"{sys.executable} -c 'raise SystemExit(\"config is missing\")'")
+    with pytest.raises(client.ToolFailure) as ended:
+        await client.discover(crashing)
+    assert ended.value.kind == "unreachable" and "config is missing" in ended.value.message
+
+    closed = servers.add_server("closed", url=f"http://127.0.0.1:{closed_port()}/mcp")
+    with pytest.raises(client.ToolFailure) as refused:
+        await client.discover(closed)
+    assert refused.value.kind == "unreachable" and "cannot connect to 127.0.0.1:" in refused.value.message
+
+
+async def test_a_server_that_accepts_but_never_answers_times_out(sb_env: dict[str, str], allowed: None) -> None:
+    with socket.socket() as silent:  # listens, so connecting succeeds; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        view = servers.add_server("silent", url=f"http://127.0.0.1:{silent.getsockname()[1]}/mcp")
+        started = time.monotonic()
+        with pytest.raises(client.ToolFailure) as failed:
+            await client.discover(view, connect_timeout_s=1.0)
+        assert failed.value.kind == "timeout"
+        assert time.monotonic() - started < 5
