@@ -30,6 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("providers.py", "Providers", ":material/cloud:", "Configure"),
     PageSpec("models.py", "Models", ":material/neurology:", "Configure"),
     PageSpec("ollama.py", "Ollama", ":material/download:", "Configure"),
+    PageSpec("tools.py", "Tools", ":material/build:", "Configure"),
     PageSpec("conversations.py", "Conversations", ":material/forum:", "Observe"),
     PageSpec("performance.py", "Performance", ":material/speed:", "Observe"),
     PageSpec("usage.py", "Usage", ":material/bar_chart:", "Observe"),

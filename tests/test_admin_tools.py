@@ -1,0 +1,120 @@
+"""The Tools page driven in-process (Streamlit's AppTest) against the real store: servers listed with where they
+run, where they are enabled, health, tools offered and the secret's masked hint only; adding a stdio and a remote
+server (a refused one keeps the form); the allowlist and consent set from the listed tools; scope and enabled;
+rotating the secret; removing after a confirmation."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import secrets
+from core.tools.servers import ToolInfo, add_server, get_server, record_check
+from tests.adminkit import AdminApp
+from tests.mcpkit import stdio_command
+
+TOKEN = "Bearer tok-0123456789abcdef"
+LISTED = [
+    ToolInfo("tickets", "lookup_ticket", "Look up a ticket.", {"type": "object", "properties": {"ticket_id": {}}}),
+    ToolInfo("tickets", "close_ticket", "Close a ticket.", {"type": "object", "properties": {"ticket_id": {}}}),
+]
+
+
+def add_remote(admin: AdminApp) -> AdminApp:
+    """Click the remote form's 'Add server' (the stdio form's comes first)."""
+    [b for b in admin.at.button if b.label == "Add server"][1].click()
+    return admin.run()
+
+
+@pytest.fixture
+def allowed_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MCP_ALLOWED_HOSTS", "mcp.example.com")
+
+
+def test_adding_servers_and_a_refused_one_keeps_what_was_typed(allowed_host: None) -> None:
+    admin = AdminApp.signed_in().open("tools")
+    assert "No MCP servers yet" in admin.infos[1]
+    assert "(now: mcp.example.com)" in admin.infos[0] and "never executed" in admin.infos[0]
+
+    admin.fill("Name", "docs", index=1).fill("URL", "https://evil.example.org/mcp").fill("Header value", TOKEN)
+    add_remote(admin)
+    assert any("Host 'evil.example.org' is not in SWITCHBOARD_MCP_ALLOWED_HOSTS" in e for e in admin.errors)
+    assert admin._widget("text_input", "URL").value == "https://evil.example.org/mcp"  # nothing lost
+    assert get_server("docs") is None
+
+    add_remote(admin.fill("URL", "https://mcp.example.com/mcp"))
+    assert admin.successes == ["Added MCP server 'docs' (everywhere). Test it below to list its tools."]
+    assert admin._widget("text_input", "Header value").value == ""  # an add that worked empties the form
+    assert secrets.get_secret("mcp:docs") == TOKEN
+    assert TOKEN not in admin.text() and "tok-0123456789abcdef" not in admin.text()
+
+    admin.fill("Name", "tickets").fill("Command", "python -m tickets_mcp --readonly")
+    admin.choose("Enabled in", "channel").fill("Workspace, channel or preset", "C42").submit("Add server")
+    listed = admin.table_with("tools offered").set_index("name")
+    assert listed.loc["tickets", "transport"] == "stdio" and listed.loc["docs", "transport"] == "HTTP"
+    assert listed.loc["tickets", "command or URL"] == "python -m tickets_mcp --readonly"
+    assert listed.loc["tickets", "enabled in"] == "channel C42" and listed.loc["docs", "enabled in"] == "everywhere"
+    assert listed.loc["docs", "secret"] == "Authorization: Bearer tok-…cdef" and listed.loc["tickets", "secret"] == ""
+    assert (listed.loc["tickets", "health"], listed.loc["tickets", "tools offered"]) == ("unchecked", "none listed yet")
+
+
+def test_tools_consent_scope_secret_and_removal(allowed_host: None) -> None:
+    add_server("tickets", command="python -m tickets_mcp")
+    add_server("docs", url="https://mcp.example.com/mcp", auth_header="X-Api-Key", secret="key-aaaa1111bbbb")
+    record_check("tickets", ok=True, error=None, latency_ms=42.0, tools=LISTED)
+    record_check("docs", ok=False, error="connection refused", latency_ms=None, tools=None)
+    admin = AdminApp.signed_in().open("tools")
+    listed = admin.table_with("tools offered").set_index("name")
+    assert (listed.loc["tickets", "health"], listed.loc["tickets", "latency"]) == ("ok", "42 ms")
+    assert listed.loc["tickets", "tools offered"] == "2 of 2"
+    assert (listed.loc["docs", "health"], listed.loc["docs", "problem"]) == ("failing", "connection refused")
+
+    admin.choose("Server", "tickets").run()
+    tools = admin.table_with("asks first").set_index("tool")
+    assert tools.loc["lookup_ticket", "arguments"] == "ticket_id" and not tools["asks first"].any()
+    assert [e.label for e in admin.at.expander][:2] == ["lookup_ticket", "close_ticket"]
+
+    admin.tick("Offer every tool it lists", False).choose_many("Only these tools", ["lookup_ticket"])
+    admin.choose_many("Ask the user before running", ["close_ticket"]).submit("Save tools")
+    saved = get_server("tickets")
+    assert saved is not None and saved.allowed_tools == ("lookup_ticket",) and saved.consent_tools == ("close_ticket",)
+    assert admin.successes[0] == "Saved the tools of 'tickets'."
+    assert admin.table_with("tools offered").set_index("name").loc["tickets", "tools offered"] == "1 of 2"
+
+    admin.tick("Offer every tool it lists", False).choose_many("Only these tools", []).submit("Save tools")
+    assert admin.errors == ["Pick at least one tool to offer, or tick 'Offer every tool it lists'."]
+
+    admin.choose("Enabled in", "preset", index=2).fill("Workspace, channel or preset", "nope", index=2).submit("Save")
+    assert any("There is no preset 'nope'" in e for e in admin.errors)
+    admin.choose("Enabled in", "workspace", index=2).fill("Workspace, channel or preset", "T1", index=2)
+    admin.tick("Enabled", False).submit("Save")
+    assert admin.successes[0] == "Saved 'tickets': disabled."
+    saved = get_server("tickets")
+    assert saved is not None and (saved.scope_kind, saved.scope_value, saved.enabled) == ("workspace", "T1", False)
+
+    admin.choose("Server", "docs").run()
+    assert any("Failing since the check" in e and "connection refused" in e for e in admin.errors)
+    admin.fill("New header value", "key-cccc2222dddd").submit("Rotate secret")
+    assert admin.successes[0] == "Rotated the secret of 'docs' (now key-…dddd)."
+    assert secrets.get_secret("mcp:docs") == "key-cccc2222dddd" and "key-cccc2222dddd" not in admin.text()
+
+    assert admin.button("Remove server").disabled
+    admin.tick("Yes, remove 'docs'").run().click("Remove server")
+    assert get_server("docs") is None and admin.successes[0] == "Removed MCP server 'docs'."
+
+
+def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> None:
+    add_server("tickets", command=stdio_command())
+    add_server("broken", command="/nonexistent/mcp-server --stdio")
+    admin = AdminApp.signed_in().open("tools").choose("Server", "tickets").run()
+    admin.click("Test now")
+    (tested,) = [s for s in admin.successes if s.startswith("tickets answered in")]
+    assert "lookup_ticket" in tested and "close_ticket" in tested
+    tools = admin.table_with("asks first")
+    assert {"lookup_ticket", "close_ticket"} <= set(tools["tool"])
+    listed = admin.table_with("tools offered").set_index("name")
+    assert listed.loc["tickets", "health"] == "ok"
+    assert listed.loc["tickets", "tools offered"] == f"{len(tools)} of {len(tools)}"
+
+    admin.choose("Server", "broken").run().click("Test now")
+    assert any(e.startswith("broken failed its test: ") for e in admin.errors), admin.errors
+    assert admin.table_with("tools offered").set_index("name").loc["broken", "health"] == "failing"
