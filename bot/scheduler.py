@@ -51,6 +51,16 @@ def build_scheduler(leadership: jobs.Leadership) -> AsyncIOScheduler:
             log.info("alerts: %d delivered, %d to retry", report.delivered, report.failed)
 
     plan.append(jobs.Job("deliver_alerts", deliver_alerts, 30, first_after_s=5))
+
+    async def check_mcp_servers() -> None:
+        from core.tools.health import check_all
+
+        await check_all()
+
+    minutes = get_settings().mcp_check_minutes
+    if minutes > 0:
+        plan.append(jobs.Job("check_mcp_servers", check_mcp_servers, minutes * 60, first_after_s=40))
+
     for job in plan:
         sched.add_job(
             _guarded(job.name, job.body, leadership),

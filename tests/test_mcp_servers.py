@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from core.alerts import AlertView
 from core.config.version import config_version
 from core.errors import UserError
 from core.tools import client, servers
 from core.tools.servers import ServerView, ToolInfo
+from tests.conftest import Cli
 from tests.helpers import closed_port
 from tests.mcpkit import HttpMcp, stdio_command
 
@@ -294,3 +296,122 @@ async def test_a_server_that_accepts_but_never_answers_times_out(sb_env: dict[st
             await client.discover(view, connect_timeout_s=1.0)
         assert failed.value.kind == "timeout"
         assert time.monotonic() - started < 5
+
+
+# ---------------------------------------------------------------- health
+
+
+async def test_a_server_that_goes_down_is_alerted_once_and_resolved_when_back(
+    sb_env: dict[str, str], allowed: None, tmp_path: Path
+) -> None:
+    from core.alerts import recent_alerts
+    from core.tools import health
+
+    def mcp_alerts() -> list[AlertView]:
+        return [a for a in recent_alerts(kind="mcp")]
+
+    fake = HttpMcp(token=TOKEN)
+    servers.add_server("remote", url=fake.url, auth_header="Authorization", secret=f"Bearer {TOKEN}")
+    with fake:
+        up = await health.check("remote")
+    assert up.last_check_ok and up.last_check_latency_ms and "lookup_ticket" in {t.name for t in up.tools}
+    assert mcp_alerts() == []
+
+    down = await health.check("remote")  # the fake has stopped
+    assert down.down and "cannot connect to 127.0.0.1" in (down.last_check_error or "")
+    assert [t.name for t in down.tools] == [t.name for t in up.tools]  # what it listed is kept, not offered
+    (alert,) = mcp_alerts()
+    assert alert.open and "MCP server 'remote' is down: cannot connect" in alert.text
+    await health.check_all()
+    await health.check("remote")
+    assert len(mcp_alerts()) == 1  # still the one alert
+
+    with HttpMcp(token=TOKEN, port=fake.port):
+        back = await health.check("remote")
+    assert back.last_check_ok and not back.down
+    (closed,) = mcp_alerts()
+    assert not closed.open and closed.resolution == "MCP server 'remote' answers again"
+    assert all(TOKEN not in a.text for a in recent_alerts())
+
+
+def test_the_scheduler_checks_mcp_servers_every_configured_interval(
+    sb_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.scheduler import build_scheduler
+    from core.jobs import Leadership
+    from core.settings import get_settings
+
+    monkeypatch.setenv("SWITCHBOARD_MCP_CHECK_MINUTES", "3")
+    get_settings.cache_clear()
+    jobs = {j.id: j for j in build_scheduler(Leadership()).get_jobs()}
+    assert jobs["check_mcp_servers"].trigger.interval.total_seconds() == 180
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_an_operator_registers_and_tunes_servers_from_the_cli(
+    cli: Cli, allowed: None, http_fake: HttpMcp, closed_log: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    added = cli("mcp", "add", "desk", "--command", stdio_command(closed_log))
+    assert added.returncode == 0, added.stderr
+    assert "Added MCP server 'desk' (stdio, everywhere)." in added.stdout
+    assert "lookup_ticket" in added.stdout and "close_ticket" in added.stdout
+
+    remote = cli(
+        "mcp", "add", "remote", "--url", http_fake.url, "--header", "Authorization", "--scope", "channel:C9",
+        input=f"Bearer {TOKEN}\n",
+    )  # fmt: skip
+    assert remote.returncode == 0, remote.stderr
+    assert "Added MCP server 'remote' (http, channel C9, Authorization Bearer " in remote.stdout
+
+    listed = cli("mcp", "list")
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[2:]}
+    assert "stdio" in rows["desk"] and "everywhere" in rows["desk"] and "ok (" in rows["desk"]
+    assert "http://127.0.0.1:" in rows["remote"] and "channel C9" in rows["remote"]
+
+    refused = cli("mcp", "set", "desk", "--allow", "lookup_tiket")
+    assert refused.returncode == 2 and "did you mean `lookup_ticket`" in refused.stderr
+    tuned = cli("mcp", "set", "desk", "--allow", "lookup_ticket,close_ticket", "--consent", "close_ticket")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "offers lookup_ticket, close_ticket; asks first: close_ticket" in tuned.stdout
+    tools = {line.split()[0]: line for line in cli("mcp", "tools", "desk").stdout.splitlines()[2:]}
+    assert "asks first" in tools["close_ticket"] and tools["close_ticket"].rstrip().endswith("yes")
+    assert "asks first" not in tools["lookup_ticket"] and tools["slow"].rstrip().endswith("no")
+    assert "2 of 7" in cli("mcp", "list").stdout
+    assert "every tool" in cli("mcp", "set", "desk", "--allow-all").stdout
+
+    tested = cli("mcp", "test", "remote")
+    assert tested.returncode == 0 and tested.stdout.startswith("OK: 'remote' answered in ")
+    as_json = json.loads(cli("mcp", "list", "--json").stdout)
+    assert {s["name"]: s["has_secret"] for s in as_json} == {"desk": False, "remote": True}
+
+    outputs = [added, remote, listed, tested, cli("mcp", "tools", "remote"), cli("mcp", "list", "--json")]
+    for out in outputs:
+        assert TOKEN not in out.stdout + out.stderr
+    assert TOKEN not in caplog.text
+
+    removed = cli("mcp", "remove", "remote")
+    assert removed.returncode == 0 and "Removed MCP server 'remote'." in removed.stdout
+    assert "remote" not in cli("mcp", "list").stdout
+
+
+def test_the_cli_refuses_hosts_not_allowed_and_reports_a_failing_server(
+    cli: Cli, allowed: None, http_fake: HttpMcp
+) -> None:
+    far = cli("mcp", "add", "far", "--url", "https://evil.example.net/mcp")
+    assert far.returncode == 2 and "not in SWITCHBOARD_MCP_ALLOWED_HOSTS" in far.stderr
+    both = cli("mcp", "add", "both", "--url", http_fake.url, "--command", "echo")
+    assert both.returncode == 2 and "exactly one of" in both.stderr
+
+    wrong = "Bearer wr0ng-t0ken-5555"
+    added = cli("mcp", "add", "wrong", "--url", http_fake.url, "--secret-stdin", input=wrong + "\n")
+    assert added.returncode == 0
+    assert "refused the credentials (HTTP 401)" in added.stderr
+    tested = cli("mcp", "test", "wrong")
+    assert tested.returncode == 1 and "FAILED: the server refused the credentials (HTTP 401)" in tested.stdout
+    listed = cli("mcp", "list")
+    assert "down" in listed.stdout and "wrong: the server refused the credentials" in listed.stdout
+    for out in (added, tested, listed):
+        assert "wr0ng-t0ken-5555" not in out.stdout + out.stderr

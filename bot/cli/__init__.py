@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import admin, budgets, chat, config, limits, models, ollama, prefs, providers, system
+from bot.cli import admin, budgets, chat, config, limits, mcp, models, ollama, prefs, providers, system
 from bot.cli.output import needs_secret_store
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ for sub in (
     config.defaults_app,
     budgets.app,
     limits.app,
+    mcp.app,
 ):
     for info in sub.registered_commands:
         if info.callback:
@@ -57,6 +58,7 @@ app.add_typer(config.defaults_app, name="defaults")
 app.add_typer(budgets.app, name="budgets")
 app.add_typer(prefs.app, name="prefs")
 app.add_typer(limits.app, name="limits")
+app.add_typer(mcp.app, name="mcp")
 app.command("usage")(needs_secret_store(budgets.usage))
 
 
