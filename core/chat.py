@@ -25,6 +25,7 @@ from core.models import stats
 from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
+from core.routing import tool_loop
 from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
 from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, template_for
 from core.routing.strategy import plan_chain
@@ -33,7 +34,6 @@ from core.snapshot import Snapshot, current_async
 from core.threads import aio as threads
 from core.threads import conversations, order, recovery
 from core.threads.conversations import TurnStart as TurnStart  # what `receive` stored: adapters take it from here
-from core.tools import loop as tool_loop
 from core.types import (
     Accepted,
     Delta,
@@ -250,7 +250,7 @@ async def _answer(
 ) -> AsyncGenerator[Event, None]:
     """Answer the thread's latest message into the claimed reply row, after the thread's earlier turns
     (`behind`: one may still be running; see core.threads.order). `consent`: the user's answer to the tool
-    request this reply was parked with (core.tools.loop)."""
+    request this reply was parked with (core.routing.tool_loop)."""
     try:
         async with recovery.kept_alive(reply_id):  # so it is never taken for a dead process's, however long
             if behind and await order.wait_for_earlier(conv.id, reply_id):

@@ -23,11 +23,7 @@ from core.types import ToolActivity
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, ToolCall
 from tests.fakes.openai import Reply as Say
-
-FAKE_SERVER = Path(__file__).resolve().parent / "fakes" / "mcp_server.py"
-LOOKUP = "tickets__lookup_ticket"
-CLOSE = "tickets__close_ticket"
-SLOW = "tickets__slow"
+from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed
 
 
 @pytest.fixture
@@ -44,17 +40,6 @@ def closed_log(tmp_path: Path) -> Path:
     return tmp_path / "closed.jsonl"
 
 
-async def add_tickets(log: Path, *, consent: tuple[str, ...] = (), scope: str = "global") -> servers.ServerView:
-    command = f"{sys.executable} {FAKE_SERVER} stdio --log {log}"
-    await asyncio.to_thread(servers.add_server, "tickets", command=command, scope=scope)
-    checked = await health.check("tickets")
-    assert checked.last_check_ok, checked.last_check_error
-    if consent:
-        await asyncio.to_thread(servers.update_server, "tickets", consent_tools=list(consent))
-    invalidate()
-    return checked
-
-
 async def on_gpt4o(thread: Thread) -> None:
     said = await thread.say("!model gpt-4o")
     assert "oa/gpt-4o" in said.text
@@ -67,10 +52,6 @@ def activities(said: Said) -> list[ToolActivity]:
 def rows(role: str) -> list[Message]:
     with session() as s:
         return list(s.exec(select(Message).where(Message.role == role).order_by(col(Message.id))).all())
-
-
-def closed(log: Path) -> list[dict[str, str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def tool_messages(body: dict) -> list[dict]:  # type: ignore[type-arg]
@@ -271,7 +252,7 @@ async def test_a_budget_that_runs_out_between_rounds_stops_the_reply_and_charges
     invalidate()
     world.cloud.script(
         "gpt-4o",
-        Say(tool_calls=(ToolCall("tickets__big", {"chars": 6000}),)),
+        Say(tool_calls=(ToolCall(BIG, {"chars": 6000}),)),
         Say(text="never sent"),
     )
     said = await thread.say("get me the big one")

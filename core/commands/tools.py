@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from core.commands.base import Context, command
+from core.routing import tool_loop as loop
 from core.routing.policy import choose_model
-from core.tools import loop, rounds
+from core.tools import rounds
 from core.types import Event, Reply
 
 NONE_HERE = (

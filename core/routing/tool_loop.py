@@ -182,10 +182,11 @@ async def answer(
                     return
                 yield Notice(f"The tools' results were not sent back to a model: {outcome.refusal.text}")
                 text = "(No answer: the budget ran out between tool rounds; what the earlier rounds cost is charged.)"
+                yield Delta(text)
                 yield _end(totals, outcome, TurnResult(model=None, provider=None, status="partial", text=text))
                 return
             if round_id is None:
-                if final_round and outcome.tool_calls:
+                if final_round and totals.rounds and outcome.result.status == "ok":  # it could call no more
                     yield Notice(
                         f"This reply stopped using tools after {totals.rounds} rounds, the limit here "
                         "(SWITCHBOARD_TOOL_MAX_ROUNDS): it answers with what the tools returned so far."
@@ -210,7 +211,7 @@ def _end(totals: _Totals, outcome: RouteOutcome, last: TurnResult) -> RouteOutco
     if last.model is None and last.status != "error":  # no model was called: the reply is the last round's model's
         last = replace(last, model=totals.model, provider=totals.provider, cost_usd=0.0)
     shown, stored = totals.final(last)
-    return replace(outcome, result=shown, stored=stored, tool_calls=())
+    return replace(outcome, result=shown, stored=stored, tool_calls=(), refusal=None)
 
 
 def _messages(text: str, calls: list[CallRecord]) -> list[dict[str, Any]]:
