@@ -94,10 +94,12 @@ class Terminal:
         return handle
 
     async def edit(self, handle: int, text: str, *, final: bool, tail: Tail | None) -> None:
-        self.out.write(text[len(self._shown[handle]) :])
-        self.out.flush()
+        more = text[len(self._shown[handle]) :]
+        if more:  # (nothing: the cursor stays where it is, e.g. on the line after a tool call's)
+            self.out.write(more)
+            self.out.flush()
+            self._midline = True
         self._shown[handle] = text
-        self._midline = True
         if tail is not None:
             for note in tail.notices:
                 self._line(self.err, f"[note] {note}")

@@ -62,14 +62,14 @@ def tool_outcome(activity: ToolActivity) -> str:
     if state == "ok":
         return " · ".join(p for p in (took, detail) if p) or "done"
     if state == "timeout":
-        return f"timed out after {took}" if took else "timed out"
+        return f"timed out after {took}" if took else detail or "timed out"
     if state == "declined":
-        return "not run: you declined"
+        return f"not run: {detail or 'you declined'}"
     if state == "unavailable":
-        return f"not run: {activity.server or 'its server'} is unavailable"
+        return f"not run: {detail}" if detail else f"not run: {activity.server or 'its server'} is unavailable"
     if detail == CUT_OFF:
         return f"cut off after {took}: the reply stopped" if took else "cut off: the reply stopped"
-    failed = f"failed after {took}" if took else "failed"
+    failed = f"failed after {took}" if activity.seconds else "failed"  # 0: it never ran (e.g. invalid arguments)
     return f"{failed}: {detail}" if detail else failed
 
 
