@@ -124,9 +124,9 @@ async def test_discord_a_two_round_tool_loop_shows_the_call_and_answers_below_it
     alice.says(thread, "who owns ticket T-1?")
     await discord_fake.wait_until(lambda: [f for f in footers(discord_fake, thread) if "tool round" in f])
     messages = bot_messages(discord_fake, thread)
-    (line,) = [m for m in messages if "lookup_ticket" in m.content]
+    (line,) = [m for m in messages if "lookup\\_ticket" in m.content]  # Markdown-escaped, as Discord shows it
     (answer,) = [m for m in messages if "Ticket T-1 is open" in m.content]
-    assert 'ticket_id: "T-1"' in line.content or "ticket_id" in line.content
+    assert line.content.startswith("-# ✅ tickets.lookup\\_ticket (ticket\\_id: \"T-1\") · ")
     assert messages.index(line) < messages.index(answer)
     footer = next(f for f in footers(discord_fake, thread) if "tool round" in f)
     assert "oa/gpt-4o" in footer and "tokens" in footer and "$" in footer
