@@ -59,7 +59,7 @@ def tool_messages(body: dict) -> list[dict]:  # type: ignore[type-arg]
 
 
 async def test_a_question_that_needs_a_tool_runs_it_in_the_thread_and_answers_with_its_result(
-    world: World, closed_log: Path
+    any_db: str, world: World, closed_log: Path
 ) -> None:
     await add_tickets(closed_log)
     thread = Thread()
@@ -104,7 +104,9 @@ async def test_a_question_that_needs_a_tool_runs_it_in_the_thread_and_answers_wi
     assert "tickets.lookup_ticket" in assistant["content"] and "Ticket T-1" in assistant["content"]
 
 
-async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(world: World, closed_log: Path) -> None:
+async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(
+    any_db: str, world: World, closed_log: Path
+) -> None:
     await add_tickets(closed_log, consent=("close_ticket",))
     thread = Thread()
     await on_gpt4o(thread)
@@ -240,7 +242,7 @@ async def test_the_round_limit_stops_a_model_that_keeps_calling_tools(
 
 
 async def test_a_budget_that_runs_out_between_rounds_stops_the_reply_and_charges_what_was_spent(
-    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+    any_db: str, world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "200")
     monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "1000")
