@@ -160,9 +160,9 @@ ToolState = Literal["running", "awaiting", "ok", "error", "timeout", "declined",
 
 @dataclass(frozen=True)
 class ToolActivity:
-    """A tool call of the reply being written, shown in the thread while it runs and after (core.tools.loop): the
-    same `call_id` again when its state changes. `args` is a short summary with secrets masked (core.tools.shown),
-    never the raw arguments."""
+    """A tool call of the reply being written, shown in the thread while it runs and after
+    (core.routing.tool_loop): the same `call_id` again when its state changes. `args` is a short summary with
+    secrets masked (core.tools.shown), never the raw arguments."""
 
     call_id: str
     server: str

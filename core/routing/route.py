@@ -56,7 +56,7 @@ class RouteOutcome:
     failures: list[Attempt] = field(default_factory=list)
     dropped_turns: int = 0
     refusal: Reply | None = None  # the gate refused the model: show this instead (nothing was called)
-    tool_calls: tuple[ToolRequest, ...] = ()  # the reply ended in these calls (core.tools.loop runs them)
+    tool_calls: tuple[ToolRequest, ...] = ()  # the reply ended in these calls (core.routing.tool_loop runs them)
     stored: TurnResult | None = None  # what the reply row stores when it differs from `result` (a tool loop's last
     # round; `result` then adds up every round, for the footer)
 

@@ -5,7 +5,8 @@ reply's row, `content` whatever text the model wrote in that round, `tool_calls`
 in the order the model made them), and the round's model, tokens, cost and latency in the usual columns, so usage
 and budgets count every model call once. The reply row keeps its last round (the answer) and, in `tool_rounds`
 and `tool_ms`, how many rounds came before and how long their tools ran. A call waiting for the user's consent is
-stored "awaiting" in its round, with the reply parked for `!confirm` like an expensive reply (core.tools.loop).
+stored "awaiting" in its round, with the reply parked for `!confirm` like an expensive reply
+(core.routing.tool_loop).
 """
 
 from __future__ import annotations
