@@ -147,7 +147,9 @@ async def test_tool_calls_show_under_the_text_before_them_and_the_answer_comes_b
 
 
 async def test_a_call_that_ends_before_it_was_shown_shows_only_how_it_ended() -> None:
-    surface = RecordingSurface(interval=0.05, first_delay=0.3)  # the text before the call waits its first delay
+    # the text before the call waits its first delay, and the next round's text comes before it is over: the
+    # text is finished (posted) while the call waits to be shown below it
+    surface = RecordingSurface(interval=0.05, first_delay=0.3, write_seconds=0.05)
     await present(
         _events(Delta("Checking."), LOOKUP, ended(LOOKUP, "ok", 0.01), Delta("Done."), Done(result(), footer="f")),
         surface,

@@ -56,6 +56,7 @@ class ReplyStream:
         self._busy = False  # the pump is writing: finishing must wait for it, not cancel it
         self._idle = asyncio.Event()  # the pump has written everything added so far
         self._whole = False  # an append-only message shows its last word too: no text comes after it
+        self._ended = asyncio.Event()  # finish or abort has written all it will
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -81,19 +82,26 @@ class ReplyStream:
         it. On an append-only surface the last word, held back while more could follow, is shown too: nothing may
         be added after this, only `finish`."""
         self._whole = True
-        if self._pump is None or self._closing or self._gone:
-            return
-        if self.surface.appends_only:
-            self._kick()  # the held-back word
-        idle = asyncio.ensure_future(self._idle.wait())
-        try:
-            await asyncio.wait({idle, self._pump}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            idle.cancel()
+        if self._pump is not None and not self._closing and not self._gone:
+            if self.surface.appends_only:
+                self._kick()  # the held-back word
+            idle = asyncio.ensure_future(self._idle.wait())
+            try:
+                await asyncio.wait({idle, self._pump}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                idle.cancel()
+        if self._closing and self._pump is not None:
+            await self._ended.wait()  # being finished: its last writes may still post a piece
 
     async def finish(self, tail: Tail | None) -> None:
         """Show the rest of the text with `tail` under the last piece. None: the reply goes on in a new stream (a
         tool ran in between): this one is finished as a piece of it, with nothing under it."""
+        try:
+            await self._finish(tail)
+        finally:
+            self._ended.set()
+
+    async def _finish(self, tail: Tail | None) -> None:
         self._closing = True
         self._wake.set()
         if self._pump is not None:
@@ -118,6 +126,12 @@ class ReplyStream:
 
     async def abort(self) -> None:
         """Stop without finishing (the turn was cancelled or failed): open messages are closed as cut off."""
+        try:
+            await self._abort()
+        finally:
+            self._ended.set()
+
+    async def _abort(self) -> None:
         self._closing = True
         self._wake.set()
         if self._pump is not None:
