@@ -49,12 +49,12 @@ def test_adding_servers_and_a_refused_one_keeps_what_was_typed(allowed_host: Non
 
     admin.fill("Name", "tickets").fill("Command", "python -m tickets_mcp --readonly")
     admin.choose("Enabled in", "channel").fill("Workspace, channel or preset", "C42").submit("Add server")
-    listed = admin.table_with("tools offered").set_index("name")
-    assert listed.loc["tickets", "transport"] == "stdio" and listed.loc["docs", "transport"] == "HTTP"
-    assert listed.loc["tickets", "command or URL"] == "python -m tickets_mcp --readonly"
+    listed = admin.table_with("enabled in")
+    assert listed.loc["tickets", "runs"] == "stdio: python -m tickets_mcp --readonly"
+    assert listed.loc["docs", "runs"] == "HTTP: https://mcp.example.com/mcp"
     assert listed.loc["tickets", "enabled in"] == "channel C42" and listed.loc["docs", "enabled in"] == "everywhere"
     assert listed.loc["docs", "secret"] == "Authorization: Bearer tok-…cdef" and listed.loc["tickets", "secret"] == ""
-    assert (listed.loc["tickets", "health"], listed.loc["tickets", "tools offered"]) == ("unchecked", "none listed yet")
+    assert (listed.loc["tickets", "health"], listed.loc["tickets", "tools"]) == ("unchecked", "none listed yet")
 
 
 def test_tools_consent_scope_secret_and_removal(allowed_host: None) -> None:
@@ -63,14 +63,15 @@ def test_tools_consent_scope_secret_and_removal(allowed_host: None) -> None:
     record_check("tickets", ok=True, error=None, latency_ms=42.0, tools=LISTED)
     record_check("docs", ok=False, error="connection refused", latency_ms=None, tools=None)
     admin = AdminApp.signed_in().open("tools")
-    listed = admin.table_with("tools offered").set_index("name")
-    assert (listed.loc["tickets", "health"], listed.loc["tickets", "latency"]) == ("ok", "42 ms")
-    assert listed.loc["tickets", "tools offered"] == "2 of 2"
-    assert (listed.loc["docs", "health"], listed.loc["docs", "problem"]) == ("failing", "connection refused")
+    listed = admin.table_with("enabled in")
+    assert listed.loc["tickets", "health"] == "ok · 42 ms · just now"
+    assert listed.loc["tickets", "tools"] == "2 of 2 offered"
+    assert (listed.loc["docs", "health"], listed.loc["docs", "problem"]) == ("failing · just now", "connection refused")
+    assert listed.loc["docs", "secret"] == "X-Api-Key: key-…bbbb" and listed.loc["tickets", "secret"] == ""
 
     admin.choose("Server", "tickets").run()
-    tools = admin.table_with("asks first").set_index("tool")
-    assert tools.loc["lookup_ticket", "arguments"] == "ticket_id" and not tools["asks first"].any()
+    tools = admin.table_with("asks first")
+    assert tools.loc["lookup_ticket", "arguments"] == "ticket_id" and (tools["asks first"] == "no").all()
     assert [e.label for e in admin.at.expander][:2] == ["lookup_ticket", "close_ticket"]
 
     admin.tick("Offer every tool it lists", False).choose_many("Only these tools", ["lookup_ticket"])
@@ -78,7 +79,7 @@ def test_tools_consent_scope_secret_and_removal(allowed_host: None) -> None:
     saved = get_server("tickets")
     assert saved is not None and saved.allowed_tools == ("lookup_ticket",) and saved.consent_tools == ("close_ticket",)
     assert admin.successes[0] == "Saved the tools of 'tickets'."
-    assert admin.table_with("tools offered").set_index("name").loc["tickets", "tools offered"] == "1 of 2"
+    assert admin.table_with("enabled in").loc["tickets", "tools"] == "1 of 2 offered · 1 asks first"
 
     admin.tick("Offer every tool it lists", False).choose_many("Only these tools", []).submit("Save tools")
     assert admin.errors == ["Pick at least one tool to offer, or tick 'Offer every tool it lists'."]
@@ -110,11 +111,11 @@ def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> No
     (tested,) = [s for s in admin.successes if s.startswith("tickets answered in")]
     assert "lookup_ticket" in tested and "close_ticket" in tested
     tools = admin.table_with("asks first")
-    assert {"lookup_ticket", "close_ticket"} <= set(tools["tool"])
-    listed = admin.table_with("tools offered").set_index("name")
-    assert listed.loc["tickets", "health"] == "ok"
-    assert listed.loc["tickets", "tools offered"] == f"{len(tools)} of {len(tools)}"
+    assert {"lookup_ticket", "close_ticket"} <= set(tools.index)
+    listed = admin.table_with("enabled in")
+    assert listed.loc["tickets", "health"].startswith("ok · ")
+    assert listed.loc["tickets", "tools"] == f"{len(tools)} of {len(tools)} offered"
 
     admin.choose("Server", "broken").run().click("Test now")
     assert any(e.startswith("broken failed its test: ") for e in admin.errors), admin.errors
-    assert admin.table_with("tools offered").set_index("name").loc["broken", "health"] == "failing"
+    assert admin.table_with("enabled in").loc["broken", "health"] == "failing · just now"

@@ -89,26 +89,34 @@ def literal(text: str) -> str:
     return MARKDOWN.sub(r"\\\1", text)
 
 
+LABEL_ARGS = 120  # characters of a call's shown arguments in its one-line label; longer ones are shown in full inside
+TALL_RESULT = 800  # characters: a longer result is shown in a box of its own height that scrolls
+
+
 def tool_call(c: ToolCallView) -> None:
     """A call collapsed to one line (tool, shown arguments, how it ended); open, its result (capped)."""
-    shown = c.shown if len(c.shown) <= 120 else c.shown[:119] + "…"
+    shown = c.shown if len(c.shown) <= LABEL_ARGS else c.shown[: LABEL_ARGS - 1] + "…"
     label = f"**{literal(c.qualified)}**({literal(shown)}) · {call_ending(c)}"
     with st.expander(label, icon=CALL_ICONS.get(c.status, ":material/build:")):
-        if c.shown:
+        if len(c.shown) > LABEL_ARGS:
             st.caption("Arguments, as the thread was shown them")
             st.code(c.shown, language=None, wrap_lines=True)
         st.caption(f"Result ({fmt.size(len(c.result.encode()))})" if c.status == "ok" else "What happened")
-        st.code(shown_result(c) or "(empty)", language=None, wrap_lines=True)
+        result = shown_result(c) or "(empty)"
+        tall = len(result) > TALL_RESULT or result.count("\n") > 12
+        st.code(result, language=None, wrap_lines=True, height=320 if tall else "content")
 
 
 def tool_rounds(m: MessageRow) -> None:
-    """A reply's tool rounds, above its answer: each model call that asked for tools, then its calls."""
-    for n, r in enumerate(m.rounds, 1):
-        st.caption(f":material/build: {literal(round_facts(n, r))}")
-        if r.content.strip():
-            st.markdown(r.content)
-        for c in r.calls:
-            tool_call(c)
+    """A reply's tool rounds, above its answer and set apart from it: each model call that asked for tools, then
+    its calls."""
+    with st.container(border=True):
+        for n, r in enumerate(m.rounds, 1):
+            st.caption(f":material/build: {literal(round_facts(n, r))}")
+            if r.content.strip():
+                st.markdown(r.content)
+            for c in r.calls:
+                tool_call(c)
 
 
 def transcript(messages: list[MessageRow]) -> None:

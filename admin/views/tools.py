@@ -5,6 +5,7 @@ first, where it is enabled, its credential (write-only) and removal."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from admin import sync, tool_forms, ui
@@ -27,20 +28,27 @@ def trust_note() -> None:
     )
 
 
-def where_it_runs(s: ServerView) -> str:
-    return (s.command or "") if s.transport == "stdio" else (s.url or "")
-
-
 def health(s: ServerView) -> str:
+    """`ok · 42 ms · 3 min ago`, `failing · just now`, or `unchecked`."""
     if s.last_check_ok is None:
         return "unchecked"
-    return "ok" if s.last_check_ok else "failing"
+    if not s.last_check_ok:
+        return f"failing · {fmt.ago(s.last_check_at)}"
+    return f"ok · {fmt.latency(s.last_check_latency_ms)} · {fmt.ago(s.last_check_at)}"
 
 
 def offered(s: ServerView) -> str:
     if not s.tools:
         return "none listed yet" if s.last_check_ok is None else "none listed"
     return f"{len(s.offered)} of {len(s.tools)}"
+
+
+def tools_cell(s: ServerView) -> str:
+    """`7 of 7 offered · 1 asks first`."""
+    if not s.tools:
+        return offered(s)
+    asks = f" · {len(s.consent_tools)} asks first" if s.consent_tools else ""
+    return f"{offered(s)} offered{asks}"
 
 
 def credential(s: ServerView) -> str:
@@ -50,34 +58,27 @@ def credential(s: ServerView) -> str:
 
 
 def servers_table(servers: list[ServerView]) -> None:
-    st.dataframe(
-        [
-            {
-                "name": s.name,
-                "transport": "stdio" if s.transport == "stdio" else "HTTP",
-                "command or URL": where_it_runs(s),
-                "enabled in": s.scope_label if s.enabled else "off",
-                "health": health(s),
-                "checked": fmt.ago(s.last_check_at),
-                "latency": fmt.latency(s.last_check_latency_ms),
-                "tools offered": offered(s),
-                "ask first": len(s.consent_tools),
-                "secret": credential(s),
-                "problem": s.last_check_error or "",
-            }
-            for s in servers
-        ],
-        hide_index=True,
-        column_config={
-            "name": st.column_config.TextColumn(pinned=True),
-            "command or URL": st.column_config.TextColumn(width="medium"),
-            "problem": st.column_config.TextColumn(width="large"),
-        },
-    )
+    """A static table: commands, URLs and problems are read in full, wrapped, never cut off. The secret and problem
+    columns appear when a server has one."""
+    rows = []
+    for s in servers:
+        row = {
+            "name": s.name,
+            "runs": f"stdio: {s.command}" if s.transport == "stdio" else f"HTTP: {s.url}",
+            "enabled in": s.scope_label if s.enabled else "off",
+            "health": health(s),
+            "tools": tools_cell(s),
+        }
+        if any(x.transport == "http" for x in servers):
+            row["secret"] = credential(s)
+        if any(x.last_check_error for x in servers):
+            row["problem"] = s.last_check_error or ""
+        rows.append(row)
+    st.table(pd.DataFrame(rows).set_index("name"))
 
 
 def health_line(s: ServerView) -> None:
-    where = "Runs `" + where_it_runs(s) + "` on this machine" if s.transport == "stdio" else f"Remote at {s.url}"
+    where = f"Runs `{s.command}` on this machine" if s.transport == "stdio" else f"Remote at {s.url}"
     st.caption(f"{where} · enabled {s.scope_label if s.enabled else 'nowhere (disabled)'}")
     if s.last_check_ok is None:
         st.info("Not checked yet: test it to list its tools.", icon=":material/help:")
@@ -96,8 +97,8 @@ def health_line(s: ServerView) -> None:
 
 
 def test_now(s: ServerView) -> None:
-    """Connect, list the tools and store what was found (as the scheduled check does); say how it went. The
-    outcome is kept for this session, so the table and the health line above show it after the rerun too."""
+    """Connect, list the tools and store what was found (as the scheduled check does); say how it went, once, after
+    the rerun that shows the stored outcome in the table and the health line above."""
     if st.button("Test now", key=f"test-{s.name}", icon=":material/play_arrow:"):
         with ui.user_errors(), st.spinner(f"Connecting to {s.name} and listing its tools…"):
             checked = sync.run(check(s.name))
@@ -109,7 +110,7 @@ def test_now(s: ServerView) -> None:
                 outcome = (False, f"{s.name} failed its test: {checked.last_check_error or 'no answer'}")
             st.session_state.setdefault(TESTED, {})[s.name] = outcome
             st.rerun()
-    tested = st.session_state.get(TESTED, {}).get(s.name)
+    tested = st.session_state.get(TESTED, {}).pop(s.name, None)  # shown once: the health line above stays
     if tested is not None:
         ok, message = tested
         (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
@@ -121,22 +122,19 @@ def tools_table(s: ServerView) -> None:
         st.caption("No tools listed yet." if s.last_check_ok is None else "The last check listed no tools.")
         return
     offered_names = {t.name for t in s.offered}
-    st.dataframe(
-        [
-            {
-                "tool": t.name,
-                "description": t.description,
-                "offered": t.name in offered_names,
-                "asks first": t.consent,
-                "arguments": ", ".join(t.input_schema.get("properties", {})) or "none",
-            }
-            for t in s.tools
-        ],
-        hide_index=True,
-        column_config={
-            "tool": st.column_config.TextColumn(pinned=True),
-            "description": st.column_config.TextColumn(width="large"),
-        },
+    st.table(  # static: descriptions are read in full
+        pd.DataFrame(
+            [
+                {
+                    "tool": t.name,
+                    "description": t.description,
+                    "offered": "yes" if t.name in offered_names else "no",
+                    "asks first": "yes" if t.consent else "no",
+                    "arguments": ", ".join(t.input_schema.get("properties", {})) or "none",
+                }
+                for t in s.tools
+            ]
+        ).set_index("tool")
     )
     st.caption("Input schemas, as the model is given them:")
     for t in s.tools:
