@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -105,7 +106,7 @@ def test_allowlist_and_consent_name_listed_tools_with_suggestions(sb_env: dict[s
         servers.update_server("desk", consent_tools=["close_tickets"])
 
 
-def test_a_check_bumps_the_config_only_when_what_is_offered_changes(sb_env: dict[str, str]) -> None:
+def test_a_check_bumps_the_config_only_when_what_is_offered_changes(any_db: str) -> None:
     servers.add_server("desk", command="echo")
     tools = listed("desk", "a", "b")
     assert servers.record_check("desk", ok=True, error=None, latency_ms=1.0, tools=tools) is False
@@ -250,6 +251,28 @@ async def test_a_call_that_times_out_closes_its_session_and_the_next_gets_its_ow
     assert not alive(before)
 
 
+async def test_calls_at_once_share_a_session_and_a_timeout_spares_the_others(desk: ServerView) -> None:
+    async with client.Sessions() as sessions:
+        one, two = await asyncio.gather(sessions.call(desk, "pid", {}, 10), sessions.call(desk, "pid", {}, 10))
+        assert one.text == two.text
+        done, late = await asyncio.gather(
+            sessions.call(desk, "slow", {"seconds": 1.5}, 10),
+            sessions.call(desk, "slow", {"seconds": 8}, 0.5),
+            return_exceptions=True,
+        )
+        assert isinstance(done, client.CallOutcome) and done.text == "Waited 1.5 s"
+        assert isinstance(late, client.ToolFailure) and late.kind == "timeout"
+        assert (await sessions.call(desk, "pid", {}, 10)).text != one.text  # a fresh session after the timeout
+
+
+async def test_a_stdio_server_gets_none_of_the_bots_environment(desk: ServerView) -> None:
+    async with client.Sessions() as sessions:
+        names = (await sessions.call(desk, "environment", {}, 10)).text.split()
+    assert "PATH" in names
+    assert not [n for n in names if n.startswith(("SWITCHBOARD_", "SLACK_", "DISCORD_")) or n == "DATABASE_URL"]
+    assert os.environ["SWITCHBOARD_SECRET_KEY"]  # what it was not given
+
+
 async def test_a_cancelled_reply_leaves_no_server_process_behind(desk: ServerView) -> None:
     pids: list[int] = []
 
@@ -267,6 +290,36 @@ async def test_a_cancelled_reply_leaves_no_server_process_behind(desk: ServerVie
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not alive(pids[0])
+
+
+async def test_a_server_that_dies_mid_reply_fails_the_call_at_once_and_the_next_call_reconnects(
+    desk: ServerView, allowed: None
+) -> None:
+    async with client.Sessions() as sessions:
+        pid = int((await sessions.call(desk, "pid", {}, 10)).text)
+        os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        with pytest.raises(client.ToolFailure) as ended:
+            await sessions.call(desk, "pid", {}, 10)
+        assert ended.value.kind == "unreachable" and "the server's process ended" in ended.value.message
+        assert time.monotonic() - started < 2
+        assert int((await sessions.call(desk, "pid", {}, 10)).text) != pid
+
+    fake = HttpMcp(token=TOKEN).start()
+    remote = servers.add_server("remote", url=fake.url, auth_header="Authorization", secret=f"Bearer {TOKEN}")
+    try:
+        async with client.Sessions() as sessions:
+            running = asyncio.create_task(sessions.call(remote, "slow", {"seconds": 30}, 60))
+            await asyncio.sleep(0.5)
+            fake.stop()
+            with pytest.raises(client.ToolFailure) as lost:
+                await running
+            assert lost.value.kind == "unreachable" and "lost the connection to 127.0.0.1:" in lost.value.message
+            with pytest.raises(client.ToolFailure, match=r"cannot connect to 127\.0\.0\.1:"):
+                await sessions.call(remote, "pid", {}, 10)
+    finally:
+        fake.stop()
 
 
 async def test_servers_that_cannot_be_reached_fail_fast_and_say_why(sb_env: dict[str, str], allowed: None) -> None:
@@ -301,9 +354,7 @@ async def test_a_server_that_accepts_but_never_answers_times_out(sb_env: dict[st
 # ---------------------------------------------------------------- health
 
 
-async def test_a_server_that_goes_down_is_alerted_once_and_resolved_when_back(
-    sb_env: dict[str, str], allowed: None, tmp_path: Path
-) -> None:
+async def test_a_server_that_goes_down_is_alerted_once_and_resolved_when_back(any_db: str, allowed: None) -> None:
     from core.alerts import recent_alerts
     from core.tools import health
 
@@ -379,7 +430,7 @@ def test_an_operator_registers_and_tunes_servers_from_the_cli(
     tools = {line.split()[0]: line for line in cli("mcp", "tools", "desk").stdout.splitlines()[2:]}
     assert "asks first" in tools["close_ticket"] and tools["close_ticket"].rstrip().endswith("yes")
     assert "asks first" not in tools["lookup_ticket"] and tools["slow"].rstrip().endswith("no")
-    assert "2 of 7" in cli("mcp", "list").stdout
+    assert "2 of 8" in cli("mcp", "list").stdout
     assert "every tool" in cli("mcp", "set", "desk", "--allow-all").stdout
 
     tested = cli("mcp", "test", "remote")

@@ -45,6 +45,7 @@ CONNECT_TIMEOUT_S = 10.0  # to start or reach a server and finish the MCP handsh
 CLOSE_TIMEOUT_S = 10.0  # how long closing waits for a session to end (a stdio server gets its SDK's 2 s + 2 s)
 MAX_TOOL_PAGES = 50  # pages of tools/list read before a server that keeps paging is cut off
 FailureKind = Literal["unreachable", "timeout", "error", "refused"]
+_CLOSED = "the connection was closed"
 
 
 class ToolFailure(Exception):
@@ -76,10 +77,12 @@ class CallOutcome:
 class _Connection:
     """One server's open session, entered, held and left by a task of its own (see the module docstring)."""
 
-    def __init__(self, server: ServerView, secret: str | None, connect_timeout_s: float) -> None:
+    def __init__(self, server: ServerView, connect_timeout_s: float) -> None:
         self.server = server
-        self._secret = secret
+        self._secret: str | None = None
         self._connect_timeout_s = connect_timeout_s
+        self.calls = 0  # calls running on this session now
+        self.retired = False  # a call timed out: no new calls here; closed once the running ones end
         self.session: ClientSession | None = None
         self.failure: ToolFailure | None = None
         self.ready = asyncio.Event()  # the session is up, or it failed to come up
@@ -102,6 +105,8 @@ class _Connection:
         started = False
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self._connect_timeout_s) as scope:
+                if self.server.transport == "http" and self.server.has_secret:
+                    self._secret = await asyncio.to_thread(secret_of, self.server.name)
                 async with self._transport() as (read, write), ClientSession(read, write) as session:
                     await session.initialize()
                     scope.deadline = math.inf
@@ -113,18 +118,16 @@ class _Connection:
                     "timeout", f"no answer within {self._connect_timeout_s:g} s of starting or reaching it"
                 )
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            self.failure = self.failure or ToolFailure("unreachable", "the connection was closed")
+            self.failure = self.failure or ToolFailure("unreachable", _CLOSED)
             raise
         except BaseException as exc:  # a dying server may raise anything (in groups): it must not reach the reply
             self.failure = self._explain(exc)
         finally:
             self.session = None
             if started and self.failure is None:
-                self.failure = ToolFailure("unreachable", "the connection was closed")
+                self.failure = ToolFailure("unreachable", _CLOSED)
             self.ready.set()
             self.closed.set()
-            if self._errlog is not None:
-                self._errlog.close()
 
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         server = self.server
@@ -150,14 +153,30 @@ class _Connection:
         ):
             yield streams
 
+    def lost(self) -> ToolFailure:
+        """Why an open session ended under a call: its process ended (with its last words), or its server went."""
+        if self.failure is not None and self.failure.message != _CLOSED:
+            return self.failure
+        if self.server.transport == "stdio":
+            tail = self._stderr_tail()
+            return ToolFailure("unreachable", "the server's process ended" + (f": {tail}" if tail else ""))
+        return ToolFailure("unreachable", f"lost the connection to {_where(self.server)}")
+
     def _stderr_tail(self) -> str:
+        """The last line a stdio server wrote to stderr (why it stopped, often), cut short."""
         if self._errlog is None or self._errlog.closed:
             return ""
         with contextlib.suppress(OSError, ValueError):
-            self._errlog.seek(0)
-            lines = [line.strip() for line in self._errlog.read()[-4000:].splitlines() if line.strip()]
-            return lines[-1][:200] if lines else ""
+            fd = self._errlog.fileno()
+            end = os.fstat(fd).st_size
+            text = os.pread(fd, 4000, max(0, end - 4000)).decode("utf-8", "replace")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            return redact(lines[-1][:200]) if lines else ""
         return ""
+
+    def close_log(self) -> None:
+        if self._errlog is not None:
+            self._errlog.close()
 
     def _explain(self, exc: BaseException) -> ToolFailure:
         """What went wrong while connecting or while the session was open, in a few words."""
@@ -242,41 +261,45 @@ class Sessions:
         """Close every session and wait (bounded) until each has ended, even when the reply is being cancelled."""
         connections, self._all, self._open = self._all, [], {}
         for conn in connections:
+            conn.retired = True
             conn.stop()
         tasks = [c.task for c in connections if c.task is not None and not c.task.done()]
-        if not tasks:
-            return
-        with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S):
-            await asyncio.wait(tasks)
+        if tasks:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT_S):
+                await asyncio.wait(tasks)
+        for conn in connections:
+            if conn.closed.is_set():
+                conn.close_log()
 
     async def _connect(self, server: ServerView) -> _Connection:
+        """The server's session, opened if need be (calls made at once share one). Raises ToolFailure."""
         conn = self._open.get(server.name)
-        if conn is not None and not conn.closed.is_set():
-            return conn
-        if server.transport == "http":
-            try:
-                check_url(server.url or "")  # the allowlist may have changed since the server was added
-            except UserError as exc:
-                raise ToolFailure("refused", str(exc)) from None
-        elif not server.command:
-            raise ToolFailure("error", "the server has no command to run")
-        secret = None
-        if server.transport == "http" and server.has_secret:
-            secret = await asyncio.to_thread(secret_of, server.name)
-        conn = _Connection(server, secret, self._connect_timeout_s)
-        self._open[server.name] = conn
-        self._all.append(conn)
-        conn.start()
+        if conn is None or conn.closed.is_set() or conn.retired:
+            if server.transport == "http":
+                try:
+                    check_url(server.url or "")  # the allowlist may have changed since the server was added
+                except UserError as exc:
+                    raise ToolFailure("refused", str(exc)) from None
+            elif not server.command:
+                raise ToolFailure("error", "the server has no command to run")
+            conn = _Connection(server, self._connect_timeout_s)
+            self._open[server.name] = conn
+            self._all.append(conn)
+            conn.start()
         await conn.ready.wait()
         if conn.session is None:
-            self._open.pop(server.name, None)
-            raise conn.failure or ToolFailure("unreachable", "the connection was closed")
+            if self._open.get(server.name) is conn:
+                del self._open[server.name]
+            raise conn.failure or ToolFailure("unreachable", _CLOSED)
         return conn
 
-    def _drop(self, conn: _Connection) -> None:
-        conn.stop()
+    def _retire(self, conn: _Connection) -> None:
+        """No new calls on this session: the next opens a fresh one; it closes once its running calls end."""
+        conn.retired = True
         if self._open.get(conn.server.name) is conn:
             del self._open[conn.server.name]
+        if conn.calls == 0:
+            conn.stop()
 
     async def session(self, server: ServerView) -> ClientSession:
         """The server's open session (opened now if need be). Raises ToolFailure."""
@@ -289,26 +312,30 @@ class Sessions:
         conn = await self._connect(server)
         session = conn.session
         if session is None:
-            raise conn.failure or ToolFailure("unreachable", "the connection was closed")
+            raise conn.failure or ToolFailure("unreachable", _CLOSED)
+        conn.calls += 1
         try:
             with anyio.fail_after(timeout_s + 0.5):  # the SDK's own timeout first; this one if it does not fire
                 result = await session.call_tool(tool, arguments, read_timeout_seconds=timeout_s)
         except TimeoutError:
-            self._drop(conn)
+            self._retire(conn)
             raise ToolFailure("timeout", f"no answer within {timeout_s:g} s") from None
         except MCPError as exc:
-            if exc.code == mcp_types.REQUEST_TIMEOUT or "timed out" in exc.message:
-                self._drop(conn)
+            if exc.code == mcp_types.REQUEST_TIMEOUT:
+                self._retire(conn)
                 raise ToolFailure("timeout", f"no answer within {timeout_s:g} s") from None
             if exc.code == mcp_types.CONNECTION_CLOSED or conn.closed.is_set():
-                self._drop(conn)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(conn.closed.wait(), CLOSE_TIMEOUT_S)  # then its failure says why
-                raise conn.failure or ToolFailure("unreachable", "the connection was closed") from None
+                self._retire(conn)
+                conn.stop()  # the session is gone: close what is left of it now
+                raise conn.lost() from None
             raise ToolFailure("error", self._clean(_describe(exc), conn)) from None
         except Exception as exc:  # the SDK's validation and transport errors, whatever their type
-            self._drop(conn)
+            self._retire(conn)
             raise ToolFailure("error", self._clean(_describe(exc), conn)) from None
+        finally:
+            conn.calls -= 1
+            if conn.retired and conn.calls == 0:
+                conn.stop()
         limit = self._max_chars if self._max_chars is not None else get_settings().tool_result_max_chars
         return outcome(result, limit)
 

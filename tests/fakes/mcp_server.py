@@ -8,7 +8,8 @@ Over HTTP it listens on 127.0.0.1 at /mcp; with --token every request without `A
 
 Tools: lookup_ticket (harmless), close_ticket (the one tests mark consent-required: it appends what it closed to
 --log, so a test can prove it ran or did not), slow (sleeps: timeouts), big (that many characters: the size
-cap), fail (an error result), picture (an image: non-text content) and pid (its process id).
+cap), fail (an error result), picture (an image: non-text content),
+pid (its process id) and environment (the names of its environment variables).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def build(log: Path | None = None) -> MCPServer:
     def pid() -> str:
         """This server's process id (tests check the process is gone once a reply has ended)."""
         return str(os.getpid())
+
+    @server.tool()
+    def environment() -> str:
+        """The names of this server's environment variables (tests check it was given none of the bot's)."""
+        return " ".join(sorted(os.environ))
 
     @server.tool()
     def picture() -> Image:
