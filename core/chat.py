@@ -300,7 +300,8 @@ async def _answer_now(
     here = tool_loop.available(snap, ScopeKey(msg.platform, msg.workspace, msg.channel), conv.preset)
     for note in _tool_notes(conv.id, here, model, snap):
         yield Notice(note)
-    tool_turn = tool_loop.ToolTurn(conv.id, reply_id, msg.user, consent)
+    resumed = confirmed or consent is not None  # a parked reply answered: it goes on from its stored rounds
+    tool_turn = tool_loop.ToolTurn(conv.id, reply_id, msg.user, consent, resumed)
     writing = model
     streamed: list[str] = []
     thoughts: list[str] = []  # kept with an interrupted reply, like its text

@@ -260,7 +260,7 @@ async def test_a_budget_that_runs_out_between_rounds_stops_the_reply_and_charges
     said = await thread.say("get me the big one")
     assert len(world.cloud.chat_calls("gpt-4o")) == 1  # the second round was never called
     assert any("not sent back to a model" in n and "budget" in n.lower() for n in said.notices)
-    assert "budget ran out" in said.streamed
+    assert "No answer: the model could not be asked again" in said.streamed
     reply = rows("assistant")[-1]
     (tool_row,) = rows("tool")
     assert reply.status == "partial" and reply.tool_rounds == 1
@@ -280,3 +280,24 @@ def test_the_shown_arguments_never_carry_a_secret() -> None:
     )
     assert 'query: "refunds"' in shown
     assert "abc123" not in shown and "abcdefghijklmn" not in shown and "my-s3cret-val" not in shown
+
+
+async def test_a_round_that_costs_more_than_the_threshold_asks_and_goes_on_from_where_it_stopped(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "200")
+    monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "0.004")  # round 1 is under it; round 2 carries 6,000 chars
+    get_settings.cache_clear()
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(BIG, {"chars": 6000}),)), Say(text="It is long."))
+    asked = await thread.say("get me the big one")
+    (question,) = [r for r in asked.replies if r.kind == "confirm"]
+    assert "could cost up to" in question.text and len(world.cloud.chat_calls("gpt-4o")) == 1
+    assert [a.state for a in activities(asked)] == ["running", "ok"]
+    confirmed = await thread.say("!confirm")
+    assert confirmed.streamed == "It is long." and "1 tool round" in confirmed.footer
+    assert not activities(confirmed)  # the tool is not run again: the reply goes on from its stored round
+    assert len(world.cloud.chat_calls("gpt-4o")) == 2 and len(rows("tool")) == 1
+    assert len(tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"]) == 6000

@@ -52,6 +52,7 @@ class ToolTurn:
     reply_id: int
     user: str
     consent: str | None = None
+    resumed: bool = False  # a parked reply answered (`!confirm`, `!cancel`): it goes on from its stored rounds
 
 
 @dataclass(frozen=True)
@@ -130,12 +131,12 @@ async def answer(
     spec: RouteSpec, history: list[HistoryTurn], snap: Snapshot, turn: ToolTurn, here: Available
 ) -> AsyncGenerator[Event | Parked, None]:
     """The reply's events: route's, each tool call's activity, and one RouteOutcome (or Parked) at the end."""
-    stored = await asyncio.to_thread(rounds.rounds_of, turn.reply_id) if turn.consent is not None else []
+    stored = await asyncio.to_thread(rounds.rounds_of, turn.reply_id) if turn.resumed else []
     if not stored and not spec.target.supports_tools:
         async for event in route(spec, history, snap):
             yield event
         return
-    if turn.consent is None and not stored and not here.tools:
+    if not stored and not here.tools:
         async for event in route(spec, history, snap):
             yield event
         return
@@ -145,8 +146,11 @@ async def answer(
     exchange = [m for r in stored if r is not parked for m in _messages(r.text, r.calls)]
     by_function = {t.function_name: t for t in here.tools}
     defs = function_defs(here.tools)
-    async with client.Sessions() as sessions:
-        runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s)
+    keeps_secret = any(s.has_secret for s in here.servers.values())
+    secrets = await asyncio.to_thread(_secrets_of, here) if keeps_secret else []
+    sessions = client.Sessions()
+    try:
+        runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s, secrets)
         if parked is not None:  # the user answered the question this reply was parked with
             answering = parked.waiting
             async for activity in runner.answered(parked, turn.consent or "declined"):
@@ -181,7 +185,10 @@ async def answer(
                     yield Parked(outcome.refusal)
                     return
                 yield Notice(f"The tools' results were not sent back to a model: {outcome.refusal.text}")
-                text = "(No answer: the budget ran out between tool rounds; what the earlier rounds cost is charged.)"
+                text = (
+                    "(No answer: the model could not be asked again after its tool calls, see above; what its "
+                    "earlier rounds cost is charged.)"
+                )
                 yield Delta(text)
                 yield _end(totals, outcome, TurnResult(model=None, provider=None, status="partial", text=text))
                 return
@@ -203,6 +210,8 @@ async def answer(
                 yield Parked(_consent_question(waiting))
                 return
             exchange += _messages(outcome.result.text, calls)
+    finally:
+        _close_soon(sessions)  # servers close in the background: the reply is shown and released without waiting
 
 
 def _end(totals: _Totals, outcome: RouteOutcome, last: TurnResult) -> RouteOutcome:
@@ -249,25 +258,21 @@ class _Runner:
         by_function: dict[str, ToolInfo],
         turn: ToolTurn,
         timeout_s: float,
+        secrets: list[str],
     ) -> None:
         self.sessions = sessions
+        self.secrets = secrets
         self.here = here
         self.by_function = by_function
         self.turn = turn
         self.timeout_s = timeout_s
         self._consented: set[tuple[str, str]] | None = None
-        self._secrets: list[str] | None = None
 
     def record(self, request: Any) -> CallRecord:
         tool = self.by_function.get(request.name)
         server, name = (tool.server, tool.name) if tool else ("?", request.name)
-        shown = summary(request.arguments, self._known_secrets())
-        return CallRecord(request.id, server, name, request.name, request.arguments, shown)
-
-    def _known_secrets(self) -> list[str]:
-        if self._secrets is None:
-            self._secrets = [v for s in self.here.servers.values() if s.has_secret and (v := servers.secret_of(s.name))]
-        return self._secrets
+        shown = summary(request.arguments, self.secrets)
+        return CallRecord(request.id, server, name, request.name, request.arguments, shown, status="running")
 
     async def run(self, calls: list[CallRecord]) -> AsyncGenerator[ToolActivity, None]:
         if self._consented is None:
@@ -353,10 +358,23 @@ def _first_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-_checks: set[asyncio.Task[Any]] = set()
+def _secrets_of(here: Available) -> list[str]:
+    """The servers' auth header values, masked wherever a call's arguments are shown (core.tools.shown)."""
+    return [v for s in here.servers.values() if s.has_secret and (v := servers.secret_of(s.name))]
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _soon(work: Any) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def _check_soon(name: str) -> None:
-    task = asyncio.get_running_loop().create_task(health.check(name))
-    _checks.add(task)
-    task.add_done_callback(_checks.discard)
+    _soon(health.check(name))
+
+
+def _close_soon(sessions: client.Sessions) -> None:
+    _soon(sessions.aclose())

@@ -21,7 +21,7 @@ from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import Message, ToolConsent, utcnow
 from core.types import ToolUse, TurnResult
 
-CALL_STATES = ("awaiting", "ok", "error", "timeout", "declined", "unavailable")
+CALL_STATES = ("running", "awaiting", "ok", "error", "timeout", "declined", "unavailable")  # running: never ended
 
 
 @dataclass
