@@ -39,8 +39,9 @@ from bot.console import Terminal, incoming
 from bot.discord.app import SwitchboardBot
 from core.delivery.driver import drive
 from core.delivery.surface import Tail, Thought
+from core.delivery.tools import CUT_OFF_ICON, ICONS
 from core.settings import reload_settings
-from core.types import Reply
+from core.types import Reply, ToolActivity
 from tests.chatkit import World
 from tests.discordkit import Person as DiscordPerson
 from tests.discordkit import handled, online, pointed_at
@@ -49,7 +50,8 @@ from tests.fakes.slack import FakeSlack, Message, SlackSender
 from tests.slackkit import CHANNEL, Bot, footer_of, serve
 
 SURFACES = ("slack", "discord", "console")
-Kind = Literal["answer", "reply", "notice", "thinking"]
+Kind = Literal["answer", "reply", "notice", "thinking", "tool"]
+TOOL_ICONS = (*ICONS.values(), CUT_OFF_ICON)  # a tool call's line starts with one (core.delivery.tools.tool_line)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Shown:
 
     kind: Kind  # answer: the model's streamed reply | reply: a command's answer, a refusal, an error | notice
     # | thinking: a reasoning model's thinking, shown apart from its answer
+    # | tool: a tool call of the reply, its line as it reads now (core.delivery.tools.tool_line), unescaped
     text: str  # as the surface shows it (Slack mrkdwn, Discord Markdown, the terminal's text), tail excluded
     private: bool = False  # only this person sees it (Slack ephemeral, a Discord ephemeral message)
     footer: str = ""  # under an answer: model · tokens · cost (· fallback)
@@ -82,6 +85,11 @@ class Seen:
     def thinking(self) -> str:
         """A reasoning model's thinking as it was shown apart from the answer ('' when none was)."""
         return "\n".join(s.text for s in self.shown if s.kind == "thinking")
+
+    @property
+    def tools(self) -> list[str]:
+        """The reply's tool calls, each as its line reads now, in the order they were shown."""
+        return [s.text for s in self.shown if s.kind == "tool"]
 
     @property
     def answer(self) -> str:
@@ -250,6 +258,13 @@ class SlackPlace(Place):
         texts = [str(e.get("text", "")) for b in blocks if b.get("type") == "context" for e in b.get("elements", [])]
         if texts and texts[0].startswith(":thought_balloon: "):  # a reasoning model's thinking, above its answer
             return Shown("thinking", "\n".join(texts))
+        elements = [e for b in blocks if b.get("type") == "context" for e in b.get("elements", [])]
+        if (
+            len(blocks) == len(elements) == 1
+            and elements[0].get("type") == "plain_text"
+            and texts[0].startswith(TOOL_ICONS)
+        ):  # a tool call: one line of plain text
+            return Shown("tool", texts[0])
         if markdown or m.stream_state is not None:  # a model's reply: streamed, or posted and edited
             footer = footer_of(m)
             notes = [
@@ -363,6 +378,8 @@ class DiscordPlace(Place):
     def _shown(self, m: FakeMessage) -> Shown:
         if m.content.startswith("-# 💭 "):  # a reasoning model's thinking, above its answer: all subtext
             return Shown("thinking", "\n".join(line.removeprefix("-# ") for line in m.content.splitlines()))
+        if m.content.removeprefix("-# ").startswith(TOOL_ICONS):  # a tool call: one line of subtext, escaped
+            return Shown("tool", re.sub(r"\\(.)", r"\1", m.content.removeprefix("-# ")).replace("\u200b", ""))
         body, notes, footer = _discord_parts(m.content)
         embeds = [p for e in m.data["embeds"] for p in (e.get("title"), e.get("description")) if p]
         text = "\n".join(p for p in [body, *embeds] if p)
@@ -421,6 +438,7 @@ class WatchedTerminal(Terminal):
         super().__init__(io.StringIO(), io.StringIO())
         self.shown: list[Shown] = []
         self._pieces: dict[int, int] = {}  # handle -> index in shown
+        self._calls: dict[int, int] = {}  # a tool call's handle -> index in shown
 
     async def show(self, reply: Reply) -> None:
         await super().show(reply)
@@ -450,6 +468,17 @@ class WatchedTerminal(Terminal):
             self.shown.append(Shown("thinking", ""))
         i = next(i for i, s in enumerate(self.shown) if s.kind == "thinking")
         self.shown[i] = dataclasses.replace(self.shown[i], text=self.shown[i].text + printed)
+        return handle
+
+    async def tool(self, handle: int | None, activity: ToolActivity) -> int:
+        before = len(self.err.getvalue())
+        shown = handle is not None
+        handle = await super().tool(handle, activity)
+        line = self.err.getvalue()[before:].strip().removeprefix("[tool] ")
+        if not shown:
+            self._calls[handle] = len(self.shown)
+            self.shown.append(Shown("tool", line))
+        self.shown[self._calls[handle]] = Shown("tool", line)
         return handle
 
     @property

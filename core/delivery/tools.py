@@ -28,7 +28,7 @@ IN_PROGRESS = ("running", "awaiting")
 CUT_OFF = "cut off: the reply stopped"  # the detail of a call still running when its turn was cut off
 ABORT_WRITE_S = 5.0
 
-_ICONS = {
+ICONS = {
     "running": "🔧",
     "awaiting": "🔐",
     "ok": "✅",
@@ -37,6 +37,7 @@ _ICONS = {
     "declined": "🚫",
     "unavailable": "⚠️",
 }
+CUT_OFF_ICON = "⏹️"
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -74,9 +75,10 @@ def tool_outcome(activity: ToolActivity) -> str:
 
 
 def tool_icon(activity: ToolActivity) -> str:
+    """What a tool line starts with: how the call stands, at a glance."""
     if activity.state == "error" and activity.detail == CUT_OFF:
-        return "⏹️"
-    return _ICONS.get(activity.state, "🔧")
+        return CUT_OFF_ICON
+    return ICONS.get(activity.state, "🔧")
 
 
 def tool_line(activity: ToolActivity) -> str:
