@@ -301,3 +301,24 @@ async def test_a_round_that_costs_more_than_the_threshold_asks_and_goes_on_from_
     assert not activities(confirmed)  # the tool is not run again: the reply goes on from its stored round
     assert len(world.cloud.chat_calls("gpt-4o")) == 2 and len(rows("tool")) == 1
     assert len(tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"]) == 6000
+
+
+async def test_bad_arguments_and_a_failing_tool_are_told_to_the_model_not_to_the_user_as_a_crash(
+    world: World, closed_log: Path
+) -> None:
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script(
+        "gpt-4o",
+        Say(tool_calls=(ToolCall(LOOKUP, '{"ticket_id": '), ToolCall("tickets__fail"), ToolCall("tickets__nope"))),
+        Say(text="The helpdesk is having a bad day."),
+    )
+    said = await thread.say("look it up")
+    ended = {a.tool: a for a in activities(said) if a.state != "running"}
+    assert ended["lookup_ticket"].state == "error" and ended["lookup_ticket"].detail == "invalid arguments"
+    assert ended["fail"].state == "error" and "read-only" in ended["fail"].detail
+    assert ended["tickets__nope"].state == "unavailable"
+    told = [m["content"] for m in tool_messages(world.cloud.chat_calls("gpt-4o")[-1])]
+    assert "not valid JSON" in told[0] and "read-only" in told[1] and "No tool named tickets__nope" in told[2]
+    assert said.streamed == "The helpdesk is having a bad day." and not [r for r in said.replies if r.kind == "error"]

@@ -309,14 +309,13 @@ class _Runner:
             call.result = f"No tool named {call.function} is available here now."
             yield _activity(call, "not available here")
             return
+        bad = "The arguments must be a JSON object."
         try:
             arguments = json.loads(call.arguments) if call.arguments.strip() else {}
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             arguments, bad = None, f"The arguments were not valid JSON ({exc.msg}). Call it again with valid JSON."
-        else:
-            bad = None if isinstance(arguments, dict) else "The arguments must be a JSON object."
-        if bad is not None or not isinstance(arguments, dict):
-            call.status, call.ms, call.result = "error", 0.0, bad or "The arguments must be a JSON object."
+        if not isinstance(arguments, dict):
+            call.status, call.ms, call.result = "error", 0.0, bad
             yield _activity(call, "invalid arguments")
             return
         call.status = "running"

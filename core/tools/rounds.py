@@ -154,7 +154,7 @@ def remember_consent(conversation_id: int, server: str, tool: str, user: str | N
     """The thread's user allowed `server.tool` for the rest of the thread."""
     row = {"conversation_id": conversation_id, "server": server, "tool": tool, "user_id": user, "created_at": utcnow()}
     with connection(write=True) as conn:
-        conn.execute(insert_ignoring_conflicts(ToolConsent.__table__, conn).values(**row))
+        conn.execute(insert_ignoring_conflicts(ToolConsent.__table__, conn).values(**row))  # type: ignore[attr-defined]
 
 
 def consented(conversation_id: int) -> set[tuple[str, str]]:
