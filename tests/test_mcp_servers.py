@@ -65,8 +65,9 @@ def test_a_server_is_stored_with_its_secret_kept_apart(any_db: str, allowed: Non
 
 
 def test_bad_input_is_refused_saying_what_to_fix(sb_env: dict[str, str], allowed: None) -> None:
-    with pytest.raises(UserError, match="not a valid MCP server name"):
-        servers.add_server("Bad Name", command="echo")
+    for bad in ("Bad Name", "a__b", "-x", "x" * 65, "tickets.v2"):
+        with pytest.raises(UserError, match="not a valid MCP server name"):
+            servers.add_server(bad, command="echo")
     with pytest.raises(UserError, match="exactly one of"):
         servers.add_server("both", command="echo", url="https://mcp.example.com/")
     with pytest.raises(UserError, match="exactly one of"):
@@ -339,7 +340,7 @@ async def test_servers_that_cannot_be_reached_fail_fast_and_say_why(sb_env: dict
     assert refused.value.kind == "unreachable" and "cannot connect to 127.0.0.1:" in refused.value.message
 
 
-async def test_a_server_that_accepts_but_never_answers_times_out(sb_env: dict[str, str], allowed: None) -> None:
+async def test_a_server_that_never_answers_times_out(sb_env: dict[str, str], allowed: None) -> None:
     with socket.socket() as silent:  # listens, so connecting succeeds; nobody ever answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
@@ -349,6 +350,13 @@ async def test_a_server_that_accepts_but_never_answers_times_out(sb_env: dict[st
             await client.discover(view, connect_timeout_s=1.0)
         assert failed.value.kind == "timeout"
         assert time.monotonic() - started < 5
+
+    mute = servers.add_server("mute", command=f"{sys.executable} -c 'import time; time.sleep(60)'")
+    started = time.monotonic()
+    with pytest.raises(client.ToolFailure) as waited:
+        await client.discover(mute, connect_timeout_s=1.0)
+    assert waited.value.kind == "timeout" and "no answer within 1 s" in waited.value.message
+    assert time.monotonic() - started < 8  # the SDK's shutdown: stdin closed, 2 s, then SIGTERM
 
 
 # ---------------------------------------------------------------- health

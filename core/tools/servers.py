@@ -21,6 +21,7 @@ from sqlmodel import select
 from core import secrets
 from core.alerts import resolve_mcp_alerts
 from core.budgets.store import parse_scope
+from core.config.prompts import list_presets
 from core.config.scopes import ScopeKey
 from core.config.version import bump_config_version
 from core.errors import UserError
@@ -198,8 +199,6 @@ def _scope(scope: str) -> tuple[str, str]:
     except (UserError, KeyError):  # its message names budget scopes (and has no preset entry): name ours
         raise UserError(f"Unknown scope '{scope}'. Use global, workspace:ID, channel:ID or preset:NAME.") from None
     if kind == "preset":
-        from core.config.prompts import list_presets
-
         presets = [p.name for p in list_presets()]
         if value not in presets:
             near = close_names(value, presets, limit=3)
@@ -208,10 +207,10 @@ def _scope(scope: str) -> tuple[str, str]:
     return kind, value
 
 
-def _check_names(view: McpServer, names: list[str], what: str) -> list[str]:
+def _check_names(row: McpServer, names: list[str], what: str) -> list[str]:
     """`names` cleaned, each a tool the server listed (when it has listed any)."""
     clean = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
-    listed = [str(t.get("name")) for t in view.tools or ()]
+    listed = [str(t.get("name")) for t in row.tools or ()]
     if not listed:
         return clean
     unknown = [n for n in clean if n not in listed]
@@ -223,7 +222,7 @@ def _check_names(view: McpServer, names: list[str], what: str) -> list[str]:
                 hints.append(f" For '{n}', did you mean {', '.join(f'`{m}`' for m in near)}?")
         hint = "".join(hints)
         raise UserError(
-            f"Server '{view.name}' lists no tool {', '.join(repr(n) for n in unknown)} to {what}.{hint} "
+            f"Server '{row.name}' lists no tool {', '.join(repr(n) for n in unknown)} to {what}.{hint} "
             f"Its tools: {', '.join(listed)}."
         )
     return clean
@@ -294,10 +293,10 @@ def add_server(
     """Register a server: exactly one of `command` (stdio) or `url` (streamable HTTP, on an allowed host).
     `scope`: global, workspace:ID, channel:ID or preset:NAME. Raises core.errors.UserError saying what to fix."""
     name = (name or "").strip()
-    if not NAME_RE.match(name):
+    if not NAME_RE.match(name) or "__" in name:  # `__` parts the server from the tool in a function name
         raise UserError(
-            f"'{name}' is not a valid MCP server name: use 1-64 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit (e.g. tickets)."
+            f"'{name}' is not a valid MCP server name: use 1-64 lowercase letters, digits, '-' or '_' (not two "
+            "in a row), starting with a letter or digit (e.g. tickets)."
         )
     command = (command or "").strip() or None
     url = (url or "").strip() or None
