@@ -178,15 +178,15 @@ class _Turn:
         stream, self.stream = self.stream, None
         thinking, self.thinking = self.thinking, None
         thoughts, self.thoughts = [*self.thoughts, *([thinking] if thinking else [])], []
-        tools, self.tools = list(self.tools.values()), {}
         if thinking is not None:
             await thinking.wrap_up()  # above the answer, even one that had no text until now
         if stream is not None:
             await stream.finish(tail)
         for earlier in thoughts:
             await earlier.close()
-        for message in tools:
-            await message.close()
+        for message in self.tools.values():
+            await message.close()  # (kept until closed: a failure here still aborts those not closed yet)
+        self.tools = {}
         held, self.held = self.held, []
         for reply in held:
             await self.surface.show(reply)
