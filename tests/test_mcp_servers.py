@@ -238,6 +238,24 @@ async def test_calls_over_one_session_ok_error_capped_and_described(desk: Server
         assert unknown.is_error and "launch_rockets" in unknown.text
 
 
+def test_results_without_text_are_described_and_structured_content_is_compact_json() -> None:
+    import mcp_types
+
+    structured = mcp_types.CallToolResult(content=[], structured_content={"open": 3, "owner": "dana"})
+    assert client.outcome(structured, 100) == client.CallOutcome('{"open":3,"owner":"dana"}', False, 25)
+    mixed = mcp_types.CallToolResult(
+        content=[
+            mcp_types.TextContent(type="text", text="two files:"),
+            mcp_types.AudioContent(type="audio", data="A" * 16_000, mime_type="audio/wav"),
+            mcp_types.ResourceLink(type="resource_link", uri="https://mcp.example.com/t/1", name="t1"),
+        ],
+        structured_content={"ignored": "there is text"},
+        is_error=True,
+    )
+    got = client.outcome(mixed, 1000)
+    assert got.text == "two files:\n[audio/wav, 12 KB]\n[link: https://mcp.example.com/t/1]" and got.is_error
+
+
 async def test_a_call_that_times_out_closes_its_session_and_the_next_gets_its_own_answer(desk: ServerView) -> None:
     async with client.Sessions() as sessions:
         before = int((await sessions.call(desk, "pid", {}, 10)).text)
