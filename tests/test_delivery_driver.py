@@ -233,3 +233,31 @@ async def test_thinking_after_the_calls_is_shown_below_them_above_the_answer() -
         ("thinking", "It is open.", True),
         ("piece", "The ticket is open.", True),
     ]
+
+
+async def test_a_call_waiting_for_an_ok_stays_asking_and_the_question_comes_below_it() -> None:
+    """As core.chat parks a reply for consent: the call waits, the question (with its buttons) ends the turn."""
+    surface = RecordingSurface(interval=0.01)
+    question = Reply("The model wants to run `docs.lookup_ticket`. Run it?", kind="confirm")
+    outcome = await present(_events(Delta("I will look it up."), ended(LOOKUP, "awaiting", 0), question), surface)
+    assert outcome.waiting
+    assert [(s.kind, s.text) for s in surface.shown] == [
+        ("piece", "I will look it up."),
+        ("tool", '🔐 docs.lookup_ticket (ticket_id: "T-1") · waiting for your OK'),
+        ("reply", question.text),  # held under the reply's text, shown when the turn ended
+    ]
+
+
+async def test_what_is_said_after_the_calls_with_no_text_open_comes_below_them() -> None:
+    surface = RecordingSurface(interval=0.01)
+    await present(
+        _events(
+            LOOKUP,
+            ended(LOOKUP, "ok", 0.2),
+            Notice("The tools' results were not sent back to a model: the budget is used up."),
+            Delta("(No answer.)"),
+            Done(dataclasses.replace(result(), status="partial"), footer="f"),
+        ),
+        surface,
+    )
+    assert [s.kind for s in surface.shown] == ["tool", "notice", "piece"]
