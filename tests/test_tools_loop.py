@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from core.budgets import ledger
 from core.budgets.store import add_budget
+from core.config.chains import save_chain
 from core.settings import get_settings
 from core.snapshot import invalidate
 from core.storage.db import session
@@ -21,8 +22,9 @@ from core.storage.tables import Message
 from core.tools import health, servers
 from core.types import ToolActivity
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
-from tests.fakes.openai import FakeOpenAI, ToolCall
+from tests.fakes.openai import FakeOpenAI, ServerError, ToolCall
 from tests.fakes.openai import Reply as Say
+from tests.mcpkit import HttpMcp
 from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed
 
 
@@ -322,3 +324,54 @@ async def test_bad_arguments_and_a_failing_tool_are_told_to_the_model_not_to_the
     told = [m["content"] for m in tool_messages(world.cloud.chat_calls("gpt-4o")[-1])]
     assert "not valid JSON" in told[0] and "read-only" in told[1] and "No tool named tickets__nope" in told[2]
     assert said.streamed == "The helpdesk is having a bad day." and not [r for r in said.replies if r.kind == "error"]
+
+
+async def test_a_remote_server_over_http_works_in_a_thread_and_its_secret_is_never_shown(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MCP_ALLOWED_HOSTS", "127.0.0.1")
+    get_settings.cache_clear()
+    token = "tok-http-s3cret-4242"
+    with HttpMcp(token=token, log=tmp_path / "closed.jsonl") as remote:
+        await add_tickets(tmp_path / "unused.jsonl", url=remote.url, token=token)
+        thread = Thread()
+        await on_gpt4o(thread)
+        world.cloud.script(
+            "gpt-4o",
+            Say(tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-3", "note": f"my token is {token}"}),)),
+            Say(text="Found it."),
+        )
+        said = await thread.say("look up T-3")
+    running, ended = activities(said)
+    assert ended.state == "ok" and token not in running.args and token not in said.text
+    assert 'ticket_id: "T-3"' in running.args and "•••" in running.args
+    assert tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"].startswith("Ticket T-3: ")
+    (row,) = rows("tool")
+    assert token not in (row.tool_calls or [])[0]["shown"]
+
+
+async def test_a_fallback_in_the_middle_of_a_tool_loop_keeps_the_calls_and_skips_models_without_tools(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_RETRIES_SERVER_ERROR", "0")
+    get_settings.cache_clear()
+    await add_tickets(closed_log)
+    await asyncio.to_thread(
+        save_chain, "tools", ["local/llama-big", "oa/gpt-4o-mini"], for_model="oa/gpt-4o", allow_paid=True
+    )
+    invalidate()
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-1"}),)), ServerError(503))
+    world.cloud.script("gpt-4o-mini", Say(text="From the lookup: dana owns T-1."))
+    said = await thread.say("who owns T-1?")
+    assert said.streamed == "From the lookup: dana owns T-1."
+    assert world.local.chat_calls("llama-big") == []  # it cannot read tool results: skipped
+    mini = world.cloud.chat_calls("gpt-4o-mini")[-1]
+    assert mini["messages"][-2]["tool_calls"][0]["function"]["name"] == LOOKUP
+    assert tool_messages(mini)[0]["content"].startswith("Ticket T-1: ")
+    assert "fallback from oa/gpt-4o" in said.footer and "1 tool round" in said.footer
+    (reply,) = [r for r in rows("assistant") if r.status == "ok"]
+    (failed,) = [r for r in rows("assistant") if r.status == "error"]  # the attempt that failed, for error rates
+    (tool_row,) = rows("tool")
+    assert (reply.model, failed.model, tool_row.model) == ("oa/gpt-4o-mini", "oa/gpt-4o", "oa/gpt-4o")

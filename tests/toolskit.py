@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 from core.snapshot import invalidate
 from core.tools import health, servers
+from tests.mcpkit import stdio_command
 
-FAKE_SERVER = Path(__file__).resolve().parent / "fakes" / "mcp_server.py"
 LOOKUP = "tickets__lookup_ticket"  # the function names the model is offered: server__tool
 CLOSE = "tickets__close_ticket"
 SLOW = "tickets__slow"
 BIG = "tickets__big"
 
 
-def stdio_command(log: Path) -> str:
-    return f"{sys.executable} {FAKE_SERVER} stdio --log {log}"
-
-
-async def add_tickets(log: Path, *, consent: tuple[str, ...] = (), scope: str = "global") -> servers.ServerView:
-    """Register the fake helpdesk as `tickets`, list its tools (a health check), mark `consent` tools."""
-    await asyncio.to_thread(servers.add_server, "tickets", command=stdio_command(log), scope=scope)
+async def add_tickets(
+    log: Path, *, consent: tuple[str, ...] = (), scope: str = "global", url: str | None = None, token: str = ""
+) -> servers.ServerView:
+    """Register the fake helpdesk as `tickets` (over stdio, or at `url` over HTTP with a bearer `token`), list its
+    tools (a health check), mark `consent` tools."""
+    if url is None:
+        await asyncio.to_thread(servers.add_server, "tickets", command=stdio_command(log), scope=scope)
+    else:
+        secret = f"Bearer {token}" if token else None
+        header = "Authorization" if token else None
+        await asyncio.to_thread(servers.add_server, "tickets", url=url, auth_header=header, secret=secret, scope=scope)
     checked = await health.check("tickets")
     assert checked.last_check_ok, checked.last_check_error
     if consent:

@@ -23,9 +23,19 @@ _SECRET_VALUE = re.compile(
 )
 
 
+def _pieces(secrets: Iterable[str]) -> list[str]:
+    """Each secret, and each long word of it (a header value "Bearer abc…" is masked where only "abc…" shows)."""
+    known = []
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            known.append(secret)
+            known += [w for w in secret.split() if len(w) >= 8 and w != secret]
+    return known
+
+
 def summary(arguments: str, secrets: Iterable[str] = ()) -> str:
     """`key: value, …` of a call's JSON arguments, each value cut to a few words, the whole to one short line."""
-    known = [s for s in secrets if s and len(s) >= 6]
+    known = _pieces(secrets)
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
     except ValueError:
@@ -40,9 +50,8 @@ def summary(arguments: str, secrets: Iterable[str] = ()) -> str:
 
 def masked(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every credential-looking part and every known secret replaced by the mask."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, MASK)
+    for secret in _pieces(secrets):
+        text = text.replace(secret, MASK)
     return _SECRET_VALUE.sub(MASK, text)
 
 
