@@ -311,6 +311,22 @@ async def test_a_cancelled_reply_leaves_no_server_process_behind(desk: ServerVie
     assert not alive(pids[0])
 
 
+async def test_a_reply_cancelled_while_a_server_starts_stops_waiting_at_once(sb_env: dict[str, str]) -> None:
+    mute = servers.add_server("mute", command=f"{sys.executable} -c 'import time; time.sleep(60)'")
+
+    async def reply() -> None:
+        async with client.Sessions() as sessions:
+            await sessions.call(mute, "anything", {}, 5)
+
+    task = asyncio.create_task(reply())
+    await asyncio.sleep(0.5)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 6  # not the 10 s connect timeout on top of the SDK's shutdown
+
+
 async def test_a_server_that_dies_mid_reply_fails_the_call_at_once_and_the_next_call_reconnects(
     desk: ServerView, allowed: None
 ) -> None:

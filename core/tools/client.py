@@ -90,6 +90,7 @@ class _Connection:
         self._stop = asyncio.Event()
         self._statuses: list[int] = []  # HTTP statuses seen (a 401 says more than the SDK's error does)
         self._errlog: IO[str] | None = None
+        self._connecting: anyio.CancelScope | None = None
         self.task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:  # never the secret
@@ -100,22 +101,30 @@ class _Connection:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._connecting is not None:  # still starting or reaching it: give up now
+            self._connecting.cancel()
 
     async def _hold(self) -> None:
         started = False
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self._connect_timeout_s) as scope:
+                self._connecting = scope
                 if self.server.transport == "http" and self.server.has_secret:
                     self._secret = await asyncio.to_thread(secret_of, self.server.name)
                 async with self._transport() as (read, write), ClientSession(read, write) as session:
                     await session.initialize()
                     scope.deadline = math.inf
+                    self._connecting = None
                     self.session, started = session, True
                     self.ready.set()
                     await self._stop.wait()
             if scope.cancelled_caught and not started:
-                self.failure = ToolFailure(
-                    "timeout", f"no answer within {self._connect_timeout_s:g} s of starting or reaching it"
+                self.failure = (
+                    ToolFailure("unreachable", _CLOSED)
+                    if self._stop.is_set()
+                    else ToolFailure(
+                        "timeout", f"no answer within {self._connect_timeout_s:g} s of starting or reaching it"
+                    )
                 )
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             self.failure = self.failure or ToolFailure("unreachable", _CLOSED)
@@ -123,7 +132,7 @@ class _Connection:
         except BaseException as exc:  # a dying server may raise anything (in groups): it must not reach the reply
             self.failure = self._explain(exc)
         finally:
-            self.session = None
+            self.session, self._connecting = None, None
             if started and self.failure is None:
                 self.failure = ToolFailure("unreachable", _CLOSED)
             self.ready.set()
