@@ -375,3 +375,16 @@ async def test_a_fallback_in_the_middle_of_a_tool_loop_keeps_the_calls_and_skips
     (failed,) = [r for r in rows("assistant") if r.status == "error"]  # the attempt that failed, for error rates
     (tool_row,) = rows("tool")
     assert (reply.model, failed.model, tool_row.model) == ("oa/gpt-4o-mini", "oa/gpt-4o", "oa/gpt-4o")
+
+
+async def test_consent_given_in_a_thread_is_forgotten_with_its_server(world: World, closed_log: Path) -> None:
+    await add_tickets(closed_log, consent=("close_ticket",))
+    thread = Thread()
+    await on_gpt4o(thread)
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-1"}),)), Say(text="Closed."))
+    await thread.say("close T-1")
+    await thread.say("!confirm always")
+    assert "allowed in this thread" in (await thread.say("!tools")).text
+    await asyncio.to_thread(servers.remove_server, "tickets")
+    await add_tickets(closed_log, consent=("close_ticket",))  # another server, under the same name
+    assert "runs after your OK" in (await thread.say("!tools")).text

@@ -74,7 +74,7 @@ def _view(b: Budget) -> BudgetView:
     )
 
 
-SCOPE_VALUES = {"workspace": "ID", "channel": "ID", "user": "ID", "provider": "NAME", "model": "NAME"}
+SCOPE_VALUES = {"workspace": "ID", "channel": "ID", "user": "ID", "provider": "NAME", "model": "NAME", "preset": "NAME"}
 
 
 def parse_scope(scope: str, kinds: tuple[str, ...] = SCOPE_KINDS) -> tuple[str, str]:

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import keyring.errors
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import secrets
 from core.alerts import resolve_mcp_alerts
@@ -30,7 +31,7 @@ from core.models.matching import close_names
 from core.providers.headers import validate_headers
 from core.settings import get_settings
 from core.storage.db import session
-from core.storage.tables import McpServer, utcnow
+from core.storage.tables import McpServer, ToolConsent, utcnow
 
 SCOPE_KINDS = ("global", "workspace", "channel", "preset")
 
@@ -196,7 +197,7 @@ def check_url(url: str) -> str:
 def _scope(scope: str) -> tuple[str, str]:
     try:
         kind, value = parse_scope(scope, SCOPE_KINDS)
-    except (UserError, KeyError):  # its message names budget scopes (and has no preset entry): name ours
+    except UserError:  # its message lists every kind it was given; ours says what each takes
         raise UserError(f"Unknown scope '{scope}'. Use global, workspace:ID, channel:ID or preset:NAME.") from None
     if kind == "preset":
         presets = [p.name for p in list_presets()]
@@ -418,13 +419,15 @@ def update_server(
 
 
 def remove_server(name: str) -> None:
-    """Forget a server, its credential, and close its alerts (nothing is left to fix)."""
+    """Forget a server, its credential, the consent threads gave its tools (a server added again under this name
+    asks again), and close its alerts (nothing is left to fix)."""
     with session(write=True) as s:
         row = s.exec(select(McpServer).where(McpServer.name == name)).first()
         if row is None:
             _require(name)  # raises, with close names
             return
         s.delete(row)
+        s.exec(delete(ToolConsent).where(col(ToolConsent.server) == name))
         bump_config_version(s)
     _forget_secret(name)
     resolve_mcp_alerts(name, f"MCP server '{name}' was removed")
