@@ -104,7 +104,7 @@ def test_tools_consent_scope_secret_and_removal(allowed_host: None) -> None:
 
 
 def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> None:
-    add_server("tickets", command=stdio_command())
+    add_server("tickets", command=stdio_command())  # /…/python /…/tests/fakes/mcp_server.py stdio
     add_server("broken", command="/nonexistent/mcp-server --stdio")
     admin = AdminApp.signed_in().open("tools").choose("Server", "tickets").run()
     admin.click("Test now")
@@ -115,6 +115,7 @@ def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> No
     listed = admin.table_with("enabled in")
     assert listed.loc["tickets", "health"].startswith("ok · ")
     assert listed.loc["tickets", "tools"] == f"{len(tools)} of {len(tools)} offered"
+    assert listed.loc["tickets", "runs"].endswith(" mcp_server.py stdio")  # paths cut to their last part
 
     admin.choose("Server", "broken").run().click("Test now")
     assert any(e.startswith("broken failed its test: ") for e in admin.errors), admin.errors

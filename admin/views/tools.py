@@ -5,6 +5,8 @@ first, where it is enabled, its credential (write-only) and removal."""
 
 from __future__ import annotations
 
+import shlex
+
 import pandas as pd
 import streamlit as st
 
@@ -57,14 +59,24 @@ def credential(s: ServerView) -> str:
     return f"{s.auth_header}: {s.secret_hint}" if s.has_secret else "none"
 
 
+def short_command(command: str) -> str:
+    """A command line with each path cut to its last part (`python mcp_server.py stdio`), for the table; the
+    server's section shows it in full."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return command
+    return " ".join(a.rsplit("/", 1)[-1] if "/" in a and "://" not in a else a for a in argv)
+
+
 def servers_table(servers: list[ServerView]) -> None:
-    """A static table: commands, URLs and problems are read in full, wrapped, never cut off. The secret and problem
-    columns appear when a server has one."""
+    """A static table: commands, URLs and problems are read in full, wrapped, so the table never grows wider than
+    the page. The secret and problem columns appear when a server has one."""
     rows = []
     for s in servers:
         row = {
             "name": s.name,
-            "runs": f"stdio: {s.command}" if s.transport == "stdio" else f"HTTP: {s.url}",
+            "runs": f"stdio: {short_command(s.command or '')}" if s.transport == "stdio" else f"HTTP: {s.url}",
             "enabled in": s.scope_label if s.enabled else "off",
             "health": health(s),
             "tools": tools_cell(s),
@@ -74,7 +86,9 @@ def servers_table(servers: list[ServerView]) -> None:
         if any(x.last_check_error for x in servers):
             row["problem"] = s.last_check_error or ""
         rows.append(row)
-    st.table(pd.DataFrame(rows).set_index("name"))
+    with st.container(key="tool-servers"):  # a long unbroken argument wraps anywhere, other cells between words
+        st.html("<style>.st-key-tool-servers td:nth-of-type(1) p {overflow-wrap: anywhere !important}</style>")
+        st.table(pd.DataFrame(rows).set_index("name"))
 
 
 def health_line(s: ServerView) -> None:

@@ -24,9 +24,13 @@ from tests.test_admin_tool_transcripts import SECRET, store_reply_with_tools
 
 SHOTS = SCREENSHOTS / "tools"
 WIDTHS = (1400, 800)
-# Text wider than its box and cut off: tabs' and buttons' labels, and expanders' summaries.
+# Text wider than its box and cut off: tabs' and buttons' labels, expanders' summaries, and static tables (which
+# wrap their cells, so one wider than the page is cut or scrolls).
 CUT_LABELS = """[...document.querySelectorAll('[data-testid=stMain] button p, [data-testid=stMain] summary p')]
     .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+CUT_TABLES = """[...document.querySelectorAll('[data-testid=stTable], [data-testid=stTable] *')]
+    .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX != 'visible')
+    .map(e => e.innerText.slice(0, 60))"""
 
 
 class Shots:
@@ -174,6 +178,6 @@ def test_tools_page_and_a_transcript_with_tool_rounds_in_a_real_browser(
                     settle(page)
                 text = page.get_by_test_id("stMain").inner_text()
                 assert "Traceback" not in text and SECRET not in text
-                cut = page.evaluate(CUT_FIGURES) + page.evaluate(CUT_LABELS)
+                cut = page.evaluate(CUT_FIGURES) + page.evaluate(CUT_LABELS) + page.evaluate(CUT_TABLES)
                 assert cut == [], f"text cut off at {width} px on {title}: {cut}"
                 shots.shot(f"{slug}-{width}")
