@@ -78,7 +78,7 @@ def test_a_reply_carries_its_rounds_and_the_exports_show_them_without_raw_argume
     assert "**Tool round 1 · oa/gpt-4o · 100 in / 10 out tokens · $0.001 · 601 ms**" in md
     assert "Let me look that up." in md
     assert "- `tickets.search(q=42, api_key=••••)` · ok · 150 ms" in md
-    assert "- `tickets.history(id=42)` · timed out · 30.0 s" in md
+    assert "- `tickets.history(id=42)` · timed out · 30.0 s\n\n  <details><summary>What happened</summary>" in md
     assert "**Tool round 2 · oa/gpt-4o · 200 in / 15 out tokens · $0.002 · 602 ms · fallback from oa/o3 (rate" in md
     assert '[{"id": 42, "state": "closed"}]' in md and "<details><summary>Result (31 B)</summary>" in md
     assert f"({len(LONG) - RESULT_SHOWN_CHARS:,} more characters not shown)" in md

@@ -24,6 +24,7 @@ from core.reports.threads import (
 from core.reports.transcripts import (
     call_ending,
     reply_facts,
+    result_title,
     round_facts,
     shown_result,
     transcript_json,
@@ -101,7 +102,7 @@ def tool_call(c: ToolCallView) -> None:
         if len(c.shown) > LABEL_ARGS:
             st.caption("Arguments, as the thread was shown them")
             st.code(c.shown, language=None, wrap_lines=True)
-        st.caption(f"Result ({fmt.size(len(c.result.encode()))})" if c.status == "ok" else "What happened")
+        st.caption(result_title(c))
         result = shown_result(c) or "(empty)"
         tall = len(result) > TALL_RESULT or result.count("\n") > 12
         st.code(result, language=None, wrap_lines=True, height=320 if tall else "content")

@@ -145,6 +145,11 @@ def _code(text: str) -> str:
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
+def result_title(c: ToolCallView) -> str:
+    """What a call's collapsed text is: `Result (31 B)`, or `What happened` for a call that did not end well."""
+    return f"Result ({fmt.size(len(c.result.encode()))})" if c.status == "ok" else "What happened"
+
+
 def _rounds_markdown(m: MessageRow) -> list[str]:
     lines: list[str] = []
     for n, r in enumerate(m.rounds, 1):
@@ -155,15 +160,10 @@ def _rounds_markdown(m: MessageRow) -> list[str]:
         for c in r.calls:
             lines.append(f"- {_code(f'{c.qualified}({c.shown})')} · {call_ending(c)}")
             if c.result:
-                lines += [
-                    "",
-                    f"  <details><summary>Result ({fmt.size(len(c.result.encode()))})</summary>",
-                    "",
-                    *("  " + line if line else "" for line in _fence(shown_result(c)).splitlines()),
-                    "",
-                    "  </details>",
-                    "",
-                ]
+                fenced = ("  " + line if line else "" for line in _fence(shown_result(c)).splitlines())
+                lines += ["", f"  <details><summary>{result_title(c)}</summary>", "", *fenced, "", "  </details>", ""]
+        if lines[-1] == "":
+            lines.pop()
     return lines
 
 
