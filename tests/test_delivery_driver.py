@@ -261,3 +261,16 @@ async def test_what_is_said_after_the_calls_with_no_text_open_comes_below_them()
         surface,
     )
     assert [s.kind for s in surface.shown] == ["tool", "notice", "piece"]
+
+
+async def test_a_call_that_ended_before_the_turn_stopped_is_shown_as_it_ended_not_cut_off() -> None:
+    async def events() -> AsyncIterator[Event]:
+        yield LOOKUP
+        await asyncio.sleep(0.1)
+        yield ended(LOOKUP, "ok", 0.1)  # its update waits out the surface's interval ...
+        raise asyncio.CancelledError  # ... when the turn is cancelled
+
+    surface = RecordingSurface(interval=5.0)
+    with pytest.raises(asyncio.CancelledError):
+        await present(events(), surface)
+    assert [s.text for s in surface.tools] == ['✅ docs.lookup_ticket (ticket_id: "T-1") · 0.1 s']

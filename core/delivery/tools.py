@@ -125,17 +125,23 @@ class ToolMessage:
             await self._pump
 
     async def abort(self) -> None:
-        """The turn stopped: a call still running (or waiting for an OK) that is shown is closed as cut off."""
+        """The turn stopped: a call shown still running (or waiting for an OK) is closed as cut off, or as it ended
+        if that was not shown yet."""
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(BaseException):
                 await self._pump
-        shown = self._shown
-        if shown is None or self._gone or shown.state not in IN_PROGRESS:
+        shown, latest = self._shown, self._latest
+        if shown is None or latest is None or self._gone:
+            return  # never shown: nothing to close
+        if latest is not shown and latest.state not in IN_PROGRESS:
+            last = latest  # it ended before the turn stopped: shown as it ended
+        elif shown.state in IN_PROGRESS:
+            last = cut_off(shown, time.monotonic() - self._started)
+        else:
             return
         with contextlib.suppress(Exception):
-            ended = cut_off(shown, time.monotonic() - self._started)
-            await asyncio.wait_for(self.surface.tool(self._handle, ended), ABORT_WRITE_S)
+            await asyncio.wait_for(self.surface.tool(self._handle, last), ABORT_WRITE_S)
 
     async def _write_latest(self) -> None:
         try:
