@@ -10,7 +10,7 @@ import pytest
 from core import secrets
 from core.tools.servers import ToolInfo, add_server, get_server, record_check
 from tests.adminkit import AdminApp
-from tests.mcpkit import stdio_command
+from tests.mcpkit import HttpMcp, stdio_command
 
 TOKEN = "Bearer tok-0123456789abcdef"
 LISTED = [
@@ -108,7 +108,7 @@ def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> No
     add_server("broken", command="/nonexistent/mcp-server --stdio")
     admin = AdminApp.signed_in().open("tools").choose("Server", "tickets").run()
     admin.click("Test now")
-    (tested,) = [s for s in admin.successes if s.startswith("tickets answered in")]
+    (tested,) = [s for s in admin.successes if s.startswith("Tested just now: tickets answered in")]
     assert "lookup_ticket" in tested and "close_ticket" in tested
     tools = admin.table_with("asks first")
     assert {"lookup_ticket", "close_ticket"} <= set(tools.index)
@@ -118,5 +118,25 @@ def test_test_now_lists_the_loopback_servers_tools_or_says_why_it_failed() -> No
     assert listed.loc["tickets", "runs"].endswith(" mcp_server.py stdio")  # paths cut to their last part
 
     admin.choose("Server", "broken").run().click("Test now")
-    assert any(e.startswith("broken failed its test: ") for e in admin.errors), admin.errors
+    assert any(e.startswith("Tested just now: broken failed: ") for e in admin.errors), admin.errors
     assert admin.table_with("enabled in").loc["broken", "health"] == "failing · just now"
+
+
+def test_a_remote_server_is_tested_with_its_secret_and_a_rotated_wrong_one_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MCP_ALLOWED_HOSTS", "127.0.0.1")
+    with HttpMcp(token="t0k-good-0123456789") as remote:
+        admin = AdminApp.signed_in().open("tools")
+        admin.fill("Name", "remote", index=1).fill("URL", remote.url).fill("Header value", "Bearer t0k-good-0123456789")
+        add_remote(admin)
+        admin.click("Test now")
+        (tested,) = [s for s in admin.successes if s.startswith("Tested just now: remote answered in")]
+        assert "lookup_ticket" in tested
+
+        admin.fill("New header value", "Bearer t0k-wrong-000000000").submit("Rotate secret").click("Test now")
+        assert any(e.startswith("Tested just now: remote failed: ") for e in admin.errors), admin.errors
+        listed = admin.table_with("enabled in")
+        assert listed.loc["remote", "secret"] == "Authorization: Bearer t0k-…0000"
+        assert listed.loc["remote", "health"].startswith("failing") and listed.loc["remote", "problem"]
+        assert "t0k-wrong-000000000" not in admin.text() and "t0k-good-0123456789" not in admin.text()

@@ -92,9 +92,14 @@ def servers_table(servers: list[ServerView]) -> None:
 
 
 def health_line(s: ServerView) -> None:
+    """Where it runs, then how its last check went, or, right after Test now, how that test went (once)."""
     where = f"Runs `{s.command}` on this machine" if s.transport == "stdio" else f"Remote at {s.url}"
     st.caption(f"{where} · enabled {s.scope_label if s.enabled else 'nowhere (disabled)'}")
-    if s.last_check_ok is None:
+    tested = st.session_state.get(TESTED, {}).pop(s.name, None)
+    if tested is not None:
+        ok, message = tested
+        (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
+    elif s.last_check_ok is None:
         st.info("Not checked yet: test it to list its tools.", icon=":material/help:")
     elif s.last_check_ok:
         st.success(
@@ -111,23 +116,23 @@ def health_line(s: ServerView) -> None:
 
 
 def test_now(s: ServerView) -> None:
-    """Connect, list the tools and store what was found (as the scheduled check does); say how it went, once, after
-    the rerun that shows the stored outcome in the table and the health line above."""
+    """Connect, list the tools and store what was found (as the scheduled check does); the rerun says how it went
+    in the health line, and the tables show what it found."""
     if st.button("Test now", key=f"test-{s.name}", icon=":material/play_arrow:"):
         with ui.user_errors(), st.spinner(f"Connecting to {s.name} and listing its tools…"):
             checked = sync.run(check(s.name))
             if checked.last_check_ok:
                 names = ", ".join(t.name for t in checked.tools) or "no tools"
                 took = fmt.latency(checked.last_check_latency_ms)
-                outcome = (True, f"{s.name} answered in {took} and lists {names}.")
+                outcome = (True, f"Tested just now: {s.name} answered in {took} and lists {names}.")
             else:
-                outcome = (False, f"{s.name} failed its test: {checked.last_check_error or 'no answer'}")
+                error = checked.last_check_error or "no answer"
+                outcome = (
+                    False,
+                    f"Tested just now: {s.name} failed: {error}. Its tools are not offered until it passes.",
+                )
             st.session_state.setdefault(TESTED, {})[s.name] = outcome
             st.rerun()
-    tested = st.session_state.get(TESTED, {}).pop(s.name, None)  # shown once: the health line above stays
-    if tested is not None:
-        ok, message = tested
-        (st.success if ok else st.error)(message, icon=":material/check_circle:" if ok else ":material/error:")
 
 
 def tools_table(s: ServerView) -> None:

@@ -88,14 +88,12 @@ def add_and_test(page: Page, shots: Shots) -> None:
     shots.shot("added")
 
     page.get_by_role("button", name="Test now").click()
-    expect(page.get_by_text(re.compile(r"tickets answered in .* and lists .*lookup_ticket"))).to_be_visible(
-        timeout=30_000
-    )
+    tested = re.compile(r"Tested just now: tickets answered in .* and lists .*lookup_ticket")
+    expect(page.get_by_text(tested)).to_be_visible(timeout=30_000)
     settle(page)
     tools = page.get_by_test_id("stTable").filter(has_text="asks first").first
     expect(tools).to_contain_text("lookup_ticket")
     expect(tools).to_contain_text("close_ticket")
-    expect(page.get_by_text(re.compile(r"^Up: checked .* tools offered\.$"))).to_be_visible()
     stored = get_server("tickets")
     assert (
         stored is not None
@@ -120,6 +118,7 @@ def ask_first(page: Page, shots: Shots) -> None:
     settle(page)
     stored = get_server("tickets")
     assert stored is not None and stored.consent_tools == ("close_ticket",) and stored.allowed_tools is None
+    expect(page.get_by_text(re.compile(r"^Up: checked .* tools offered\.$"))).to_be_visible()  # the test's note went
     servers = page.get_by_test_id("stTable").filter(has_text="enabled in").first
     expect(servers).to_contain_text(re.compile(r"(\d+) of \1 offered · 1 asks first"))
     shots.shot("consent-set")
