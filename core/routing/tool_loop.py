@@ -20,6 +20,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -132,13 +133,10 @@ async def answer(
 ) -> AsyncGenerator[Event | Parked, None]:
     """The reply's events: route's, each tool call's activity, and one RouteOutcome (or Parked) at the end."""
     stored = await asyncio.to_thread(rounds.rounds_of, turn.reply_id) if turn.resumed else []
-    if not stored and not spec.target.supports_tools:
-        async for event in route(spec, history, snap):
-            yield event
-        return
-    if not stored and not here.tools:
-        async for event in route(spec, history, snap):
-            yield event
+    if not stored and (not here.tools or not spec.target.supports_tools):  # a reply as any other
+        async with aclosing(route(spec, history, snap)) as routed:  # closed with us: its budget gate settles now
+            async for event in routed:
+                yield event
         return
     settings = get_settings()
     totals = _Totals(stored)
@@ -165,17 +163,18 @@ async def answer(
             outcome: RouteOutcome | None = None
             round_id: int | None = None
             calls: list[CallRecord] = []
-            async for event in route(round_spec, history, snap):
-                if not isinstance(event, RouteOutcome):
-                    yield event
-                    continue
-                outcome = event
-                if outcome.tool_calls and not final_round and outcome.result.status == "ok":
-                    # stored before route goes on (which settles the round's budget), like a reply
-                    calls = [runner.record(c) for c in outcome.tool_calls]
-                    round_id = await asyncio.to_thread(
-                        rounds.store_round, turn.conversation_id, turn.reply_id, outcome.result, calls
-                    )
+            async with aclosing(route(round_spec, history, snap)) as routed:
+                async for event in routed:
+                    if not isinstance(event, RouteOutcome):
+                        yield event
+                        continue
+                    outcome = event
+                    if outcome.tool_calls and not final_round and outcome.result.status == "ok":
+                        # stored before route goes on (which settles the round's budget), like a reply
+                        calls = [runner.record(c) for c in outcome.tool_calls]
+                        round_id = await asyncio.to_thread(
+                            rounds.store_round, turn.conversation_id, turn.reply_id, outcome.result, calls
+                        )
             assert outcome is not None
             if outcome.refusal is not None:
                 if not totals.rounds:
