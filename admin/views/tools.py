@@ -164,10 +164,10 @@ def tools_table(s: ServerView) -> None:
 def server_detail(s: ServerView) -> None:
     health_line(s)
     test_now(s)
-    st.subheader("Tools")
+    st.subheader(f"Tools {s.name} lists")
     tools_table(s)
     tool_forms.tools_form(s)
-    st.subheader("Settings")
+    st.subheader(f"Settings of {s.name}")
     tool_forms.settings_form(s)
     if s.transport == "http":
         tool_forms.secret_form(s)
