@@ -15,7 +15,7 @@ from core.reports.spend import local_today
 from core.reports.threads import list_threads, thread_messages
 from core.reports.transcripts import RESULT_SHOWN_CHARS, reply_facts, transcript_json, transcript_markdown
 from core.reports.usage import thread_usage
-from core.threads.conversations import finish_reply, start_turn
+from core.threads.conversations import await_confirmation, finish_reply, start_turn
 from core.tools.rounds import CallRecord, store_round
 from core.types import IncomingMessage, TurnResult
 from tests.adminkit import AdminApp
@@ -53,6 +53,17 @@ def store_reply_with_tools(where: tuple[str, str, str, str] = WHERE) -> int:
     )  # fmt: skip
     finish_reply(reply, answer, conversation_id=conversation, pin=answer.model)
     return conversation
+
+
+def store_reply_awaiting_consent() -> int:
+    """A reply parked after a round whose call asks the user first, as the tool loop parks it."""
+    start = start_turn(IncomingMessage("slack", "W-T", "C-T", "T-ask", "U2", "Close ticket 42", event_id="ev-ask"))
+    assert start.reply_id is not None
+    close = CallRecord("call-9", "tickets", "close_ticket", "tickets__close_ticket", '{"id": "42"}', "id=42")
+    asked = TurnResult("oa/gpt-4o", "oa", "ok", "", prompt_tokens=80, completion_tokens=12, cost_usd=0.0009)
+    store_round(start.conversation.id, start.reply_id, asked, [close])
+    await_confirmation(start.reply_id, "tickets.close_ticket(id=42) asks first. Reply !confirm to run it.")
+    return start.conversation.id
 
 
 @pytest.fixture
@@ -138,3 +149,16 @@ def test_usage_counts_every_round_as_a_model_call_and_the_reply_once(reply_with_
     days = admin.charts()["Cost (USD)"].set_index("day")
     assert days.loc[local_today().isoformat(), "cost (USD)"] == pytest.approx(0.006)
     assert (local_today() - timedelta(days=1)).isoformat() in days.index
+
+
+def test_a_reply_waiting_for_consent_shows_the_call_that_waits() -> None:
+    conversation = store_reply_awaiting_consent()
+    (t,) = list_threads().threads
+    _, parked = thread_messages(conversation)
+    assert reply_facts(parked) == (  # no model of its own yet: its round's
+        "oa/gpt-4o · 1 tool round · 80 in / 12 out tokens in all · $0.0009 · waiting for the user's !confirm"
+    )
+    md = transcript_markdown(t, [parked])
+    assert "- `tickets.close_ticket(id=42)` · waiting for the user's OK" in md
+    admin = AdminApp.signed_in().open("conversations")
+    assert "**tickets.close\\_ticket**(id=42) · waiting for the user's OK" in [e.label for e in admin.at.expander]

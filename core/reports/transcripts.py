@@ -21,6 +21,7 @@ from core.reports.threads import (
 )
 
 RESULT_SHOWN_CHARS = 2_000  # of a tool's result, in the transcript and the Markdown export
+STATUS_WORDS = {"confirm": "waiting for the user's !confirm", "cancelled": "cancelled by the user"}
 
 
 def _tokens(prompt: int | None, completion: int | None, reasoning: int | None = None) -> str:
@@ -66,7 +67,8 @@ def tools_used(m: MessageRow) -> str:
 def reply_facts(m: MessageRow) -> str:
     """One line under a reply: model, tool rounds, tokens, cost, latency, fallback, and what went wrong if
     anything. A reply that used tools shows its tokens and cost over all its model calls."""
-    parts = [m.model or "model unknown"]
+    model = m.model or (m.rounds[-1].model if m.rounds else None)  # a reply parked for consent has no model yet
+    parts = [model or "model unknown"]
     used = tools_used(m)
     if used:
         parts.append(used)
@@ -82,7 +84,7 @@ def reply_facts(m: MessageRow) -> str:
     if m.fallback_from:
         parts.append(f"fallback from {m.fallback_from}" + (f" ({m.fallback_reason})" if m.fallback_reason else ""))
     if m.status != "ok":
-        parts.append(m.status + (f": {m.error}" if m.error else ""))
+        parts.append(STATUS_WORDS.get(m.status, m.status) + (f": {m.error}" if m.error else ""))
     return " · ".join(parts)
 
 
