@@ -49,7 +49,8 @@ def tools_cell(s: ServerView) -> str:
     """`7 of 7 offered · 1 asks first`."""
     if not s.tools:
         return offered(s)
-    asks = f" · {len(s.consent_tools)} asks first" if s.consent_tools else ""
+    n = len(s.consent_tools)
+    asks = f" · {n} {'asks' if n == 1 else 'ask'} first" if n else ""
     return f"{offered(s)} offered{asks}"
 
 
@@ -164,7 +165,7 @@ def tools_table(s: ServerView) -> None:
 def server_detail(s: ServerView) -> None:
     health_line(s)
     test_now(s)
-    st.subheader(f"Tools {s.name} lists")
+    st.subheader(f"Tools of {s.name}")
     tools_table(s)
     tool_forms.tools_form(s)
     st.subheader(f"Settings of {s.name}")
