@@ -2,7 +2,7 @@
 with tool rounds. An admin reads the trust model, tries a remote server on a host nobody allowed (told why, with
 what was typed kept), adds the loopback MCP fake as a stdio server, tests it and sees its tools and a tool's input
 schema, marks close_ticket as asking the user first, and reads a thread whose reply used tools, each call opened
-to its result. Screenshots of each step, and of the pages at 1400 and 800 px, under
+to its result, and exports it. Screenshots of each step, and of the pages at 1400 and 800 px, under
 test-artifacts/screenshots/tools/.
 """
 
@@ -137,6 +137,11 @@ def transcript(page: Page, shots: Shots) -> None:
     slow.locator("summary").click()
     expect(slow).to_contain_text("The tool did not answer within 30 s.", timeout=WAIT_MS)
     assert SECRET not in page.get_by_test_id("stMain").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export Markdown").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "- `tickets.search(q=42, api_key=••••)` · ok · 150 ms" in exported and SECRET not in exported
+    assert "**Tool round 2 · oa/gpt-4o · 200 in / 15 out tokens" in exported
     settle(page)
     shots.shot("transcript")
 
