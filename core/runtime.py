@@ -51,3 +51,11 @@ def prepare_worker() -> threading.Thread:
     loading = threading.Thread(target=load, name="import-litellm", daemon=True)
     loading.start()
     return loading
+
+
+async def release() -> None:
+    """What a serving process lets go of when it stops, after its replies in progress have finished: the MCP
+    servers' sessions kept across replies (a stdio server's process ends with its session)."""
+    from core.tools import client
+
+    await client.close_pool()

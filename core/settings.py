@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     tool_result_max_chars: int = Field(16_000, validation_alias=_env("SWITCHBOARD_TOOL_RESULT_MAX_CHARS"))
     mcp_allowed_hosts: str = Field("", validation_alias=_env("SWITCHBOARD_MCP_ALLOWED_HOSTS"))
     mcp_check_minutes: float = Field(5.0, validation_alias=_env("SWITCHBOARD_MCP_CHECK_MINUTES"))
+    mcp_idle_minutes: float = Field(10.0, validation_alias=_env("SWITCHBOARD_MCP_IDLE_MINUTES"))
 
     # budgets
     timezone: str = Field("UTC", validation_alias=_env("SWITCHBOARD_TIMEZONE"))

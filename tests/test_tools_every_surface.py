@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.tools import client
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.fakes.openai import FakeOpenAI, ToolCall
 from tests.fakes.openai import Reply as Say
@@ -23,6 +24,7 @@ async def world() -> AsyncIterator[World]:
         FakeOpenAI(models=["llama-big"], api_key=None) as local,
     ):
         yield await make_world(cloud, local)
+        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
 
 
 async def test_a_tool_call_shows_between_the_text_before_it_and_the_answer_after_it(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,12 +20,12 @@ from core.settings import get_settings
 from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
-from core.tools import health, servers
+from core.tools import client, health, servers
 from core.types import ToolActivity
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, ServerError, ToolCall
 from tests.fakes.openai import Reply as Say
-from tests.mcpkit import HttpMcp
+from tests.mcpkit import HttpMcp, stdio_command
 from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed
 
 
@@ -35,6 +36,7 @@ async def world():  # type: ignore[no-untyped-def]
         FakeOpenAI(models=["llama-big"], api_key=None, ttft_s=0.0) as local,
     ):
         yield await make_world(cloud, local)
+        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
 
 
 @pytest.fixture
@@ -388,3 +390,54 @@ async def test_consent_given_in_a_thread_is_forgotten_with_its_server(world: Wor
     await asyncio.to_thread(servers.remove_server, "tickets")
     await add_tickets(closed_log, consent=("close_ticket",))  # another server, under the same name
     assert "runs after your OK" in (await thread.say("!tools")).text
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def pid_reply(world: World, thread: Thread) -> int:
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall("tickets__pid"),)), Say(text="ok"))
+    said = await thread.say("which process?")
+    assert said.streamed == "ok"
+    return int(tool_messages(world.cloud.chat_calls("gpt-4o")[-1])[0]["content"])
+
+
+async def test_a_server_keeps_running_between_replies_until_it_is_idle_or_changed(
+    world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_MCP_IDLE_MINUTES", "0.08")  # 4.8 s: longer than a reply on a loaded machine
+    get_settings.cache_clear()
+    await client.close_pool()
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    first = await pid_reply(world, thread)
+    assert alive(first) and await pid_reply(world, thread) == first  # the next reply uses the same process
+    await asyncio.to_thread(servers.update_server, "tickets", consent_tools=["close_ticket"])
+    invalidate()
+    assert await pid_reply(world, thread) == first  # what it was opened with did not change
+    other = f"{stdio_command(closed_log)} --log {closed_log}.2"
+    await asyncio.to_thread(servers.remove_server, "tickets")
+    await asyncio.to_thread(servers.add_server, "tickets", command=other)
+    await health.check("tickets")
+    invalidate()
+    second = await pid_reply(world, thread)
+    assert second != first  # a server added again with another command: a new process
+    for _ in range(400):  # idle past SWITCHBOARD_MCP_IDLE_MINUTES: closed, its process gone
+        if not alive(first) and not alive(second):
+            break
+        await asyncio.sleep(0.05)
+    assert not alive(first) and not alive(second)
+    third = await pid_reply(world, thread)
+    assert third not in (first, second)
+    await client.close_pool()
+    for _ in range(100):
+        if not alive(third):
+            break
+        await asyncio.sleep(0.05)
+    assert not alive(third)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +26,7 @@ def chat(
     `!attach PATH` sends a file with the next message."""
     from bot.console import chat as run_chat
 
-    raise typer.Exit(asyncio.run(run_chat(thread or uuid.uuid4().hex[:8], model, _files(file))))
+    raise typer.Exit(asyncio.run(_then_release(run_chat(thread or uuid.uuid4().hex[:8], model, _files(file)))))
 
 
 @command
@@ -38,7 +39,17 @@ def ask(
     """One turn for scripts: prints the reply and the footer; exits 0, or 1 with the reason on stderr."""
     from bot.console import ask as run_ask
 
-    raise typer.Exit(asyncio.run(run_ask(thread, text, model, _files(file))))
+    raise typer.Exit(asyncio.run(_then_release(run_ask(thread, text, model, _files(file)))))
+
+
+async def _then_release(session: Coroutine[Any, Any, int]) -> int:
+    """The terminal session, then what it kept open (an MCP server's session) let go of."""
+    from core import runtime
+
+    try:
+        return await session
+    finally:
+        await runtime.release()
 
 
 def _files(paths: list[str] | None) -> tuple[IncomingFile, ...]:

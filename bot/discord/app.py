@@ -23,6 +23,7 @@ from discord.ext import commands
 from bot.discord import notices
 from bot.discord.permissions import invite_url
 from bot.discord.respond import CommandButton, send_private
+from core import runtime
 from core.logs import configure_logging, register_secret
 from core.runtime import connect_database, prepare_worker
 from core.settings import Settings, get_settings
@@ -142,6 +143,7 @@ class SwitchboardBot(commands.AutoShardedBot):
         if delivery is not None:
             await delivery.stop()
         await super().close()
+        await runtime.release()
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

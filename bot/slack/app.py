@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import handlers, inflight, install, notices
+from core import runtime
 from core.logs import configure_logging, register_secret
 from core.runtime import connect_database, prepare_worker
 from core.settings import Settings, get_settings
@@ -113,6 +114,7 @@ class SlackAsgi:
             elif message["type"] == "lifespan.shutdown":
                 await self.notices.stop()
                 await inflight.drain(DRAIN_S)
+                await runtime.release()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -167,6 +169,7 @@ async def run_socket_mode(settings: Settings) -> None:
     await delivery.stop()
     await handler.close_async()  # type: ignore[no-untyped-call]
     await inflight.drain(DRAIN_S)
+    await runtime.release()
 
 
 def _exit_cleanly(signum: int, frame: Any) -> None:

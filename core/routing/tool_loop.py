@@ -146,71 +146,66 @@ async def answer(
     defs = function_defs(here.tools)
     keeps_secret = any(s.has_secret for s in here.servers.values())
     secrets = await asyncio.to_thread(_secrets_of, here) if keeps_secret else []
-    sessions = client.Sessions()
-    try:
-        runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s, secrets)
-        if parked is not None:  # the user answered the question this reply was parked with
-            answering = parked.waiting
-            async for activity in runner.answered(parked, turn.consent or "declined"):
-                yield activity
-            totals.ms += sum(c.ms or 0.0 for c in answering)
-            exchange += _messages(parked.text, parked.calls)
-        while True:
-            final_round = totals.rounds + 1 >= settings.tool_max_rounds
-            round_spec = replace(
-                spec, tools=defs, tool_choice="none" if final_round else None, exchange=tuple(exchange)
-            )
-            outcome: RouteOutcome | None = None
-            round_id: int | None = None
-            calls: list[CallRecord] = []
-            async with aclosing(route(round_spec, history, snap)) as routed:
-                async for event in routed:
-                    if not isinstance(event, RouteOutcome):
-                        yield event
-                        continue
-                    outcome = event
-                    if outcome.tool_calls and not final_round and outcome.result.status == "ok":
-                        # stored before route goes on (which settles the round's budget), like a reply
-                        calls = [runner.record(c) for c in outcome.tool_calls]
-                        round_id = await asyncio.to_thread(
-                            rounds.store_round, turn.conversation_id, turn.reply_id, outcome.result, calls
-                        )
-            assert outcome is not None
-            if outcome.refusal is not None:
-                if not totals.rounds:
-                    yield outcome  # nothing was called: as any reply the gate refuses
-                    return
-                if outcome.refusal.kind == "confirm":  # this round costs more than the threshold: ask, as ever
-                    yield Parked(outcome.refusal)
-                    return
-                yield Notice(f"The tools' results were not sent back to a model: {outcome.refusal.text}")
-                text = (
-                    "(No answer: the model could not be asked again after its tool calls, see above; what its "
-                    "earlier rounds cost is charged.)"
-                )
-                yield Delta(text)
-                yield _end(totals, outcome, TurnResult(model=None, provider=None, status="partial", text=text))
-                return
-            if round_id is None:
-                if final_round and totals.rounds and outcome.result.status == "ok":  # it could call no more
-                    yield Notice(
-                        f"This reply stopped using tools after {totals.rounds} rounds, the limit here "
-                        "(SWITCHBOARD_TOOL_MAX_ROUNDS): it answers with what the tools returned so far."
+    sessions = client.pool()  # servers' sessions stay open across replies (core.tools.client.Pool)
+    runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s, secrets)
+    if parked is not None:  # the user answered the question this reply was parked with
+        answering = parked.waiting
+        async for activity in runner.answered(parked, turn.consent or "declined"):
+            yield activity
+        totals.ms += sum(c.ms or 0.0 for c in answering)
+        exchange += _messages(parked.text, parked.calls)
+    while True:
+        final_round = totals.rounds + 1 >= settings.tool_max_rounds
+        round_spec = replace(spec, tools=defs, tool_choice="none" if final_round else None, exchange=tuple(exchange))
+        outcome: RouteOutcome | None = None
+        round_id: int | None = None
+        calls: list[CallRecord] = []
+        async with aclosing(route(round_spec, history, snap)) as routed:
+            async for event in routed:
+                if not isinstance(event, RouteOutcome):
+                    yield event
+                    continue
+                outcome = event
+                if outcome.tool_calls and not final_round and outcome.result.status == "ok":
+                    # stored before route goes on (which settles the round's budget), like a reply
+                    calls = [runner.record(c) for c in outcome.tool_calls]
+                    round_id = await asyncio.to_thread(
+                        rounds.store_round, turn.conversation_id, turn.reply_id, outcome.result, calls
                     )
-                yield _end(totals, outcome, outcome.result)
+        assert outcome is not None
+        if outcome.refusal is not None:
+            if not totals.rounds:
+                yield outcome  # nothing was called: as any reply the gate refuses
                 return
-            totals.add_round(outcome.result)
-            async for activity in runner.run(calls):
-                yield activity
-            totals.ms += sum(c.ms or 0.0 for c in calls)
-            await asyncio.to_thread(rounds.update_calls, round_id, calls)
-            waiting = [c for c in calls if c.status == "awaiting"]
-            if waiting:
-                yield Parked(_consent_question(waiting))
+            if outcome.refusal.kind == "confirm":  # this round costs more than the threshold: ask, as ever
+                yield Parked(outcome.refusal)
                 return
-            exchange += _messages(outcome.result.text, calls)
-    finally:
-        _close_soon(sessions)  # servers close in the background: the reply is shown and released without waiting
+            yield Notice(f"The tools' results were not sent back to a model: {outcome.refusal.text}")
+            text = (
+                "(No answer: the model could not be asked again after its tool calls, see above; what its "
+                "earlier rounds cost is charged.)"
+            )
+            yield Delta(text)
+            yield _end(totals, outcome, TurnResult(model=None, provider=None, status="partial", text=text))
+            return
+        if round_id is None:
+            if final_round and totals.rounds and outcome.result.status == "ok":  # it could call no more
+                yield Notice(
+                    f"This reply stopped using tools after {totals.rounds} rounds, the limit here "
+                    "(SWITCHBOARD_TOOL_MAX_ROUNDS): it answers with what the tools returned so far."
+                )
+            yield _end(totals, outcome, outcome.result)
+            return
+        totals.add_round(outcome.result)
+        async for activity in runner.run(calls):
+            yield activity
+        totals.ms += sum(c.ms or 0.0 for c in calls)
+        await asyncio.to_thread(rounds.update_calls, round_id, calls)
+        waiting = [c for c in calls if c.status == "awaiting"]
+        if waiting:
+            yield Parked(_consent_question(waiting))
+            return
+        exchange += _messages(outcome.result.text, calls)
 
 
 def _end(totals: _Totals, outcome: RouteOutcome, last: TurnResult) -> RouteOutcome:
@@ -372,7 +367,3 @@ def _soon(work: Any) -> None:
 
 def _check_soon(name: str) -> None:
     _soon(health.check(name))
-
-
-def _close_soon(sessions: client.Sessions) -> None:
-    _soon(sessions.aclose())

@@ -1,7 +1,9 @@
 """The MCP client: the one module that imports the `mcp` SDK (an import contract in pyproject.toml says so).
 
-`discover(server)` lists a server's tools; `Sessions` is one reply's connections: a server's session is opened on
-its first call and kept for the rest of the reply, then closed. Each open session is held by a task of its own,
+`discover(server)` lists a server's tools; `Sessions` holds connections: a server's session is opened on its first
+call and kept until the holder closes it. Replies use the process's `pool()`, which keeps each server's session
+across replies (a stdio server is started once, not for every reply) until it has been idle for
+SWITCHBOARD_MCP_IDLE_MINUTES or its server's settings change. Each open session is held by a task of its own,
 which enters and leaves the SDK's transport and session (and their cancel scopes) itself, so a reply that is
 cancelled, or a server that dies mid-reply, never unwinds them from the wrong task; closing the reply stops those
 tasks and waits for them (a stdio server's process is gone when `Sessions` exits).
@@ -22,6 +24,7 @@ import os
 import shlex
 import tempfile
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -329,6 +332,9 @@ class Sessions:
         except TimeoutError:
             self._retire(conn)
             raise ToolFailure("timeout", f"no answer within {timeout_s:g} s") from None
+        except asyncio.CancelledError:  # the reply stopped mid-call: its answer must not land in another's call
+            self._retire(conn)
+            raise
         except MCPError as exc:
             if exc.code == mcp_types.REQUEST_TIMEOUT:
                 self._retire(conn)
@@ -357,6 +363,73 @@ class Sessions:
                 if len(part) >= 4:
                     text = text.replace(part, "…")
         return redact(text)
+
+
+# ---------------------------------------------------------------- sessions kept across replies
+
+
+def _opened_with(server: ServerView) -> tuple[object, ...]:
+    """What a session was opened with: when an admin changes any of it, the next call opens a new session."""
+    return (server.transport, server.command, server.url, server.auth_header, server.has_secret, server.secret_hint)
+
+
+class Pool(Sessions):
+    """Each server's session kept open across replies, in this process: a stdio server starts once rather than for
+    every reply that calls it (about 0.65 s for a small Python server, seconds for an `npx` one; see
+    docs/benchmarks.md), and replies at once share its session. A session is opened again when its server's
+    settings changed, closed after `idle_s` without a call, and all of them by `close_pool()` (at shutdown)."""
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__()
+        self.idle_s = idle_s
+        self._used: dict[int, float] = {}  # id(connection) -> when a call last started on it (monotonic)
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def _connect(self, server: ServerView) -> _Connection:
+        held = self._open.get(server.name)
+        if held is not None and _opened_with(held.server) != _opened_with(server):
+            self._retire(held)  # opened with settings the admin has since changed: closes once its calls end
+        conn = await super()._connect(server)
+        self._used[id(conn)] = time.monotonic()
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="mcp-idle")
+        return conn
+
+    async def _reap(self) -> None:
+        while self._open:
+            await asyncio.sleep(max(0.05, min(60.0, self.idle_s / 2)))
+            now = time.monotonic()
+            for conn in list(self._open.values()):
+                if conn.calls == 0 and now - self._used.get(id(conn), now) >= self.idle_s:
+                    self._retire(conn)
+            for conn in [c for c in self._all if c.closed.is_set()]:
+                self._all.remove(conn)
+                self._used.pop(id(conn), None)
+                conn.close_log()
+
+    async def aclose(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        await super().aclose()
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pool] = weakref.WeakKeyDictionary()
+
+
+def pool() -> Pool:
+    """This process's sessions kept across replies (one pool per event loop)."""
+    loop = asyncio.get_running_loop()
+    found = _pools.get(loop)
+    if found is None:
+        found = _pools[loop] = Pool(get_settings().mcp_idle_minutes * 60)
+    return found
+
+
+async def close_pool() -> None:
+    """Close every session the pool keeps (a process shutting down; a test's end)."""
+    found = _pools.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.aclose()
 
 
 # ---------------------------------------------------------------- results

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from core.storage.db import session
 from core.storage.tables import Message
+from core.tools import client
 from tests.chatkit import CLOUD_KEY, World, make_world
 from tests.discord.test_adapter_budgets import _button, discord_thread_on_gpt4o, thread_on_gpt4o
 from tests.discordkit import Person, bot_messages, footers
@@ -32,6 +33,7 @@ async def world() -> AsyncIterator[World]:
         FakeOpenAI(models=["llama-big"], api_key=None) as local,
     ):
         yield await make_world(cloud, local)
+        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
 
 
 @pytest.fixture
@@ -126,7 +128,7 @@ async def test_discord_a_two_round_tool_loop_shows_the_call_and_answers_below_it
     messages = bot_messages(discord_fake, thread)
     (line,) = [m for m in messages if "lookup\\_ticket" in m.content]  # Markdown-escaped, as Discord shows it
     (answer,) = [m for m in messages if "Ticket T-1 is open" in m.content]
-    assert line.content.startswith("-# ✅ tickets.lookup\\_ticket (ticket\\_id: \"T-1\") · ")
+    assert line.content.startswith('-# ✅ tickets.lookup\\_ticket (ticket\\_id: "T-1") · ')
     assert messages.index(line) < messages.index(answer)
     footer = next(f for f in footers(discord_fake, thread) if "tool round" in f)
     assert "oa/gpt-4o" in footer and "tokens" in footer and "$" in footer
