@@ -310,8 +310,8 @@ def message_row(m: Message, files: tuple[StoredFile, ...] = (), rounds: tuple[To
 
 
 def _call_view(c: dict[str, Any]) -> ToolCallView:
-    """A stored call (core.tools.rounds.CallRecord.as_json) without its raw `arguments`. Read field by field, not
-    through CallRecord: reports sit below the tool loop's layer."""
+    """A stored call (core.tools.rounds.CallRecord.as_json) without its raw `arguments`, read field by field so a
+    call stored by an older or newer version (a field missing or added) still shows."""
     ms = c.get("ms")
     return ToolCallView(
         server=str(c.get("server") or ""),
