@@ -52,6 +52,7 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 	$(BIN)/python -m bench.burst $(BURST_ARGS)
+	$(BIN)/python -m bench.tools $(TOOLS_ARGS)
 
 # 10,000 messages over 200 Slack threads, two HTTP workers on PostgreSQL, 20% of provider calls faulty, one worker
 # killed with kill -9 (bench/soak.py); needs SWITCHBOARD_TEST_POSTGRES_URL or SOAK_ARGS="--database-url ...".
