@@ -57,7 +57,7 @@ def update_stats(names: list[str] | None = None) -> int:
                 select(Message.status, Message.latency_ms, Message.ttft_ms, Message.completion_tokens)
                 .where(
                     Message.model == name,
-                    col(Message.role).in_(("assistant", "compare")),
+                    col(Message.role).in_(("assistant", "compare", "tool")),  # a tool round is a model call too
                     col(Message.status).in_(("ok", "error", "partial")),
                 )
                 .order_by(col(Message.id).desc())
