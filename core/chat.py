@@ -26,7 +26,13 @@ from core.models.registry import ModelInfo
 from core.prose import clause
 from core.render import render_footer
 from core.routing import tool_loop
-from core.routing.policy import choose_model, local_suggestions, source_label, vision_suggestions
+from core.routing.policy import (
+    choose_model,
+    local_suggestions,
+    source_label,
+    tool_suggestions,
+    vision_suggestions,
+)
 from core.routing.route import Attempt, RouteOutcome, RouteSpec, Writing, template_for
 from core.routing.strategy import plan_chain
 from core.settings import get_settings
@@ -298,7 +304,7 @@ async def _answer_now(
         return
     spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id, needs_vision)
     here = tool_loop.available(snap, ScopeKey(msg.platform, msg.workspace, msg.channel), conv.preset)
-    for note in _tool_notes(conv.id, here, model, snap):
+    for note in _tool_notes(conv.id, here, model, snap, choice.policy):
         yield Notice(note)
     resumed = confirmed or consent is not None  # a parked reply answered: it goes on from its stored rounds
     tool_turn = tool_loop.ToolTurn(conv.id, reply_id, msg.user, consent, resumed)
@@ -430,11 +436,11 @@ async def _answer_now(
             )
 
 
-def _tool_notes(conv_id: int, here: tool_loop.Available, model: ModelInfo, snap: Snapshot) -> list[str]:
+def _tool_notes(conv_id: int, here: tool_loop.Available, model: ModelInfo, snap: Snapshot, policy: Policy) -> list[str]:
     """What the thread is told, once, of tools it cannot use now: its model cannot call tools, or a server is down."""
     notes = []
     if here.tools and not model.supports_tools and _once(conv_id, f"model:{model.name}"):
-        able = tool_loop.tool_models(snap)
+        able = tool_suggestions(snap, policy, most=3)
         names = f" Models here that can: {', '.join(f'`{n}`' for n in able)} (`!model NAME` switches)." if able else ""
         notes.append(f"Tools are enabled here, but {model.name} cannot call tools, so it answers without them.{names}")
     for server in here.down:

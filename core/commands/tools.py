@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from core.commands.base import Context, command
 from core.routing import tool_loop as loop
-from core.routing.policy import choose_model
+from core.routing.policy import choose_model, tool_suggestions
 from core.tools import rounds
 from core.types import Event, Reply
 
@@ -45,7 +45,7 @@ async def tools_command(ctx: Context, args: str) -> AsyncIterator[Event]:
     current = ctx.conversation.current_model if ctx.conversation else None
     model = choose_model(ctx.snap, current, ctx.key, None).model
     if model is not None and not model.supports_tools:
-        able = loop.tool_models(ctx.snap)
+        able = tool_suggestions(ctx.snap, ctx.policy, most=3)
         names = ", ".join(f"`{n}`" for n in able) or "none here yet"
         lines.append(f"{model.name} cannot call tools. Models here that can: {names} (`!model NAME` switches).")
     elif model is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from core.config.people import Preference
@@ -81,7 +82,16 @@ def local_suggestions(snap: Snapshot, policy: Policy) -> list[str]:
 
 def vision_suggestions(snap: Snapshot, policy: Policy, most: int = 5) -> list[str]:
     """Models this scope allows that can see images, free local ones first: where an image turn points the user."""
-    able = [m for m in snap.models if m.supports_vision and _unusable(snap, m, m.name, policy) is None]
+    return _able(snap, policy, most, lambda m: m.supports_vision)
+
+
+def tool_suggestions(snap: Snapshot, policy: Policy, most: int = 5) -> list[str]:
+    """Models this scope allows that can call tools, free local ones first: where a thread without them looks."""
+    return _able(snap, policy, most, lambda m: m.supports_tools)
+
+
+def _able(snap: Snapshot, policy: Policy, most: int, can: Callable[[ModelInfo], bool]) -> list[str]:
+    able = [m for m in snap.models if can(m) and _unusable(snap, m, m.name, policy) is None]
     able.sort(key=lambda m: (not m.is_local, m.is_paid, m.name))
     return [m.name for m in able[:most]]
 

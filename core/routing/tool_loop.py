@@ -90,11 +90,6 @@ def function_defs(tools: tuple[ToolInfo, ...]) -> tuple[dict[str, Any], ...]:
     )
 
 
-def tool_models(snap: Snapshot, limit: int = 3) -> list[str]:
-    """Usable models here that can call tools (for a thread whose model cannot)."""
-    return [m.name for m in snap.models if m.usable and m.supports_tools][:limit]
-
-
 class _Totals:
     """Every round's tokens, cost and tool time, for the footer."""
 
