@@ -5,9 +5,11 @@ real SQLite. Each test asserts on what the thread shows and what was stored and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,13 @@ from sqlmodel import col, select
 
 from core.budgets import ledger
 from core.budgets.store import add_budget
+from core.chat import handle
 from core.config.chains import save_chain
 from core.settings import get_settings
 from core.snapshot import invalidate
 from core.storage.db import session
 from core.storage.tables import Message
+from core.threads.recovery import recover_stale_replies
 from core.tools import client, health, servers
 from core.types import ToolActivity
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
@@ -441,3 +445,33 @@ async def test_a_server_keeps_running_between_replies_until_it_is_idle_or_change
             break
         await asyncio.sleep(0.05)
     assert not alive(third)
+
+
+async def test_a_process_that_dies_while_its_tool_runs_is_charged_its_round_and_nothing_more(
+    any_db: str, world: World, closed_log: Path
+) -> None:
+    await add_tickets(closed_log)
+    thread = Thread()
+    await on_gpt4o(thread)
+    budget = await asyncio.to_thread(add_budget, "global", "day", 5.0)
+    invalidate()
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(SLOW, {"seconds": 30}),)))
+    running = asyncio.Event()
+
+    async def turn() -> None:
+        async for event in handle(thread.message("run the slow thing")):
+            if isinstance(event, ToolActivity) and event.state == "running":
+                running.set()
+
+    task = asyncio.create_task(turn())
+    await asyncio.wait_for(running.wait(), 30)
+    # the crash rules, as another process runs them once this one's claim has gone stale (here: at once)
+    assert await asyncio.to_thread(recover_stale_replies, timedelta(seconds=-1)) == 1
+    (tool_row,) = rows("tool")
+    (reply,) = [r for r in rows("assistant") if r.id == tool_row.parent_id]
+    assert reply.status == "interrupted" and not reply.cost_usd  # the round row holds what was spent
+    state = ledger.current([budget], tz="UTC")[budget.id]
+    assert state.reserved == 0 and state.spent == round((tool_row.cost_usd or 0) * 1_000_000) > 0
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -90,6 +90,13 @@ def store_round(conversation_id: int, reply_id: int, result: TurnResult, calls: 
         s.add(row)
         s.flush()
         assert row.id is not None
+        # The round's cost is this row's now: the reply no longer names a model writing it (the next round's
+        # attempt will), so if its process dies while the tools run, the crash rules charge the reply nothing more.
+        s.exec(
+            update(Message)
+            .where(col(Message.id) == reply_id, col(Message.status) == "pending")
+            .values(model=None, provider=None)
+        )
         return row.id
 
 
