@@ -3,6 +3,7 @@ form as a subprocess on a free port, waited for until it answers, which a test c
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import subprocess
@@ -20,6 +21,15 @@ def stdio_command(log: Path | None = None) -> str:
     """The command line that runs the fake over stdio. By its path, not `-m tests.fakes.mcp_server`: the client
     starts it with a minimal environment from wherever the test runs, where `tests` is not importable."""
     return shlex.join([sys.executable, str(FAKE), "stdio", *(["--log", str(log)] if log else [])])
+
+
+def alive(pid: int) -> bool:
+    """Whether a process (a server the client started) is still running."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class HttpMcp:

@@ -23,7 +23,7 @@ from core.tools import client, servers
 from core.tools.servers import ServerView, ToolInfo
 from tests.conftest import Cli
 from tests.helpers import closed_port
-from tests.mcpkit import HttpMcp, stdio_command
+from tests.mcpkit import HttpMcp, alive, stdio_command
 
 TOKEN = "tok-s3cret-value-9876"
 
@@ -154,14 +154,6 @@ def closed_log(tmp_path: Path) -> Path:
 def desk(sb_env: dict[str, str], closed_log: Path) -> ServerView:
     """The fake over stdio, registered as `desk`."""
     return servers.add_server("desk", command=stdio_command(closed_log))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def test_discovery_over_stdio_lists_tools_with_their_consent_marks(desk: ServerView) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from core.types import ToolActivity
 from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
 from tests.fakes.openai import FakeOpenAI, ServerError, ToolCall
 from tests.fakes.openai import Reply as Say
-from tests.mcpkit import HttpMcp, stdio_command
+from tests.mcpkit import HttpMcp, alive, stdio_command
 from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed
 
 
@@ -46,6 +45,20 @@ async def world():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def closed_log(tmp_path: Path) -> Path:
     return tmp_path / "closed.jsonl"
+
+
+async def tickets_thread(
+    log: Path, monkeypatch: pytest.MonkeyPatch | None = None, *, consent: tuple[str, ...] = (), **env: str
+) -> Thread:
+    """Settings from `env` (SWITCHBOARD_...), the fake helpdesk registered, and a thread on oa/gpt-4o."""
+    for key, value in env.items():
+        assert monkeypatch is not None
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    await add_tickets(log, consent=consent)
+    thread = Thread()
+    await on_gpt4o(thread)
+    return thread
 
 
 async def on_gpt4o(thread: Thread) -> None:
@@ -69,9 +82,7 @@ def tool_messages(body: dict) -> list[dict]:  # type: ignore[type-arg]
 async def test_a_question_that_needs_a_tool_runs_it_in_the_thread_and_answers_with_its_result(
     any_db: str, world: World, closed_log: Path
 ) -> None:
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log)
     world.cloud.script(
         "gpt-4o",
         Say(text="Let me look.", tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-1"}),)),
@@ -115,9 +126,7 @@ async def test_a_question_that_needs_a_tool_runs_it_in_the_thread_and_answers_wi
 async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(
     any_db: str, world: World, closed_log: Path
 ) -> None:
-    await add_tickets(closed_log, consent=("close_ticket",))
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log, consent=("close_ticket",))
     world.cloud.script(
         "gpt-4o",
         Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-7", "note": "fixed"}),)),
@@ -159,9 +168,7 @@ async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(
 
 
 async def test_a_refused_tool_never_runs_and_the_model_is_told(world: World, closed_log: Path) -> None:
-    await add_tickets(closed_log, consent=("close_ticket",))
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log, consent=("close_ticket",))
     world.cloud.script(
         "gpt-4o",
         Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-2"}),)),
@@ -181,11 +188,7 @@ async def test_a_refused_tool_never_runs_and_the_model_is_told(world: World, clo
 async def test_a_tool_that_takes_too_long_is_stopped_and_the_model_goes_on(
     world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWITCHBOARD_TOOL_TIMEOUT_SECONDS", "0.5")
-    get_settings.cache_clear()
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log, monkeypatch, SWITCHBOARD_TOOL_TIMEOUT_SECONDS="0.5")
     world.cloud.script(
         "gpt-4o",
         Say(tool_calls=(ToolCall(SLOW, {"seconds": 30}),)),
@@ -233,11 +236,7 @@ async def test_a_model_that_cannot_call_tools_is_not_offered_them_and_the_thread
 async def test_the_round_limit_stops_a_model_that_keeps_calling_tools(
     world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWITCHBOARD_TOOL_MAX_ROUNDS", "3")
-    get_settings.cache_clear()
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log, monkeypatch, SWITCHBOARD_TOOL_MAX_ROUNDS="3")
     again = Say(tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-1"}),))
     world.cloud.set_default(again, model="gpt-4o")  # a model that would call tools for ever
     said = await thread.say("dig into T-1")
@@ -252,12 +251,9 @@ async def test_the_round_limit_stops_a_model_that_keeps_calling_tools(
 async def test_a_budget_that_runs_out_between_rounds_stops_the_reply_and_charges_what_was_spent(
     any_db: str, world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "200")
-    monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "1000")
-    get_settings.cache_clear()
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(
+        closed_log, monkeypatch, SWITCHBOARD_MAX_OUTPUT_TOKENS="200", SWITCHBOARD_CONFIRM_OVER_USD="1000"
+    )
     budget = await asyncio.to_thread(add_budget, "global", "day", 0.004)  # one round's reservation, not two
     invalidate()
     world.cloud.script(
@@ -293,12 +289,10 @@ def test_the_shown_arguments_never_carry_a_secret() -> None:
 async def test_a_round_that_costs_more_than_the_threshold_asks_and_goes_on_from_where_it_stopped(
     world: World, closed_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWITCHBOARD_MAX_OUTPUT_TOKENS", "200")
-    monkeypatch.setenv("SWITCHBOARD_CONFIRM_OVER_USD", "0.004")  # round 1 is under it; round 2 carries 6,000 chars
-    get_settings.cache_clear()
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    # round 1 is under the threshold; round 2 carries the tool's 6,000 characters and is over it
+    thread = await tickets_thread(
+        closed_log, monkeypatch, SWITCHBOARD_MAX_OUTPUT_TOKENS="200", SWITCHBOARD_CONFIRM_OVER_USD="0.004"
+    )
     world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(BIG, {"chars": 6000}),)), Say(text="It is long."))
     asked = await thread.say("get me the big one")
     (question,) = [r for r in asked.replies if r.kind == "confirm"]
@@ -314,9 +308,7 @@ async def test_a_round_that_costs_more_than_the_threshold_asks_and_goes_on_from_
 async def test_bad_arguments_and_a_failing_tool_are_told_to_the_model_not_to_the_user_as_a_crash(
     world: World, closed_log: Path
 ) -> None:
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log)
     world.cloud.script(
         "gpt-4o",
         Say(tool_calls=(ToolCall(LOOKUP, '{"ticket_id": '), ToolCall("tickets__fail"), ToolCall("tickets__nope"))),
@@ -384,9 +376,7 @@ async def test_a_fallback_in_the_middle_of_a_tool_loop_keeps_the_calls_and_skips
 
 
 async def test_consent_given_in_a_thread_is_forgotten_with_its_server(world: World, closed_log: Path) -> None:
-    await add_tickets(closed_log, consent=("close_ticket",))
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log, consent=("close_ticket",))
     world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(CLOSE, {"ticket_id": "T-1"}),)), Say(text="Closed."))
     await thread.say("close T-1")
     await thread.say("!confirm always")
@@ -394,14 +384,6 @@ async def test_consent_given_in_a_thread_is_forgotten_with_its_server(world: Wor
     await asyncio.to_thread(servers.remove_server, "tickets")
     await add_tickets(closed_log, consent=("close_ticket",))  # another server, under the same name
     assert "runs after your OK" in (await thread.say("!tools")).text
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def pid_reply(world: World, thread: Thread) -> int:
@@ -417,9 +399,7 @@ async def test_a_server_keeps_running_between_replies_until_it_is_idle_or_change
     monkeypatch.setenv("SWITCHBOARD_MCP_IDLE_MINUTES", "0.08")  # 4.8 s: longer than a reply on a loaded machine
     get_settings.cache_clear()
     await client.close_pool()
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log)
     first = await pid_reply(world, thread)
     assert alive(first) and await pid_reply(world, thread) == first  # the next reply uses the same process
     await asyncio.to_thread(servers.update_server, "tickets", consent_tools=["close_ticket"])
@@ -450,9 +430,7 @@ async def test_a_server_keeps_running_between_replies_until_it_is_idle_or_change
 async def test_a_process_that_dies_while_its_tool_runs_is_charged_its_round_and_nothing_more(
     any_db: str, world: World, closed_log: Path
 ) -> None:
-    await add_tickets(closed_log)
-    thread = Thread()
-    await on_gpt4o(thread)
+    thread = await tickets_thread(closed_log)
     budget = await asyncio.to_thread(add_budget, "global", "day", 5.0)
     invalidate()
     world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(SLOW, {"seconds": 30}),)))
