@@ -136,7 +136,7 @@ async def test_a_tool_that_needs_consent_asks_first_and_runs_only_when_allowed(
     (question,) = [r for r in asked.replies if r.kind == "confirm"]
     assert "tickets.close_ticket" in question.text and 'ticket_id: "T-7"' in question.text
     assert [c.command for c in question.choices] == ["!confirm", "!confirm always", "!cancel"]
-    assert [a.state for a in activities(asked)] == ["awaiting"]
+    assert activities(asked) == []  # the question names the call; its line comes when it runs
     assert closed(closed_log) == []  # not run
     assert len(world.cloud.chat_calls("gpt-4o")) == 1
 

@@ -269,8 +269,9 @@ class _Runner:
         for call in calls:
             tool = self.by_function.get(call.function)
             if tool is not None and tool.consent and (tool.server, tool.name) not in self._consented:
+                # No line for it yet: the question that parks the reply names it, and its line comes when it runs
+                # (a 🔐 line posted now could not be updated by the turn that answers the question).
                 call.status, call.result = "awaiting", ""
-                yield _activity(call, "waiting for your OK")
                 continue
             async for activity in self._run_one(call, tool):
                 yield activity
