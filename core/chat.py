@@ -444,7 +444,7 @@ def _tool_notes(conv_id: int, here: tool_loop.Available, model: ModelInfo, snap:
         names = f" Models here that can: {', '.join(f'`{n}`' for n in able)} (`!model NAME` switches)." if able else ""
         notes.append(f"Tools are enabled here, but {model.name} cannot call tools, so it answers without them.{names}")
     for server in here.down:
-        if _once(conv_id, f"down:{server.name}:{server.last_check_at}"):
+        if _once(conv_id, f"down:{server.name}"):
             why = f" ({server.last_check_error})" if server.last_check_error else ""
             notes.append(
                 f"The tools of `{server.name}` are unavailable: its server is down{why}. An admin has been told."
