@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 SAVE_PARTIAL_EVERY_S = 2.0
 STATS_EVERY_S = 30.0
 _stats_due: dict[str, float] = {}
-_told: dict[tuple[int, str], None] = {}  # (conversation, what) said once in this process: tools unavailable here
 
 
 async def receive(msg: IncomingMessage) -> TurnStart | None:
@@ -304,8 +303,11 @@ async def _answer_now(
         return
     spec = _spec(msg, conv, snap, model, choice.policy, confirmed, reply_id, needs_vision)
     here = tool_loop.available(snap, ScopeKey(msg.platform, msg.workspace, msg.channel), conv.preset)
-    for note in _tool_notes(conv.id, here, model, snap, choice.policy):
-        yield Notice(note)
+    notes = _tool_notes(conv, here, model, snap, choice.policy)
+    if notes:  # none, almost always: then no query
+        await threads.note_tools(conv.id, [key for key, _ in notes])
+        for _, text in notes:
+            yield Notice(text)
     resumed = confirmed or consent is not None  # a parked reply answered: it goes on from its stored rounds
     tool_turn = tool_loop.ToolTurn(conv.id, reply_id, msg.user, consent, resumed)
     writing = model
@@ -436,30 +438,23 @@ async def _answer_now(
             )
 
 
-def _tool_notes(conv_id: int, here: tool_loop.Available, model: ModelInfo, snap: Snapshot, policy: Policy) -> list[str]:
-    """What the thread is told, once, of tools it cannot use now: its model cannot call tools, or a server is down."""
+def _tool_notes(
+    conv: conversations.ConversationRef, here: tool_loop.Available, model: ModelInfo, snap: Snapshot, policy: Policy
+) -> list[tuple[str, str]]:
+    """What the thread is told, once each (stored with the conversation, so on any worker), of tools it cannot use
+    now: its model cannot call tools, or a server is down. (key, text) pairs."""
     notes = []
-    if here.tools and not model.supports_tools and _once(conv_id, f"model:{model.name}"):
+    if here.tools and not model.supports_tools and f"model:{model.name}" not in conv.tool_notes:
         able = tool_suggestions(snap, policy, most=3)
         names = f" Models here that can: {', '.join(f'`{n}`' for n in able)} (`!model NAME` switches)." if able else ""
-        notes.append(f"Tools are enabled here, but {model.name} cannot call tools, so it answers without them.{names}")
+        text = f"Tools are enabled here, but {model.name} cannot call tools, so it answers without them.{names}"
+        notes.append((f"model:{model.name}", text))
     for server in here.down:
-        if _once(conv_id, f"down:{server.name}"):
+        if f"down:{server.name}" not in conv.tool_notes:
             why = f" ({server.last_check_error})" if server.last_check_error else ""
-            notes.append(
-                f"The tools of `{server.name}` are unavailable: its server is down{why}. An admin has been told."
-            )
+            text = f"The tools of `{server.name}` are unavailable: its server is down{why}. An admin has been told."
+            notes.append((f"down:{server.name}", text))
     return notes
-
-
-def _once(conv_id: int, what: str) -> bool:
-    key = (conv_id, what)
-    if key in _told:
-        return False
-    _told[key] = None
-    if len(_told) > 10_000:
-        del _told[next(iter(_told))]
-    return True
 
 
 def _no_vision_text(snap: Snapshot, model: ModelInfo, policy: Policy) -> str:

@@ -295,6 +295,8 @@ class Conversation(SQLModel, table=True):
     trim_notified: bool = False
     # What the thread must be told before anything else (e.g. that a reply was interrupted); cleared once said
     pending_notice: str | None = Field(default=None, sa_column=Column(Text))
+    # What the thread was told about tools it cannot use, once each: "model:NAME" (cannot call tools), "down:SERVER"
+    tool_notes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 

@@ -61,6 +61,7 @@ class ConversationRef:
     preset: str | None
     trim_notified: bool
     pending_notice: str | None = None  # something to tell the thread first (see take_notice)
+    tool_notes: tuple[str, ...] = ()  # what it was told once about tools it cannot use (see note_tools)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def _ref(c: Conversation) -> ConversationRef:
         preset=c.preset,
         trim_notified=c.trim_notified,
         pending_notice=c.pending_notice,
+        tool_notes=tuple(c.tool_notes or ()),
     )
 
 
@@ -121,7 +123,13 @@ class _Statements:
             c.c.thread == bindparam("thread"),
         )
         self.find_conversation = sa_select(
-            c.c.id, c.c.current_model, c.c.system_prompt, c.c.preset, c.c.trim_notified, c.c.pending_notice
+            c.c.id,
+            c.c.current_model,
+            c.c.system_prompt,
+            c.c.preset,
+            c.c.trim_notified,
+            c.c.pending_notice,
+            c.c.tool_notes,
         ).where(*key)
         # Turns of a thread start one at a time (a row lock; SQLite's write lock already is one): a turn then sees
         # the claim of any turn of its thread that started before it, committed, and waits for it
@@ -213,6 +221,7 @@ def _conversation_row(conn: Connection, msg: IncomingMessage) -> tuple[Conversat
         row.preset,
         bool(row.trim_notified),
         row.pending_notice,
+        tuple(row.tool_notes or ()),
     )
     return ref, False
 
@@ -533,6 +542,15 @@ def set_thread_instructions(conversation_id: int, text: str | None) -> None:
             .where(col(Conversation.id) == conversation_id)
             .values(system_prompt=text, preset=None, updated_at=utcnow())
         )
+
+
+def note_tools(conversation_id: int, said: list[str]) -> None:
+    """The thread was told these things about its tools (`model:NAME`, `down:SERVER`): never again."""
+    with session(write=True) as s:
+        conv = s.get(Conversation, conversation_id)
+        if conv is not None:
+            conv.tool_notes = list(dict.fromkeys([*(conv.tool_notes or []), *said]))[-50:]
+            s.add(conv)
 
 
 def mark_trim_notified(conversation_id: int) -> None:

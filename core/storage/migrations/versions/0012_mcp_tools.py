@@ -1,5 +1,6 @@
-"""mcpserver and toolconsent tables; message.parent_id, .tool_calls, .tool_rounds and .tool_ms: MCP servers whose
-tools threads may use, consent a thread remembers, and the tool rounds of a reply stored as messages
+"""mcpserver and toolconsent tables; message.parent_id, .tool_calls, .tool_rounds and .tool_ms;
+conversation.tool_notes: MCP servers whose tools threads may use, consent a thread remembers, the tool rounds of a
+reply stored as messages, and what a thread was told once about tools it cannot use
 
 Revision ID: 0012
 Revises: 0011
@@ -24,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tool_rounds", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("tool_ms", sa.Float(), nullable=True))
         batch.create_index(batch.f("ix_message_parent_id"), ["parent_id"], unique=False)
+    with op.batch_alter_table("conversation") as batch:
+        batch.add_column(sa.Column("tool_notes", sa.JSON(), nullable=True))
     op.create_table(
         "mcpserver",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -66,6 +69,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("toolconsent")
     op.drop_table("mcpserver")
+    with op.batch_alter_table("conversation") as batch:
+        batch.drop_column("tool_notes")
     with op.batch_alter_table("message") as batch:
         batch.drop_index(batch.f("ix_message_parent_id"))
         batch.drop_column("tool_ms")
