@@ -264,11 +264,12 @@ class _Runner:
         return CallRecord(request.id, server, name, request.name, request.arguments, shown, status="running")
 
     async def run(self, calls: list[CallRecord]) -> AsyncGenerator[ToolActivity, None]:
-        if self._consented is None:
-            self._consented = await asyncio.to_thread(rounds.consented, self.turn.conversation_id)
+        if self._consented is None:  # read only where a tool of the round asks first
+            asks = any((t := self.by_function.get(c.function)) is not None and t.consent for c in calls)
+            self._consented = await asyncio.to_thread(rounds.consented, self.turn.conversation_id) if asks else None
         for call in calls:
             tool = self.by_function.get(call.function)
-            if tool is not None and tool.consent and (tool.server, tool.name) not in self._consented:
+            if tool is not None and tool.consent and (tool.server, tool.name) not in (self._consented or ()):
                 # No line for it yet: the question that parks the reply names it, and its line comes when it runs
                 # (a 🔐 line posted now could not be updated by the turn that answers the question).
                 call.status, call.result = "awaiting", ""

@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import Message, ToolConsent, utcnow
 from core.types import ToolUse, TurnResult
 
+_M = Message.__table__  # type: ignore[attr-defined]
 CALL_STATES = ("running", "awaiting", "ok", "error", "timeout", "declined", "unavailable")  # running: never ended
 
 
@@ -66,44 +67,39 @@ class StoredRound:
 
 def store_round(conversation_id: int, reply_id: int, result: TurnResult, calls: list[CallRecord]) -> int:
     """Store a round that ended in tool calls (its model, tokens and cost in `result`) as a row of its own."""
-    with session(write=True) as s:
-        row = Message(
-            conversation_id=conversation_id,
-            parent_id=reply_id,
-            role="tool",
-            content=result.text,
-            model=result.model,
-            provider=result.provider,
-            fallback_from=result.fallback_from,
-            fallback_reason=(result.fallback_reason or "")[:300] or None,
-            status="ok",
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost_usd=result.cost_usd,
-            latency_ms=result.latency_ms,
-            ttft_ms=result.ttft_ms,
-            finish_reason=result.finish_reason,
-            reasoning=result.reasoning or None,
-            reasoning_tokens=result.reasoning_tokens,
-            tool_calls=[c.as_json() for c in calls],
-        )
-        s.add(row)
-        s.flush()
-        assert row.id is not None
+    row = {
+        "conversation_id": conversation_id,
+        "parent_id": reply_id,
+        "role": "tool",
+        "content": result.text,
+        "model": result.model,
+        "provider": result.provider,
+        "fallback_from": result.fallback_from,
+        "fallback_reason": (result.fallback_reason or "")[:300] or None,
+        "status": "ok",
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "finish_reason": result.finish_reason,
+        "reasoning": result.reasoning or None,
+        "reasoning_tokens": result.reasoning_tokens,
+        "tool_calls": [c.as_json() for c in calls],
+        "created_at": utcnow(),
+    }
+    with connection(write=True) as conn:
+        round_id = int(conn.execute(insert(_M).values(**row).returning(_M.c.id)).scalar_one())
         # The round's cost is this row's now: the reply no longer names a model writing it (the next round's
         # attempt will), so if its process dies while the tools run, the crash rules charge the reply nothing more.
-        s.exec(
-            update(Message)
-            .where(col(Message.id) == reply_id, col(Message.status) == "pending")
-            .values(model=None, provider=None)
-        )
-        return row.id
+        conn.execute(update(_M).where(_M.c.id == reply_id, _M.c.status == "pending").values(model=None, provider=None))
+    return round_id
 
 
 def update_calls(round_id: int, calls: list[CallRecord]) -> None:
     """Store how a round's calls ended (or that they wait for consent)."""
-    with session(write=True) as s:
-        s.exec(update(Message).where(col(Message.id) == round_id).values(tool_calls=[c.as_json() for c in calls]))
+    with connection(write=True) as conn:
+        conn.execute(update(_M).where(_M.c.id == round_id).values(tool_calls=[c.as_json() for c in calls]))
 
 
 def rounds_of(reply_id: int) -> list[StoredRound]:
