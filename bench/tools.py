@@ -255,8 +255,8 @@ def report(times: dict[str, list[float]], args: argparse.Namespace, command: str
             *rows,
             "",
             f"- The core's tool turn costs {(core_p50 - raw_p50) * 1000:.1f} ms more than the same two model calls "
-            f"and tool call by hand (median), {core_p50 / raw_p50:.3f}x: storing the message, the round and the "
-            "reply, the budget gate twice, the snapshot, the tool line and the footer.",
+            f"and tool call by hand (median), {core_p50 / raw_p50:.3f}x: storing the message, the round (before and "
+            "after its call) and the reply on SQLite, two routed model calls, the tool line and the footer.",
             f"- Starting the MCP server for the turn (the pool emptied) adds {(cold_p50 - core_p50) * 1000:.0f} ms "
             f"to the median ({cold_p50 / core_p50:.1f}x the warm turn): what the session pool saves every tool "
             "reply after the first.",
