@@ -18,6 +18,7 @@ from core.budgets import ledger
 from core.budgets.store import add_budget
 from core.chat import handle
 from core.config.chains import save_chain
+from core.reports.performance import request_detail, request_log
 from core.settings import get_settings
 from core.snapshot import invalidate
 from core.storage.db import session
@@ -453,3 +454,17 @@ async def test_a_process_that_dies_while_its_tool_runs_is_charged_its_round_and_
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def test_the_request_log_lists_every_model_call_of_a_tool_reply(world: World, closed_log: Path) -> None:
+    thread = await tickets_thread(closed_log)
+    world.cloud.script("gpt-4o", Say(tool_calls=(ToolCall(LOOKUP, {"ticket_id": "T-9"}),)), Say(text="Open."))
+    await thread.say("is T-9 open?")
+    await thread.say("and T-10?")  # a later message: the round still answers the one before it
+    logged = await asyncio.to_thread(request_log)
+    (round_row,) = [r for r in logged if r.id == rows("tool")[0].id]
+    assert round_row.model == "oa/gpt-4o" and round_row.cost_usd
+    detail = await asyncio.to_thread(request_detail, round_row.id)
+    assert detail is not None and detail.answered is not None and detail.answered.content == "is T-9 open?"
+    (call,) = detail.reply.rounds[0].calls
+    assert (call.tool, call.shown, call.status) == ("lookup_ticket", 'ticket_id: "T-9"', "ok")

@@ -242,11 +242,17 @@ def request_panel(row: RequestRow) -> None:
             who = detail.answered.user_id or "user"
             st.caption(f"{who} · {fmt.timestamp(detail.answered.created_at)}")
             st.text(detail.answered.content)
-        st.markdown("**The reply**")
+        if r.role == "tool":  # a model call of a reply that ended in tool calls: what it asked for
+            st.markdown("**A tool round of a reply** (the model asked for tools; the thread's transcript has them)")
+            asked = r.rounds[0].calls if r.rounds else ()
+            calls = ", ".join(f"{c.server}.{c.tool}({c.shown}) · {c.status}" for c in asked)
+            st.caption(calls or "No calls were stored.")
+        else:
+            st.markdown("**The reply**")
         if r.content:
             with st.container(height=260 if len(r.content) > 1200 else "content"):
                 st.markdown(r.content)
-        else:
+        elif r.role != "tool":
             st.caption("Nothing was written.")
         if detail.thread is not None:
             title = detail.thread.title or detail.thread.thread

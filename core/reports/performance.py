@@ -11,9 +11,19 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from core.models.stats import percentile
-from core.reports.threads import REPLY_ROLES, MessageRow, ThreadSummary, message_row, thread_summary
+from core.reports.threads import (
+    REPLY_ROLES,
+    TOOL_ROLE,
+    MessageRow,
+    ThreadSummary,
+    message_row,
+    thread_summary,
+    tool_round,
+)
 from core.storage.db import session
 from core.storage.tables import Message, aware, utcnow
+
+REQUEST_ROLES = (*REPLY_ROLES, TOOL_ROLE)  # every request to a model: a reply, or a tool round of one
 
 MEASURED_STATUSES = ("ok", "error", "partial")  # what the performance figures count (not pending/interrupted)
 
@@ -62,7 +72,7 @@ def performance_series(
         col(Message.ttft_ms),
         col(Message.completion_tokens),
     ).where(
-        col(Message.role).in_(REPLY_ROLES),
+        col(Message.role).in_(REQUEST_ROLES),
         col(Message.status).in_(MEASURED_STATUSES),
         col(Message.model).is_not(None),
         col(Message.created_at) >= start,
@@ -146,7 +156,7 @@ def request_log(
         col(Message.cost_usd),
         col(Message.fallback_from),
         col(Message.conversation_id),
-    ).where(col(Message.role).in_(REPLY_ROLES), col(Message.model).is_not(None))
+    ).where(col(Message.role).in_(REQUEST_ROLES), col(Message.model).is_not(None))
     if since is not None:
         query = query.where(col(Message.created_at) >= since)
     if until is not None:
@@ -179,7 +189,7 @@ def request_log(
 
 def logged_models(since: datetime | None = None) -> list[str]:
     """The models that have replies (since `since`), for the log's model filter."""
-    query = select(col(Message.model)).where(col(Message.role).in_(REPLY_ROLES), col(Message.model).is_not(None))
+    query = select(col(Message.model)).where(col(Message.role).in_(REQUEST_ROLES), col(Message.model).is_not(None))
     if since is not None:
         query = query.where(col(Message.created_at) >= since)
     with session() as s:
@@ -199,17 +209,19 @@ def request_detail(reply_id: int) -> RequestDetail | None:
     """The request log's row `reply_id` in full, or None when it is not a reply (any more)."""
     with session() as s:
         reply = s.get(Message, reply_id)
-        if reply is None or reply.role not in REPLY_ROLES:
+        if reply is None or reply.role not in REQUEST_ROLES:
             return None
+        before = reply.parent_id or reply_id  # a tool round answers what its reply answers
         asked = s.execute(
             select(Message)
             .where(
                 col(Message.conversation_id) == reply.conversation_id,
                 col(Message.role) == "user",
-                col(Message.id) < reply_id,
+                col(Message.id) < before,
             )
             .order_by(col(Message.id).desc())
             .limit(1)
         ).scalar_one_or_none()
-        rows = message_row(reply), message_row(asked) if asked is not None else None
+        own = (tool_round(reply),) if reply.role == TOOL_ROLE else ()  # a tool round: the calls it asked for
+        rows = message_row(reply, rounds=own), message_row(asked) if asked is not None else None
     return RequestDetail(rows[0], rows[1], thread_summary(reply.conversation_id))
