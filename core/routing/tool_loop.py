@@ -139,10 +139,10 @@ async def answer(
     exchange = [m for r in stored if r is not parked for m in _messages(r.text, r.calls)]
     by_function = {t.function_name: t for t in here.tools}
     defs = function_defs(here.tools)
-    keeps_secret = any(s.has_secret for s in here.servers.values())
-    secrets = await asyncio.to_thread(_secrets_of, here) if keeps_secret else []
+    if any(s.has_secret for s in here.servers.values()):  # known to core.logs before any call is shown
+        await asyncio.to_thread(_read_secrets, here)
     sessions = client.pool()  # servers' sessions stay open across replies (core.tools.client.Pool)
-    runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s, secrets)
+    runner = _Runner(sessions, here, by_function, turn, settings.tool_timeout_s)
     if parked is not None:  # the user answered the question this reply was parked with
         answering = parked.waiting
         async for activity in runner.answered(parked, turn.consent or "declined"):
@@ -247,10 +247,8 @@ class _Runner:
         by_function: dict[str, ToolInfo],
         turn: ToolTurn,
         timeout_s: float,
-        secrets: list[str],
     ) -> None:
         self.sessions = sessions
-        self.secrets = secrets
         self.here = here
         self.by_function = by_function
         self.turn = turn
@@ -260,7 +258,7 @@ class _Runner:
     def record(self, request: Any) -> CallRecord:
         tool = self.by_function.get(request.name)
         server, name = (tool.server, tool.name) if tool else ("?", request.name)
-        shown = summary(request.arguments, self.secrets)
+        shown = summary(request.arguments)
         return CallRecord(request.id, server, name, request.name, request.arguments, shown, status="running")
 
     async def run(self, calls: list[CallRecord]) -> AsyncGenerator[ToolActivity, None]:
@@ -348,9 +346,12 @@ def _first_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _secrets_of(here: Available) -> list[str]:
-    """The servers' auth header values, masked wherever a call's arguments are shown (core.tools.shown)."""
-    return [v for s in here.servers.values() if s.has_secret and (v := servers.secret_of(s.name))]
+def _read_secrets(here: Available) -> None:
+    """Read the servers' auth header values, so core.logs knows them (reading a secret registers it) and a call's
+    arguments are shown with them masked (core.tools.shown), even before this process has connected to a server."""
+    for server in here.servers.values():
+        if server.has_secret:
+            servers.secret_of(server.name)
 
 
 _background: set[asyncio.Task[Any]] = set()

@@ -12,17 +12,17 @@ stored "awaiting" in its round, with the reply parked for `!confirm` like an exp
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import insert, update
 from sqlmodel import col, select
 
 from core.storage.db import connection, insert_ignoring_conflicts, session
 from core.storage.tables import Message, ToolConsent, utcnow
-from core.types import ToolUse, TurnResult
+from core.types import ToolState, ToolUse, TurnResult
 
 _M = Message.__table__  # type: ignore[attr-defined]
-CALL_STATES = ("running", "awaiting", "ok", "error", "timeout", "declined", "unavailable")  # running: never ended
+CALL_STATES = get_args(ToolState)  # how a stored call stands; "running": it never ended (its process stopped)
 
 
 @dataclass

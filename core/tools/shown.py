@@ -3,14 +3,16 @@
 The arguments come from a model, which may have been handed a key in the conversation or a tool result: keys named
 like a secret (password, token, api_key, ...) are masked whatever their value, and so is any value that looks like
 a credential (an OpenAI, Slack, GitHub or AWS key, a JWT, a bearer header, a PEM block) or contains a secret this
-deployment keeps (an MCP server's auth header value)."""
+process has read (core.logs.redact knows every one: provider keys, bot tokens, MCP servers' header values and the
+token in them)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
+
+from core.logs import redact
 
 MASK = "•••"
 MAX_VALUE = 40
@@ -23,45 +25,25 @@ _SECRET_VALUE = re.compile(
 )
 
 
-def _pieces(secrets: Iterable[str]) -> list[str]:
-    """Each secret, and each long word of it (a header value "Bearer abc…" is masked where only "abc…" shows)."""
-    known = []
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            known.append(secret)
-            known += [w for w in secret.split() if len(w) >= 8 and w != secret]
-    return known
-
-
-def summary(arguments: str, secrets: Iterable[str] = ()) -> str:
+def summary(arguments: str) -> str:
     """`key: value, …` of a call's JSON arguments, each value cut to a few words, the whole to one short line."""
-    known = _pieces(secrets)
     try:
         parsed = json.loads(arguments) if arguments.strip() else {}
     except ValueError:
         return "(arguments that are not valid JSON)"
     if not isinstance(parsed, dict):
-        return _value(parsed, known)
-    parts = [
-        f"{key}: {MASK if _SECRET_KEY.search(str(key)) else _value(value, known)}" for key, value in parsed.items()
-    ]
+        return _value(parsed)
+    parts = [f"{key}: {MASK if _SECRET_KEY.search(str(key)) else _value(value)}" for key, value in parsed.items()]
     return _cut(", ".join(parts), MAX_SUMMARY)
 
 
-def masked(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every credential-looking part and every known secret replaced by the mask."""
-    for secret in _pieces(secrets):
-        text = text.replace(secret, MASK)
-    return _SECRET_VALUE.sub(MASK, text)
-
-
-def _value(value: Any, known: list[str]) -> str:
+def _value(value: Any) -> str:
     if isinstance(value, dict):
         return "{…}" if value else "{}"
     if isinstance(value, list):
         return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
     if isinstance(value, str):
-        if _SECRET_VALUE.search(value) or any(s in value for s in known):
+        if _SECRET_VALUE.search(value) or redact(value) != value:
             return MASK
         return json.dumps(_cut(" ".join(value.split()), MAX_VALUE), ensure_ascii=False)
     return json.dumps(value)
