@@ -9,22 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from core.tools import client
-from tests.chatkit import CLOUD_KEY, World, make_world
-from tests.fakes.openai import FakeOpenAI, ToolCall
+from tests.chatkit import World
 from tests.fakes.openai import Reply as Say
+from tests.fakes.openai import ToolCall
 from tests.people import Place
-from tests.toolskit import LOOKUP, add_tickets
+from tests.toolskit import LOOKUP, add_tickets, tool_world
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    with (
-        FakeOpenAI(models=["gpt-4o"], api_key=CLOUD_KEY) as cloud,
-        FakeOpenAI(models=["llama-big"], api_key=None) as local,
-    ):
-        yield await make_world(cloud, local)
-        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
+    async with tool_world() as made:
+        yield made
 
 
 async def test_a_tool_call_shows_between_the_text_before_it_and_the_answer_after_it(

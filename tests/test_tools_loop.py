@@ -26,21 +26,17 @@ from core.storage.tables import Message
 from core.threads.recovery import recover_stale_replies
 from core.tools import client, health, servers
 from core.types import ToolActivity
-from tests.chatkit import CLOUD_KEY, Said, Thread, World, make_world
-from tests.fakes.openai import FakeOpenAI, ServerError, ToolCall
+from tests.chatkit import Said, Thread, World
 from tests.fakes.openai import Reply as Say
+from tests.fakes.openai import ServerError, ToolCall
 from tests.mcpkit import HttpMcp, alive, stdio_command
-from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed
+from tests.toolskit import BIG, CLOSE, LOOKUP, SLOW, add_tickets, closed, tool_world
 
 
 @pytest.fixture
 async def world():  # type: ignore[no-untyped-def]
-    with (
-        FakeOpenAI(models=["gpt-4o", "gpt-4o-mini"], api_key=CLOUD_KEY, ttft_s=0.0) as cloud,
-        FakeOpenAI(models=["llama-big"], api_key=None, ttft_s=0.0) as local,
-    ):
-        yield await make_world(cloud, local)
-        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
+    async with tool_world("gpt-4o", "gpt-4o-mini", ttft_s=0.0) as made:
+        yield made
 
 
 @pytest.fixture

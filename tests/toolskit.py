@@ -5,16 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from core.snapshot import invalidate
-from core.tools import health, servers
+from core.tools import client, health, servers
+from tests.chatkit import CLOUD_KEY, World, make_world
+from tests.fakes.openai import FakeOpenAI
 from tests.mcpkit import stdio_command
 
 LOOKUP = "tickets__lookup_ticket"  # the function names the model is offered: server__tool
 CLOSE = "tickets__close_ticket"
 SLOW = "tickets__slow"
 BIG = "tickets__big"
+
+
+@asynccontextmanager
+async def tool_world(*cloud_models: str, ttft_s: float | None = None) -> AsyncIterator[World]:
+    """A cloud OpenAI with `cloud_models` (models that call tools) and a local server whose llama-big cannot, the
+    MCP sessions their replies kept open closed at the end (their servers' processes end)."""
+    speed = {} if ttft_s is None else {"ttft_s": ttft_s}
+    with (
+        FakeOpenAI(models=list(cloud_models or ("gpt-4o",)), api_key=CLOUD_KEY, **speed) as cloud,
+        FakeOpenAI(models=["llama-big"], api_key=None, **speed) as local,
+    ):
+        yield await make_world(cloud, local)
+        await client.close_pool()
 
 
 async def add_tickets(

@@ -14,26 +14,21 @@ from sqlmodel import select
 
 from core.storage.db import session
 from core.storage.tables import Message
-from core.tools import client
-from tests.chatkit import CLOUD_KEY, World, make_world
+from tests.chatkit import World
 from tests.discord.test_adapter_budgets import _button, discord_thread_on_gpt4o, thread_on_gpt4o
 from tests.discordkit import Person, bot_messages, footers
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.openai import FakeOpenAI, ToolCall
 from tests.fakes.openai import Reply as Say
+from tests.fakes.openai import ToolCall
 from tests.fakes.slack import FakeSlack
 from tests.slackkit import Bot, footer_of, serve, wait_for
-from tests.toolskit import CLOSE, LOOKUP, add_tickets, closed
+from tests.toolskit import CLOSE, LOOKUP, add_tickets, closed, tool_world
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    with (
-        FakeOpenAI(models=["gpt-4o"], api_key=CLOUD_KEY) as cloud,
-        FakeOpenAI(models=["llama-big"], api_key=None) as local,
-    ):
-        yield await make_world(cloud, local)
-        await client.close_pool()  # the MCP sessions the replies kept open (their servers' processes end)
+    async with tool_world() as made:
+        yield made
 
 
 @pytest.fixture
