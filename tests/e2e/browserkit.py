@@ -111,6 +111,29 @@ def chromium(viewport: tuple[int, int] = (1400, 1200)) -> Iterator[BrowserContex
         shutil.rmtree(profile, ignore_errors=True)
 
 
+class TallShots:
+    """Numbered whole-page screenshots in `folder` (emptied first). Streamlit scrolls inside its main area, so for
+    each shot the window is made as tall as that area (at most `max_height`), then put back."""
+
+    def __init__(self, page: Page, folder: Path, max_height: int) -> None:
+        self.page, self.folder, self.max_height, self.n = page, folder, max_height, 0
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.png"):
+            old.unlink()
+
+    def shot(self, name: str) -> Path:
+        self.page.mouse.move(0, 0)
+        self.n += 1
+        path = self.folder / f"{self.n:02d}-{name}.png"
+        size = self.page.viewport_size or {"width": 1400, "height": 1000}
+        tall = self.page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+        self.page.set_viewport_size({"width": size["width"], "height": min(max(int(tall), 600), self.max_height)})
+        self.page.wait_for_timeout(400)
+        self.page.screenshot(path=str(path), full_page=True)
+        self.page.set_viewport_size(size)
+        return path
+
+
 class Screens:
     """Numbered screenshots under test-artifacts/screenshots/ (git-ignored), kept for people to look at."""
 

@@ -20,7 +20,7 @@ from core.providers.store import add_provider, mark_unhealthy
 from core.types import TurnResult
 from tests.adminkit import PASSWORD
 from tests.conftest import Cli
-from tests.e2e.browserkit import SCREENSHOTS, AdminServer, chromium, require_chromium
+from tests.e2e.browserkit import SCREENSHOTS, AdminServer, TallShots, chromium, require_chromium
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.slack import FakeSlack
 from tests.test_admin_browse import turn
@@ -32,27 +32,6 @@ CHANNEL = "C0OPSALERTS"
 # Metric figures whose text is wider than their box (shown as "$0.0…"): none may be.
 CUT_FIGURES = """[...document.querySelectorAll('[data-testid=stMetricValue] div, [data-testid=stMetricValue]')]
     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
-
-
-class Shots:
-    def __init__(self, page: Page) -> None:
-        self.page, self.n = page, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SHOTS.glob("*.png"):
-            old.unlink()
-
-    def shot(self, name: str) -> Path:
-        """The whole page: Streamlit scrolls inside its main area, so the window is made as tall as the page."""
-        self.page.mouse.move(0, 0)
-        self.n += 1
-        path = SHOTS / f"{self.n:02d}-{name}.png"
-        size = self.page.viewport_size or {"width": 1400, "height": 1000}
-        tall = self.page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-        self.page.set_viewport_size({"width": size["width"], "height": min(max(int(tall), 600), 6000)})
-        self.page.wait_for_timeout(400)
-        self.page.screenshot(path=str(path), full_page=True)
-        self.page.set_viewport_size(size)
-        return path
 
 
 def go(page: Page, title: str) -> None:
@@ -89,7 +68,7 @@ def seed() -> tuple[int, int]:
     return found["The"], oa
 
 
-def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> None:
+def overview(page: Page, shots: TallShots, budget_alert: int, health_alert: int) -> None:
     expect(page.get_by_text("2 open, 2 not acknowledged yet.")).to_be_visible(timeout=WAIT_MS)  # not 'gone''s
     health = page.get_by_test_id("stTable").filter(has_text="latency")
     expect(health).to_contain_text("then test the connection again.")  # the problem in full
@@ -119,7 +98,7 @@ def overview(page: Page, shots: Shots, budget_alert: int, health_alert: int) -> 
     settle(page)
 
 
-def budgets(page: Page, shots: Shots, slack: FakeSlack, discord: FakeDiscord) -> None:
+def budgets(page: Page, shots: TallShots, slack: FakeSlack, discord: FakeDiscord) -> None:
     table = page.get_by_test_id("stDataFrame").filter(has_text="in flight").first
     expect(table).to_contain_text("Monthly budget for everything", timeout=WAIT_MS)
     for header in ("spent", "limit", "period", "resets"):
@@ -151,7 +130,7 @@ def budgets(page: Page, shots: Shots, slack: FakeSlack, discord: FakeDiscord) ->
     expect(log).to_contain_text("Rotated the key")
 
 
-def performance(page: Page, shots: Shots) -> None:
+def performance(page: Page, shots: TallShots) -> None:
     charts = page.get_by_test_id("stVegaLiteChart")
     expect(charts).to_have_count(5, timeout=WAIT_MS)
     # each series has one point (one hour): the chart draws a symbol for it, not an empty line
@@ -207,7 +186,7 @@ def test_admin_operations_in_a_real_browser(cli: Cli, sb_env: dict[str, str], tm
             page = browser.new_page()
             page.set_default_timeout(WAIT_MS)
             page.goto(server.url)
-            shots = Shots(page)
+            shots = TallShots(page, SHOTS, max_height=6000)
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=WAIT_MS)

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from core.tools.servers import get_server
 from tests.adminkit import PASSWORD
 from tests.conftest import Cli
-from tests.e2e.browserkit import SCREENSHOTS, AdminServer, chromium, require_chromium
+from tests.e2e.browserkit import SCREENSHOTS, AdminServer, TallShots, chromium, require_chromium
 from tests.e2e.test_admin_ops import CUT_FIGURES, WAIT_MS, go, settle
 from tests.mcpkit import stdio_command
 from tests.test_admin_tool_transcripts import SECRET, store_reply_with_tools
@@ -33,29 +33,7 @@ CUT_TABLES = """[...document.querySelectorAll('[data-testid=stTable], [data-test
     .map(e => e.innerText.slice(0, 60))"""
 
 
-class Shots:
-    """The whole page each time: the window is made as tall as Streamlit's main area (it scrolls inside it)."""
-
-    def __init__(self, page: Page) -> None:
-        self.page, self.n = page, 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SHOTS.glob("*.png"):
-            old.unlink()
-
-    def shot(self, name: str) -> Path:
-        self.page.mouse.move(0, 0)
-        self.n += 1
-        path = SHOTS / f"{self.n:02d}-{name}.png"
-        size = self.page.viewport_size or {"width": 1400, "height": 1000}
-        tall = self.page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-        self.page.set_viewport_size({"width": size["width"], "height": min(max(int(tall), 600), 8000)})
-        self.page.wait_for_timeout(400)
-        self.page.screenshot(path=str(path), full_page=True)
-        self.page.set_viewport_size(size)
-        return path
-
-
-def refused_remote_server(page: Page, shots: Shots) -> None:
+def refused_remote_server(page: Page, shots: TallShots) -> None:
     page.get_by_role("tab", name=re.compile("Remote")).click()
     form = page.get_by_test_id("stForm").filter(has_text="Header value")
     form.get_by_label("Name", exact=True).fill("docs")
@@ -73,7 +51,7 @@ def refused_remote_server(page: Page, shots: Shots) -> None:
     shots.shot("remote-refused")
 
 
-def add_and_test(page: Page, shots: Shots) -> None:
+def add_and_test(page: Page, shots: TallShots) -> None:
     page.get_by_role("tab", name=re.compile("stdio")).click()
     form = page.get_by_test_id("stForm").filter(has_text="Command")
     form.get_by_label("Name", exact=True).fill("tickets")
@@ -106,7 +84,7 @@ def add_and_test(page: Page, shots: Shots) -> None:
     shots.shot("tested")
 
 
-def ask_first(page: Page, shots: Shots) -> None:
+def ask_first(page: Page, shots: TallShots) -> None:
     form = page.get_by_test_id("stForm").filter(has_text="Ask the user before running")
     consent = form.get_by_role("combobox", name="Ask the user before running")
     consent.click()
@@ -124,7 +102,7 @@ def ask_first(page: Page, shots: Shots) -> None:
     shots.shot("consent-set")
 
 
-def transcript(page: Page, shots: Shots) -> None:
+def transcript(page: Page, shots: TallShots) -> None:
     expect(page.get_by_text("Ticket 42 is closed.")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text(re.compile(r"Tool round 1 · oa/gpt-4o · 100 in / 10 out tokens"))).to_be_visible()
     facts = re.compile(r"2 tool rounds, tools ran 2,400 ms · 600 in / 45 out tokens in all · \$0\.006")
@@ -159,7 +137,7 @@ def test_tools_page_and_a_transcript_with_tool_rounds_in_a_real_browser(
         page = browser.new_page()
         page.set_default_timeout(WAIT_MS)
         page.goto(server.url)
-        shots = Shots(page)
+        shots = TallShots(page, SHOTS, max_height=8000)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=WAIT_MS)
