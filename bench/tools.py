@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.__main__ import ROOT, update_doc
+
 FAKE_MCP = ROOT / "tests" / "fakes" / "mcp_server.py"
 ANSWER = "Ticket T-1 is open and dana owns it; the printer fire is being handled."
 TOOL = "bench__lookup_ticket"
@@ -264,18 +265,6 @@ def report(times: dict[str, list[float]], args: argparse.Namespace, command: str
     )
 
 
-def update_doc(path: Path, block: str, text: str) -> None:
-    doc = path.read_text()
-    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
-    if start in doc:
-        before, rest = doc.split(start, 1)
-        after = rest.split(end, 1)[1]
-        doc = f"{before}{start}\n{text}\n{end}{after}"
-    else:
-        doc = doc.rstrip() + f"\n\n{start}\n{text}\n{end}\n"
-    path.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tools", description=__doc__.split("\n")[0])
     parser.add_argument("--turns", type=int, default=40)
@@ -302,7 +291,7 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(times))
     if args.write != "-":
-        update_doc(ROOT / args.write, "bench-tools", text)
+        update_doc(ROOT / args.write, text + "\n", "bench-tools")
 
 
 if __name__ == "__main__":
